@@ -1,0 +1,202 @@
+package isocodec
+
+import "time"
+
+// ExpiryWindow is how far a client's local transaction time (field 12) may
+// be from now before the message is refused: it stops replays of messages
+// that sat in a frozen VM or a stuck queue.
+const ExpiryWindow = 30 * time.Second
+
+// CheckOptions tune Check. The zero value checks everything but expiry.
+type CheckOptions struct {
+	// Now is the current time; zero skips the expiry check (messages the
+	// gateway makes itself, and replies).
+	Now time.Time
+	// Window overrides ExpiryWindow when positive.
+	Window time.Duration
+	// Location is the clock's zone for local times; nil means time.Local.
+	Location *time.Location
+}
+
+// Check validates a scanned message for sending to the host: mandatory
+// fields for its MTI, each value's characters, and expiry. It appends each
+// problem to errs and returns it; a valid message appends nothing and
+// allocates nothing.
+func (d *Dialect) Check(msg []byte, s *Scan, opt CheckOptions, errs FieldErrors) FieldErrors {
+	if missing := d.mandatory[s.MTI]; missing != (FieldSet{}) {
+		missing[0] &^= s.Present[0]
+		missing[1] &^= s.Present[1]
+		for id := 2; id <= 128 && missing != (FieldSet{}); id++ {
+			if missing.Has(id) {
+				errs = append(errs, FieldError{Field: id, Offset: -1, Err: ErrMissing})
+				missing[(id-1)>>6] &^= 1 << (uint(id-1) & 63)
+			}
+		}
+	}
+	l := d.Layout
+	for id := 2; id <= 128; id++ {
+		if !s.Present.Has(id) {
+			continue
+		}
+		if err := l.fields[id].checkValue(s.Raw(msg, id), int(s.units[id])); err != nil {
+			errs = append(errs, FieldError{Field: id, Offset: int(s.start[id]), Err: err})
+		}
+	}
+	if !opt.Now.IsZero() && !s.MTI.IsResponse() {
+		errs = d.checkExpiry(msg, s, opt, errs)
+	}
+	return errs
+}
+
+func (f *fieldLayout) checkValue(raw []byte, units int) error {
+	switch f.enc {
+	case EncBCD:
+		// An odd count is left-padded with a zero nibble.
+		if units%2 == 1 && raw[0]>>4 != 0 {
+			return ErrNotDigits
+		}
+		for _, b := range raw {
+			if b>>4 > 9 || b&0x0f > 9 {
+				return ErrNotDigits
+			}
+		}
+		return nil
+	case EncTrack2BCD:
+		for i := range units {
+			b := raw[i/2]
+			if i%2 == 0 {
+				b >>= 4
+			}
+			if b &= 0x0f; b > 9 && b != 0xd {
+				return ErrCharset
+			}
+		}
+		return nil
+	case EncBinary:
+		return nil
+	}
+	return checkText(f.charset, raw)
+}
+
+func checkText(cs Charset, raw []byte) error {
+	for _, c := range raw {
+		switch cs {
+		case CharsetN:
+			if c < '0' || c > '9' {
+				return ErrNotDigits
+			}
+		case CharsetZ:
+			if (c < '0' || c > '9') && c != '=' && c != 'D' {
+				return ErrCharset
+			}
+		case CharsetAN:
+			if !(c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c == ' ') {
+				return ErrCharset
+			}
+		default: // ans: printable ASCII
+			if c < 0x20 || c > 0x7e {
+				return ErrCharset
+			}
+		}
+	}
+	return nil
+}
+
+func (d *Dialect) checkExpiry(msg []byte, s *Scan, opt CheckOptions, errs FieldErrors) FieldErrors {
+	loc := opt.Location
+	if loc == nil {
+		loc = time.Local
+	}
+	var t time.Time
+	var ok bool
+	switch d.Rules.LocalTime {
+	case LocalTimeField12Full:
+		if !s.Has(12) {
+			return errs // absence is the mandatory check's business
+		}
+		t, ok = parseYYMMDDhhmmss(d.digits12(msg, s, 12), loc)
+	case LocalTimeField12And13:
+		if !s.Has(12) || !s.Has(13) {
+			return errs
+		}
+		t, ok = parseMMDDhhmmss(d.digits12(msg, s, 13), d.digits12(msg, s, 12), opt.Now.In(loc))
+	default:
+		return errs
+	}
+	if !ok {
+		return append(errs, FieldError{Field: 12, Offset: -1, Err: ErrBadTime})
+	}
+	window := ExpiryWindow
+	if opt.Window > 0 {
+		window = opt.Window
+	}
+	if diff := opt.Now.Sub(t); diff > window || diff < -window {
+		return append(errs, FieldError{Field: 12, Offset: -1, Err: ErrExpired})
+	}
+	return errs
+}
+
+// digits12 returns up to 12 digits of a numeric field as text, on the stack.
+func (d *Dialect) digits12(msg []byte, s *Scan, id int) [12]byte {
+	var out [12]byte
+	if s.Units(id) <= len(out) {
+		d.Layout.AppendText(out[:0], s, msg, id)
+	}
+	return out
+}
+
+func num(b []byte) (int, bool) {
+	v := 0
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + int(c-'0')
+	}
+	return v, true
+}
+
+func parseYYMMDDhhmmss(b [12]byte, loc *time.Location) (time.Time, bool) {
+	yy, ok1 := num(b[0:2])
+	mo, ok2 := num(b[2:4])
+	dd, ok3 := num(b[4:6])
+	hh, ok4 := num(b[6:8])
+	mi, ok5 := num(b[8:10])
+	ss, ok6 := num(b[10:12])
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || !validClock(mo, dd, hh, mi, ss) {
+		return time.Time{}, false
+	}
+	return time.Date(2000+yy, time.Month(mo), dd, hh, mi, ss, 0, loc), true
+}
+
+// parseMMDDhhmmss places a year-less date in the year that brings it
+// nearest to now, so that 31 Dec at 00:00:10 on 1 Jan is 10 s old.
+func parseMMDDhhmmss(date, clock [12]byte, now time.Time) (time.Time, bool) {
+	mo, ok1 := num(date[0:2])
+	dd, ok2 := num(date[2:4])
+	hh, ok3 := num(clock[0:2])
+	mi, ok4 := num(clock[2:4])
+	ss, ok5 := num(clock[4:6])
+	if !(ok1 && ok2 && ok3 && ok4 && ok5) || !validClock(mo, dd, hh, mi, ss) {
+		return time.Time{}, false
+	}
+	best := time.Time{}
+	for y := now.Year() - 1; y <= now.Year()+1; y++ {
+		t := time.Date(y, time.Month(mo), dd, hh, mi, ss, 0, now.Location())
+		if best.IsZero() || absDur(now.Sub(t)) < absDur(now.Sub(best)) {
+			best = t
+		}
+	}
+	return best, true
+}
+
+func validClock(mo, dd, hh, mi, ss int) bool {
+	return mo >= 1 && mo <= 12 && dd >= 1 && dd <= 31 && hh <= 23 && mi <= 59 && ss <= 59
+}
+
+func absDur(d time.Duration) time.Duration {
+	if d < 0 {
+		return -d
+	}
+	return d
+}
