@@ -64,6 +64,15 @@ func (es FieldErrors) Error() string {
 	return s
 }
 
+// Unwrap lets errors.Is and errors.As see each problem.
+func (es FieldErrors) Unwrap() []error {
+	out := make([]error, len(es))
+	for i, e := range es {
+		out[i] = e
+	}
+	return out
+}
+
 // Strings returns each problem as a line, for JSON "errors".
 func (es FieldErrors) Strings() []string {
 	out := make([]string, len(es))
