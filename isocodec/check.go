@@ -62,6 +62,10 @@ func (f *fieldLayout) checkValue(raw []byte, units int) error {
 		}
 		return nil
 	case EncTrack2BCD:
+		// An odd count is right-padded with a zero nibble.
+		if units%2 == 1 && raw[len(raw)-1]&0x0f != 0 {
+			return ErrCharset
+		}
 		for i := range units {
 			b := raw[i/2]
 			if i%2 == 0 {
