@@ -23,25 +23,22 @@ type CheckOptions struct {
 // problem to errs and returns it; a valid message appends nothing and
 // allocates nothing.
 func (d *Dialect) Check(msg []byte, s *Scan, opt CheckOptions, errs FieldErrors) FieldErrors {
-	if missing := d.mandatory[s.MTI]; missing != (FieldSet{}) {
-		missing[0] &^= s.Present[0]
-		missing[1] &^= s.Present[1]
-		for id := 2; id <= 128 && missing != (FieldSet{}); id++ {
-			if missing.Has(id) {
-				errs = append(errs, FieldError{Field: id, Offset: -1, Err: ErrMissing})
-				missing[(id-1)>>6] &^= 1 << (uint(id-1) & 63)
-			}
-		}
-	}
+	missing := d.mandatory[s.MTI]
+	missing[0] &^= s.Present[0]
+	missing[1] &^= s.Present[1]
+	missing.Each(func(id int) bool {
+		errs = append(errs, FieldError{Field: id, Offset: -1, Err: ErrMissing})
+		return true
+	})
 	l := d.Layout
-	for id := 2; id <= 128; id++ {
-		if !s.Present.Has(id) {
-			continue
-		}
+	fields := s.Present
+	fields[0] &^= 1
+	fields.Each(func(id int) bool {
 		if err := l.fields[id].checkValue(s.Raw(msg, id), int(s.units[id])); err != nil {
 			errs = append(errs, FieldError{Field: id, Offset: int(s.start[id]), Err: err})
 		}
-	}
+		return true
+	})
 	if !opt.Now.IsZero() && !s.MTI.IsResponse() {
 		errs = d.checkExpiry(msg, s, opt, errs)
 	}
@@ -82,25 +79,32 @@ func (f *fieldLayout) checkValue(raw []byte, units int) error {
 	return checkText(f.charset, raw)
 }
 
+// charsetTable[cs][c] says whether byte c is allowed in a text field of
+// charset cs.
+var charsetTable = func() (t [CharsetB + 1][256]bool) {
+	for c := range 256 {
+		digit := c >= '0' && c <= '9'
+		alnum := digit || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z'
+		t[CharsetN][c] = digit
+		t[CharsetZ][c] = digit || c == '=' || c == 'D'
+		t[CharsetAN][c] = alnum || c == ' '
+		t[CharsetANS][c] = c >= 0x20 && c <= 0x7e
+		t[CharsetB][c] = true
+	}
+	return t
+}()
+
 func checkText(cs Charset, raw []byte) error {
+	if int(cs) >= len(charsetTable) {
+		return ErrCharset
+	}
+	tbl := &charsetTable[cs]
 	for _, c := range raw {
-		switch cs {
-		case CharsetN:
-			if c < '0' || c > '9' {
+		if !tbl[c] {
+			if cs == CharsetN {
 				return ErrNotDigits
 			}
-		case CharsetZ:
-			if (c < '0' || c > '9') && c != '=' && c != 'D' {
-				return ErrCharset
-			}
-		case CharsetAN:
-			if !(c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c == ' ') {
-				return ErrCharset
-			}
-		default: // ans: printable ASCII
-			if c < 0x20 || c > 0x7e {
-				return ErrCharset
-			}
+			return ErrCharset
 		}
 	}
 	return nil

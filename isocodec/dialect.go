@@ -2,6 +2,7 @@ package isocodec
 
 import (
 	"fmt"
+	"math/bits"
 	"sort"
 	"strconv"
 	"strings"
@@ -110,6 +111,17 @@ func (s FieldSet) Has(id int) bool {
 		return false
 	}
 	return s[(id-1)>>6]&(1<<(uint(id-1)&63)) != 0
+}
+
+// Each calls fn for every field id in the set, in ascending order.
+func (s FieldSet) Each(fn func(id int) bool) {
+	for w := range 2 {
+		for b := s[w]; b != 0; b &= b - 1 {
+			if !fn(w*64 + bits.TrailingZeros64(b) + 1) {
+				return
+			}
+		}
+	}
 }
 
 // NewDialect builds a dialect from field definitions and checks that it is

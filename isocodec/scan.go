@@ -83,38 +83,38 @@ func (l *Layout) Scan(msg []byte, s *Scan) error {
 		s.Present[1] |= uint64(bits.Reverse8(bm[8+i])) << (8 * i)
 	}
 
-	for id := 2; id <= 128; id++ {
-		if !s.Present.Has(id) {
-			if id > 64 && s.Present[1] == 0 {
-				break
+	// Walk set bits only; bit 1 is the secondary bitmap, not a field.
+	fields := s.Present
+	fields[0] &^= 1
+	for w := range 2 {
+		for b := fields[w]; b != 0; b &= b - 1 {
+			id := w*64 + bits.TrailingZeros64(b) + 1
+			f := &l.fields[id]
+			if !f.defined {
+				return scanErr(id, off, ErrUndefinedField)
 			}
-			continue
-		}
-		f := &l.fields[id]
-		if !f.defined {
-			return scanErr(id, off, ErrUndefinedField)
-		}
-		units := int(f.length)
-		if f.prefix != 0 {
-			end := off + int(f.prefixLen)
-			if end > len(msg) {
+			units := int(f.length)
+			if f.prefix != 0 {
+				end := off + int(f.prefixLen)
+				if end > len(msg) {
+					return scanErr(id, off, ErrTruncated)
+				}
+				v, ok := decodeLength(f.prefix, msg[off:end])
+				if !ok || v > units {
+					return scanErr(id, off, ErrBadLength)
+				}
+				units = v
+				off = end
+			}
+			size := f.size(units)
+			if off+size > len(msg) {
 				return scanErr(id, off, ErrTruncated)
 			}
-			v, ok := decodeLength(f.prefix, msg[off:end])
-			if !ok || v > units {
-				return scanErr(id, off, ErrBadLength)
+			s.start[id], s.units[id], s.size[id] = uint16(off), uint16(units), uint16(size)
+			off += size
+			if off > MaxMessage {
+				return scanErr(id, off, ErrTooLarge)
 			}
-			units = v
-			off = end
-		}
-		size := f.size(units)
-		if off+size > len(msg) {
-			return scanErr(id, off, ErrTruncated)
-		}
-		s.start[id], s.units[id], s.size[id] = uint16(off), uint16(units), uint16(size)
-		off += size
-		if off > MaxMessage {
-			return scanErr(id, off, ErrTooLarge)
 		}
 	}
 	s.Len = off

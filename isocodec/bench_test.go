@@ -1,0 +1,120 @@
+package isocodec
+
+import (
+	"testing"
+	"time"
+
+	"github.com/moov-io/iso8583"
+)
+
+// The relay path: scan, check and key a client's purchase.
+func BenchmarkScanCheckKey(b *testing.B) {
+	msg := readFixture(b, "sv_200_purchase.bin")
+	now := time.Date(2016, 6, 7, 17, 38, 0, 0, time.UTC)
+	var s Scan
+	b.ReportAllocs()
+	b.SetBytes(int64(len(msg)))
+	for b.Loop() {
+		if err := SmartVista.Layout.Scan(msg, &s); err != nil {
+			b.Fatal(err)
+		}
+		if errs := SmartVista.Check(msg, &s, CheckOptions{Now: now, Location: time.UTC}, nil); len(errs) != 0 {
+			b.Fatal(errs)
+		}
+		var k Key
+		_ = k.Append(&s, msg, DefaultKeyFields)
+	}
+}
+
+func BenchmarkFramingSplit(b *testing.B) {
+	frame := readFixture(b, "sv_200_purchase_header.bin")
+	f, _ := NewFraming(FramingConfig{})
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := f.Split(frame, false, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkFramingAppend(b *testing.B) {
+	msg := readFixture(b, "sv_200_purchase.bin")
+	f, _ := NewFraming(FramingConfig{})
+	buf := make([]byte, 0, 512)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf, _ = f.Append(buf[:0], msg)
+	}
+}
+
+func BenchmarkMoovUnpack(b *testing.B) {
+	msg := readFixture(b, "sv_200_purchase.bin")
+	b.ReportAllocs()
+	for b.Loop() {
+		m := iso8583.NewMessage(SmartVista.Spec)
+		if err := m.Unpack(msg); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkMoovPack(b *testing.B) {
+	msg := readFixture(b, "sv_200_purchase.bin")
+	m := iso8583.NewMessage(SmartVista.Spec)
+	if err := m.Unpack(msg); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := m.Pack(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkJSONToMessage(b *testing.B) {
+	body := []byte(seedPurchaseJSON)
+	b.ReportAllocs()
+	for b.Loop() {
+		f, err := FieldsFromJSON(body)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := SmartVista.Pack(f); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkMessageToJSON(b *testing.B) {
+	msg := readFixture(b, "sv_200_purchase.bin")
+	buf := make([]byte, 0, 2048)
+	b.ReportAllocs()
+	for b.Loop() {
+		f, err := SmartVista.Unpack(msg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		buf = AppendJSON(buf[:0], f)
+	}
+}
+
+func BenchmarkDumpMasked(b *testing.B) {
+	msg := readFixture(b, "sv_200_purchase.bin")
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = SmartVista.Dump(msg, DumpOptions{})
+	}
+}
+
+// Scan alone: what routing a reply costs (replies are not checked).
+func BenchmarkScan(b *testing.B) {
+	msg := readFixture(b, "sv_200_purchase.bin")
+	var s Scan
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := SmartVista.Layout.Scan(msg, &s); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
