@@ -11,9 +11,11 @@ FUZZTIME  ?= 20s
 all: build
 
 build:
-	$(GO) build -o $(BIN)/ ./cmd/... ./tools/...
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/ $$(ls -d ./cmd/*/ ./tools/*/ 2>/dev/null)
 
 run: build
+	@test -x $(BIN)/socketqueue || { echo "make run: the gateway binary (cmd/socketqueue) is not built yet; see README, Status"; exit 1; }
 	$(BIN)/socketqueue --echoServerPort=5000 --upstreamHost=127.0.0.1 --upstreamPort=5000 \
 		--listenPort=2014 --listenHttpPort=8080 --statServerPort=4000 --v
 
