@@ -308,3 +308,34 @@ func TestScanCheckAllocatesNothing(t *testing.T) {
 		t.Fatalf("scan+check+key allocates %v times per message", allocs)
 	}
 }
+
+func TestFieldValue(t *testing.T) {
+	pin, _ := OpenWay.Field(52) // fixed b 8
+	tid, _ := SmartVista.Field(41)
+	rrn, _ := SmartVista.Field(37)
+	pan, _ := SmartVista.Field(2)
+	t2, _ := OpenWay.Field(35)
+	for _, tc := range []struct {
+		name string
+		def  FieldDef
+		in   string
+		want string
+		err  error
+	}{
+		{"n left-padded with zeros", tid, "992468", "00992468", nil},
+		{"ans right-padded with spaces", rrn, "ABC", "ABC         ", nil},
+		{"variable n kept as is", pan, "4850781234567891", "4850781234567891", nil},
+		{"n too long", tid, "123456789", "", ErrTooLong},
+		{"fixed b exact", pin, "0102030405060708", "\x01\x02\x03\x04\x05\x06\x07\x08", nil},
+		{"fixed b short", pin, "0102", "", ErrBadValue},
+		{"fixed b long", pin, "010203040506070809", "", ErrTooLong},
+		{"track 2 D becomes =", t2, "4850781234567891D1908", "4850781234567891=1908", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := tc.def.Value(tc.in)
+			if !errors.Is(err, tc.err) || err == nil && string(got) != tc.want {
+				t.Fatalf("Value(%q) = %q, %v; want %q, %v", tc.in, got, err, tc.want, tc.err)
+			}
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package isocodec
 
 import (
+	"bytes"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -152,8 +153,11 @@ func (d FieldDef) Value(text string) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: want hex", ErrBadValue)
 		}
-		if len(b) > d.Length || d.Fixed() && len(b) != d.Length {
+		if len(b) > d.Length {
 			return nil, fmt.Errorf("%w: %d bytes, field takes %d", ErrTooLong, len(b), d.Length)
+		}
+		if d.Fixed() && len(b) != d.Length {
+			return nil, fmt.Errorf("%w: %d bytes, field takes exactly %d", ErrBadValue, len(b), d.Length)
 		}
 		return b, nil
 	}
@@ -167,24 +171,12 @@ func (d FieldDef) Value(text string) ([]byte, error) {
 	if err := checkText(d.Charset, v); err != nil {
 		return nil, err
 	}
-	if d.Fixed() && len(v) < d.Length {
-		pad := byte(' ')
+	if n := d.Length - len(v); d.Fixed() && n > 0 {
 		if d.Charset == CharsetN {
-			pad = '0'
-		}
-		padded := make([]byte, d.Length)
-		if pad == '0' {
-			copy(padded[d.Length-len(v):], v)
-			for i := range d.Length - len(v) {
-				padded[i] = '0'
-			}
+			v = append(bytes.Repeat([]byte{'0'}, n), v...)
 		} else {
-			copy(padded, v)
-			for i := len(v); i < d.Length; i++ {
-				padded[i] = ' '
-			}
+			v = append(v, bytes.Repeat([]byte{' '}, n)...)
 		}
-		v = padded
 	}
 	return v, nil
 }

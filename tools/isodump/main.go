@@ -4,6 +4,7 @@
 //	isodump [--dialect smartVista|openWay|FILE.json] [--overrides SPEC]
 //	        [--framing none|ascii4|bin2|hex4|bcd2|tpdu|HEADERFORMAT]
 //	        [--lengthIncludeHeader] [--hex] [--json] [--dangerous] FILE|-
+//	isodump --describe [--dialect ...] [--overrides ...]
 //
 // A message that does not parse is reported with its number, the field and
 // the byte offset in the input, and isodump exits 1.
@@ -36,6 +37,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	hexIn := fs.Bool("hex", false, "the input is hex text (white space ignored)")
 	asJSON := fs.Bool("json", false, "print each message as the HTTP API's JSON")
 	dangerous := fs.Bool("dangerous", false, "show card data unmasked")
+	describe := fs.Bool("describe", false, "print the dialect's field table and exit")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: isodump [options] FILE|-")
 		fs.PrintDefaults()
@@ -43,13 +45,17 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return 2
-	}
 	d, err := loadDialect(*dialectName, *overrides)
 	if err != nil {
 		fmt.Fprintln(stderr, "isodump:", err)
+		return 2
+	}
+	if *describe {
+		fmt.Fprint(stdout, d.Describe())
+		return 0
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
 		return 2
 	}
 	fr, err := newFraming(*framing, *inclHeader, d)

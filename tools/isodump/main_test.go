@@ -78,6 +78,11 @@ func TestIsodumpBinary(t *testing.T) {
 			inStderr: true,
 		},
 		{
+			name: "describe with overrides",
+			args: []string{"--describe", "--overrides", "48:LLLans:999"},
+			want: []string{" 48  LLLans   999  Field 48", " 35  LLans     37  Track 2 Data", "mandatory 0800: [0 1 3 7 11 24 41]"},
+		},
+		{
 			name:     "unknown dialect",
 			args:     []string{"--dialect", "postilion", fixtures + "sv_800_echo.bin"},
 			code:     2,
