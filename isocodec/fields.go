@@ -33,15 +33,6 @@ func (f Fields) IDs() []int {
 // MTI returns field 0 as an MTI.
 func (f Fields) MTI() (MTI, error) { return ParseMTI(f[0]) }
 
-// Clone returns a copy that can be changed freely.
-func (f Fields) Clone() Fields {
-	c := make(Fields, len(f))
-	for k, v := range f {
-		c[k] = v
-	}
-	return c
-}
-
 // Unpack reads a whole message with moov-io. Errors name the field; they
 // never carry the message bytes.
 func (d *Dialect) Unpack(msg []byte) (Fields, error) {
