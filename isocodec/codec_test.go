@@ -74,7 +74,7 @@ func TestSeedPurchaseJSONPads(t *testing.T) {
 func TestJSONErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name, body string
-		field      int // 0 with bad JSON means ErrBadJSON
+		field      int // -1: not a field error (ErrBadJSON)
 		want       error
 	}{
 		{"not json", `{"0":`, -1, ErrBadJSON},
@@ -166,7 +166,7 @@ func TestOpenWayGolden(t *testing.T) {
 				t.Fatalf("scan: len %d err %v", s.Len, err)
 			}
 			// The default openWay framing is a 2-byte binary length.
-			fr, _ := FramingByName("bin2", OpenWay.Layout, 0)
+			fr, _ := FramingByName("bin2", FramingConfig{Layout: OpenWay.Layout})
 			framed, _ := fr.Append(nil, msg)
 			if int(framed[0])<<8|int(framed[1]) != len(msg) {
 				t.Fatalf("bin2 header %x for %d bytes", framed[:2], len(msg))

@@ -68,16 +68,19 @@ var FramingPresets = map[string]string{
 	"tpdu":   "length:b:2,tpdu:b:5:6000000000",
 }
 
-// FramingByName builds a framing from a preset name, "none" for bare
-// messages, or a header format.
-func FramingByName(name string, layout *Layout, maxFrame int) (*Framing, error) {
-	if name == "none" || name == "bare" {
-		return NewFraming(FramingConfig{Bare: true, Layout: layout, MaxFrame: maxFrame})
+// FramingByName builds a framing from a preset name, "none" (or "bare")
+// for bare messages, or a header format; the rest of c (layout, maximum,
+// lengthIncludeHeader) applies as given.
+func FramingByName(name string, c FramingConfig) (*Framing, error) {
+	switch {
+	case name == "none" || name == "bare":
+		c.Bare = true
+	case FramingPresets[name] != "":
+		c.HeaderFormat = FramingPresets[name]
+	default:
+		c.HeaderFormat = name
 	}
-	if f, ok := FramingPresets[name]; ok {
-		name = f
-	}
-	return NewFraming(FramingConfig{HeaderFormat: name, Layout: layout, MaxFrame: maxFrame})
+	return NewFraming(c)
 }
 
 // Framing splits a byte stream into messages and writes messages as

@@ -82,7 +82,7 @@ func FuzzFraming(f *testing.F) {
 	f.Add([]byte{0xff, 0xff, 0x01})
 	framings := map[string]*Framing{}
 	for _, name := range []string{"ascii4", "bin2", "hex4", "bcd2", "tpdu", "none", "tic:an:8:A4M04000,length:n:4"} {
-		fr, err := FramingByName(name, SmartVista.Layout, 512)
+		fr, err := FramingByName(name, FramingConfig{Layout: SmartVista.Layout, MaxFrame: 512})
 		if err != nil {
 			f.Fatal(err)
 		}

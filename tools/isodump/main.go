@@ -58,7 +58,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	fr, err := newFraming(*framing, *inclHeader, d)
+	fr, err := isocodec.FramingByName(*framing, isocodec.FramingConfig{Layout: d.Layout, LengthIncludeHeader: *inclHeader, MaxFrame: isocodec.MaxMessage})
 	if err != nil {
 		fmt.Fprintln(stderr, "isodump:", err)
 		return 2
@@ -87,16 +87,6 @@ func loadDialect(name, overrides string) (*isocodec.Dialect, error) {
 		return nil, err
 	}
 	return d.WithOverrides(overrides)
-}
-
-func newFraming(name string, inclHeader bool, d *isocodec.Dialect) (*isocodec.Framing, error) {
-	if name == "none" || name == "bare" {
-		return isocodec.NewFraming(isocodec.FramingConfig{Bare: true, Layout: d.Layout, MaxFrame: isocodec.MaxMessage})
-	}
-	if preset, ok := isocodec.FramingPresets[name]; ok {
-		name = preset
-	}
-	return isocodec.NewFraming(isocodec.FramingConfig{HeaderFormat: name, LengthIncludeHeader: inclHeader, Layout: d.Layout, MaxFrame: isocodec.MaxMessage})
 }
 
 func readInput(path string, stdin io.Reader, hexIn bool) ([]byte, error) {
