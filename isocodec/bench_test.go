@@ -118,3 +118,18 @@ func BenchmarkScan(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkAppendEdited(b *testing.B) {
+	msg := readFixture(b, "sv_200_purchase.bin")
+	var s Scan
+	if err := SmartVista.Layout.Scan(msg, &s); err != nil {
+		b.Fatal(err)
+	}
+	buf := make([]byte, 0, 1024)
+	rrn, code, auth := []byte("123456789012"), []byte("000"), []byte("A1B2C3")
+	b.ReportAllocs()
+	b.SetBytes(int64(len(msg)))
+	for b.Loop() {
+		buf, _ = SmartVista.Layout.AppendEdited(buf[:0], MTI{'0', '2', '1', '0'}, msg, &s, Set(39, code), Set(37, rrn), Set(38, auth))
+	}
+}

@@ -34,6 +34,7 @@ func FuzzScan(f *testing.F) {
 				var k Key
 				k.Append(&s, msg, DefaultKeyFields)
 				_ = d.MaskedHex(msg)
+				sameAfterCopy(t, d, msg, &s)
 			}
 			if err := agree(d, msg); err != nil {
 				t.Fatalf("%s: %v", d.Name, err)
@@ -167,4 +168,30 @@ func hasEmptyField(s *Scan) bool {
 		}
 	}
 	return false
+}
+
+// sameAfterCopy: an unedited AppendEdited copy scans to the same fields
+// with the same values (only a secondary bitmap without fields may go).
+func sameAfterCopy(t *testing.T, d *Dialect, msg []byte, s *Scan) {
+	out, err := d.Layout.AppendEdited(nil, s.MTI, msg, s)
+	if err != nil {
+		t.Fatalf("%s: copy: %v", d.Name, err)
+	}
+	var c Scan
+	if err := d.Layout.Scan(out, &c); err != nil {
+		t.Fatalf("%s: copy does not scan: %v", d.Name, err)
+	}
+	want := s.Present
+	want[0] &^= 1
+	got := c.Present
+	got[0] &^= 1
+	if got != want || c.MTI != s.MTI {
+		t.Fatalf("%s: copy has fields %v, want %v", d.Name, got, want)
+	}
+	want.Each(func(id int) bool {
+		if string(c.Raw(out, id)) != string(s.Raw(msg, id)) {
+			t.Fatalf("%s: field %d differs after copy", d.Name, id)
+		}
+		return true
+	})
 }
