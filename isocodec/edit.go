@@ -7,7 +7,7 @@ import (
 )
 
 // Edit is one change to a message: field ID set to Value, or removed when
-// Value is nil. Value is text as AppendText gives it (digits for BCD, hex
+// Value is nil (removing a field the dialect lacks is allowed). Value is text as AppendText gives it (digits for BCD, hex
 // for binary); a fixed field's value must already have the field's length
 // (FieldDef.Value pads), because a silent pad could hide a caller's bug.
 type Edit struct {
@@ -32,12 +32,15 @@ func (l *Layout) AppendEdited(dst []byte, mti MTI, msg []byte, s *Scan, edits ..
 	var set, drop FieldSet
 	var at [129]int8 // index into edits + 1
 	for i, e := range edits {
-		if e.ID < 2 || e.ID > 128 || !l.fields[e.ID].defined {
+		if e.ID < 2 || e.ID > 128 {
 			return dst, FieldError{Field: e.ID, Err: ErrUndefinedField}
 		}
 		if e.Value == nil {
-			drop.Add(e.ID)
+			drop.Add(e.ID) // removing what the dialect lacks is harmless
 			continue
+		}
+		if !l.fields[e.ID].defined {
+			return dst, FieldError{Field: e.ID, Err: ErrUndefinedField}
 		}
 		set.Add(e.ID)
 		at[e.ID] = int8(i + 1)

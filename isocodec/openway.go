@@ -89,6 +89,7 @@ var responseCodes2 = map[string]string{
 	"14": "Invalid card number",
 	"25": "Unable to locate record",
 	"30": "Format error",
+	"40": "Requested function not supported",
 	"41": "Lost card, pick up",
 	"43": "Stolen card, pick up",
 	"51": "Not sufficient funds",

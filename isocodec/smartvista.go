@@ -86,6 +86,7 @@ var responseCodes3 = map[string]string{
 	"110": "Invalid amount",
 	"111": "Invalid card number",
 	"114": "No account of type requested",
+	"115": "Requested function not supported",
 	"116": "Not sufficient funds",
 	"117": "Incorrect PIN",
 	"118": "No card record",
