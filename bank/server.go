@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -134,7 +135,7 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
 	s.conns.Add(-1)
 	ev := s.cfg.Log.Info().Str("peer", c.RemoteAddr().String())
-	if err != nil {
+	if err != nil && !errors.Is(err, io.EOF) {
 		ev = ev.Err(err)
 	}
 	ev.Msg("bank: connection closed")

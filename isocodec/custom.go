@@ -203,3 +203,19 @@ func sortedDefs(m map[int]FieldDef) []FieldDef {
 	}
 	return out
 }
+
+// OpenDialect is a built-in dialect by name, or a dialect file when name
+// ends in .json, with the original's --overrides applied.
+func OpenDialect(name, overrides string) (*Dialect, error) {
+	var d *Dialect
+	var err error
+	if strings.HasSuffix(name, ".json") {
+		d, err = LoadDialect(name)
+	} else {
+		d, err = Builtin(name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return d.WithOverrides(overrides)
+}

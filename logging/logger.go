@@ -36,6 +36,10 @@ func New(o Options) zerolog.Logger {
 	case o.Level == 1:
 		lvl = zerolog.InfoLevel
 	}
+	// Milliseconds matter when reading a payment's path through the logs;
+	// the format is zerolog's only global, and this is the one place that
+	// sets it.
+	zerolog.TimeFieldFormat = "2006-01-02T15:04:05.000Z07:00"
 	return zerolog.New(out).Level(lvl).With().Timestamp().Logger()
 }
 

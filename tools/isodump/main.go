@@ -18,7 +18,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/socketqueue/socketqueue-go/isocodec"
 )
@@ -45,7 +44,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	d, err := loadDialect(*dialectName, *overrides)
+	d, err := isocodec.OpenDialect(*dialectName, *overrides)
 	if err != nil {
 		fmt.Fprintln(stderr, "isodump:", err)
 		return 2
@@ -73,20 +72,6 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
-}
-
-func loadDialect(name, overrides string) (*isocodec.Dialect, error) {
-	var d *isocodec.Dialect
-	var err error
-	if strings.HasSuffix(name, ".json") {
-		d, err = isocodec.LoadDialect(name)
-	} else {
-		d, err = isocodec.Builtin(name)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return d.WithOverrides(overrides)
 }
 
 func readInput(path string, stdin io.Reader, hexIn bool) ([]byte, error) {

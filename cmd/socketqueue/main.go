@@ -1,0 +1,60 @@
+// Command socketqueue is the gateway, the bank emulator ("Socket Bank")
+// and the test clients in one binary; the options decide which run.
+//
+//	socketqueue --echoServerPort=5000                      # bank emulator alone
+//	socketqueue --testTargetHost=localhost --testTargetPort=2014 --testClients=10 --vv
+//	socketqueue --help
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/socketqueue/socketqueue-go/config"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run is the whole program; it returns the exit code: 0 done, 1 failed,
+// 2 called wrongly.
+func run(ctx context.Context, args []string, env func(string) (string, bool), stdout, stderr io.Writer) int {
+	cfg, err := config.Parse(args, env)
+	if err != nil {
+		fmt.Fprintln(stderr, "socketqueue:", err)
+		return 2
+	}
+	switch {
+	case cfg.Help:
+		config.WriteHelp(stdout)
+		return 0
+	case cfg.HelpJSON:
+		if err := config.WriteHelpJSON(stdout); err != nil {
+			fmt.Fprintln(stderr, "socketqueue:", err)
+			return 1
+		}
+		return 0
+	}
+	p, err := newProcess(cfg, stdout, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "socketqueue:", err)
+		if errors.Is(err, config.ErrUsage) {
+			return 2
+		}
+		return 1
+	}
+	if err := p.run(ctx); err != nil {
+		fmt.Fprintln(stderr, "socketqueue:", err)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,200 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/socketqueue/socketqueue-go/bank"
+	"github.com/socketqueue/socketqueue-go/config"
+	"github.com/socketqueue/socketqueue-go/isocodec"
+	"github.com/socketqueue/socketqueue-go/logging"
+	"github.com/socketqueue/socketqueue-go/selftest"
+)
+
+// process is what one run of the binary starts, and stops in reverse.
+type process struct {
+	cfg     *config.Config
+	log     zerolog.Logger
+	stdout  io.Writer
+	dialect *isocodec.Dialect
+	framing *isocodec.Framing // as the host frames
+}
+
+func newProcess(cfg *config.Config, stdout, stderr io.Writer) (*process, error) {
+	if cfg.EchoServerPort == 0 && cfg.TestClients == 0 && !cfg.Gateway() && cfg.ListenPort == 0 && cfg.ListenHTTPPort == 0 {
+		return nil, fmt.Errorf("%w: nothing to do: give --upstreamHost/--upstreamPort with --listenPort or --listenHttpPort (gateway), --echoServerPort (bank emulator) or --testClients (see --help)", config.ErrUsage)
+	}
+	d, err := isocodec.OpenDialect(cfg.HostConfig, cfg.Overrides)
+	if err != nil {
+		return nil, fmt.Errorf("%w: --hostConfig/--overrides: %w", config.ErrUsage, err)
+	}
+	p := &process{cfg: cfg, stdout: stdout, dialect: d,
+		log: logging.New(logging.Options{Level: cfg.LogLevel(), Silent: cfg.Silent, Out: stderr})}
+	if p.framing, err = hostFraming(cfg, d); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// hostFraming is the framing of the bank link from useHeader,
+// headerFormat and lengthIncludeHeader.
+func hostFraming(cfg *config.Config, d *isocodec.Dialect) (*isocodec.Framing, error) {
+	name := cfg.HeaderFormat
+	if !cfg.UseHeader {
+		name = "bare"
+	}
+	f, err := isocodec.FramingByName(name, isocodec.FramingConfig{
+		Layout: d.Layout, LengthIncludeHeader: cfg.LengthIncludeHeader, MaxFrame: cfg.MaxFrame})
+	if err != nil {
+		return nil, fmt.Errorf("%w: --headerFormat: %w", config.ErrUsage, err)
+	}
+	return f, nil
+}
+
+func (p *process) run(ctx context.Context) error {
+	cfg := p.cfg
+	if cfg.Gateway() || cfg.ListenPort != 0 || cfg.ListenHTTPPort != 0 {
+		return fmt.Errorf("%w: the gateway is not part of this build yet; run the bank emulator (--echoServerPort) or the test clients", config.ErrUsage)
+	}
+	var stops []func(context.Context) error
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		for i := len(stops) - 1; i >= 0; i-- {
+			if err := stops[i](sctx); err != nil {
+				p.log.Error().Err(err).Msg("shutdown")
+			}
+		}
+	}()
+
+	serving := false
+	if cfg.EchoServerPort != 0 {
+		srv, err := p.startBank()
+		if err != nil {
+			return err
+		}
+		stops = append(stops, func(ctx context.Context) error {
+			err := srv.Shutdown(ctx)
+			if !cfg.Silent {
+				fmt.Fprintln(p.stdout, ledgerSummary(srv.Host().Ledger().Totals()))
+			}
+			return err
+		})
+		serving = true
+		if cfg.BankHTTPPort != 0 {
+			stop, err := p.serveLedger(srv.Host().Ledger())
+			if err != nil {
+				return err
+			}
+			stops = append(stops, stop)
+		}
+	}
+
+	if cfg.TestClients > 0 {
+		clientsDone := make(chan selftest.Summary, 1)
+		go func() {
+			sum, err := selftest.Run(ctx, p.testConfig())
+			if err != nil {
+				p.log.Error().Err(err).Msg("test clients")
+			}
+			clientsDone <- sum
+		}()
+		if !serving {
+			sum := <-clientsDone
+			fmt.Fprintln(p.stdout, sum.String())
+			if sum.Failed > 0 {
+				return fmt.Errorf("%d of %d test requests failed", sum.Failed, sum.Sent)
+			}
+			return nil
+		}
+		stops = append(stops, func(context.Context) error {
+			fmt.Fprintln(p.stdout, (<-clientsDone).String())
+			return nil
+		})
+	}
+	<-ctx.Done()
+	p.log.Info().Msg("stopping")
+	return nil
+}
+
+func (p *process) startBank() (*bank.Server, error) {
+	cfg := p.cfg
+	f := bank.Faults{RealLife: cfg.TestRealLife, Delay: cfg.BankDelay, Jitter: cfg.BankJitter,
+		MuteEvery: cfg.BankMuteEvery, Code: cfg.BankCode, CodeCount: cfg.BankCodeCount}
+	if cfg.BankCode != "" {
+		mti, err := isocodec.ParseMTI(cfg.BankCodeMTI)
+		if err != nil {
+			return nil, fmt.Errorf("%w: --bankCodeMti: %w", config.ErrUsage, err)
+		}
+		f.CodeMTI = mti
+	}
+	host, err := bank.NewHost(bank.HostConfig{Dialect: p.dialect, Ledger: bank.NewLedger(cfg.BankHistory), Faults: f, Seed: cfg.BankSeed})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", config.ErrUsage, err)
+	}
+	return bank.Start(bank.Config{
+		Addr: net.JoinHostPort("", strconv.Itoa(cfg.EchoServerPort)), Host: host, Framing: p.framing,
+		Log: p.log, Dangerous: cfg.Dangerous,
+	})
+}
+
+func (p *process) serveLedger(l *bank.Ledger) (func(context.Context) error, error) {
+	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(p.cfg.BankHTTPPort)))
+	if err != nil {
+		return nil, fmt.Errorf("--bankHttpPort: %w", err)
+	}
+	srv := &http.Server{Handler: bank.Handler(l, p.cfg.Dangerous), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			p.log.Error().Err(err).Msg("bank ledger HTTP server")
+		}
+	}()
+	p.log.Info().Str("addr", ln.Addr().String()).Msg("bank ledger at GET /bank")
+	return srv.Shutdown, nil
+}
+
+func (p *process) testConfig() selftest.Config {
+	cfg := p.cfg
+	fr := p.framing
+	if cfg.TestFraming == "bare" {
+		fr, _ = isocodec.FramingByName("bare", isocodec.FramingConfig{Layout: p.dialect.Layout, MaxFrame: cfg.MaxFrame})
+	}
+	return selftest.Config{
+		Addr:     net.JoinHostPort(cfg.TestTargetHost, strconv.Itoa(cfg.TestTargetPort)),
+		Clients:  cfg.TestClients,
+		Rounds:   cfg.TestRounds,
+		Messages: cfg.TestMessages,
+		Dialect:  p.dialect,
+		Framing:  fr,
+		PauseMin: cfg.TestPauseMin,
+		PauseMax: cfg.TestPauseMax,
+		Timeout:  cfg.QueueTimeout + 5*time.Second,
+		Seed:     cfg.BankSeed,
+		Log:      p.log,
+	}
+}
+
+func ledgerSummary(t bank.Totals) string {
+	return fmt.Sprintf("bank ledger: %d echoes; %d purchases: %d approved (%s), %d declined; %d refunds (%s); "+
+		"%d reversals (%s), %d repeated, %d not found; %d muted, %d forced codes, %d invalid, %d unsupported",
+		t.Echoes, t.Purchases, t.Approved, money(t.ApprovedAmount), t.Declined, t.Refunds, money(t.RefundAmount),
+		t.Reversals, money(t.ReversedAmount), t.RepeatedReversals, t.ReversalsNotFound, t.Muted, t.Forced, t.Invalid, t.Unsupported)
+}
+
+// money shows minor units as units.cents.
+func money(v int64) string {
+	sign := ""
+	if v < 0 {
+		sign, v = "-", -v
+	}
+	c := strconv.FormatInt(v%100, 10)
+	return sign + strconv.FormatInt(v/100, 10) + "." + "00"[len(c):] + c
+}

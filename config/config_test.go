@@ -1,0 +1,141 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	json "github.com/goccy/go-json"
+)
+
+func noEnv(string) (string, bool) { return "", false }
+
+func TestDefaults(t *testing.T) {
+	c, err := Parse(nil, noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HostConfig != "smartVista" || !c.UseHeader || c.HeaderFormat != "length:n:4" || c.QueueTimeout != 35*time.Second ||
+		c.QueueShortTimeout != 5*time.Second || !c.QueueLockTerminal || c.QueueMessageKeyFields != "11,41" || c.LogLevel() != 0 {
+		t.Fatalf("defaults: %+v", c)
+	}
+}
+
+func TestCommandLine(t *testing.T) {
+	c, err := Parse([]string{"--upstreamHost=10.0.0.1", "--upstreamPort", "5000", "--listenPort=2014", "--vv",
+		"--queueTimeout=0.5", "--queueShortTimeout=250ms", "--queueLockTerminal=false", "--bankSeed=42"}, noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.UpstreamHost != "10.0.0.1" || c.UpstreamPort != 5000 || c.ListenPort != 2014 || c.LogLevel() != 2 ||
+		c.QueueTimeout != 500*time.Millisecond || c.QueueShortTimeout != 250*time.Millisecond || c.QueueLockTerminal || c.BankSeed != 42 {
+		t.Fatalf("got %+v", c)
+	}
+}
+
+// TestPrecedence: command line over environment over file over default.
+func TestPrecedence(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "config.json")
+	os.WriteFile(file, []byte(`{"upstreamHost": "10.0.0.1", "upstreamPort": 5000, "listenPort": 2014, "vv": true, "logFile": "log.txt", "maxQueue": 7}`), 0o600)
+	env := map[string]string{"SOCKETQUEUE_LISTEN_PORT": "3000", "SOCKETQUEUE_MAX_QUEUE": "8"}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	c, err := Parse([]string{"--c=" + file, "--maxQueue=9"}, lookup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.UpstreamHost != "10.0.0.1" || c.UpstreamPort != 5000 || !c.VV || c.LogFile != "log.txt" {
+		t.Fatalf("file not read: %+v", c)
+	}
+	if c.ListenPort != 3000 {
+		t.Fatalf("environment should beat the file: %d", c.ListenPort)
+	}
+	if c.MaxQueue != 9 {
+		t.Fatalf("command line should beat the environment: %d", c.MaxQueue)
+	}
+	// -c file, the original's other spelling.
+	if c, err = Parse([]string{"-c", file}, noEnv); err != nil || c.ListenPort != 2014 {
+		t.Fatalf("-c file: %v %+v", err, c)
+	}
+}
+
+func TestRefusals(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.json")
+	os.WriteFile(bad, []byte(`{"upstreamHots": "x"}`), 0o600)
+	notJSON := filepath.Join(dir, "not.json")
+	os.WriteFile(notJSON, []byte(`upstreamHost=x`), 0o600)
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--upstreamHots=x"}, "unknown option --upstreamHots"},
+		{[]string{"--listenPort=abc"}, "--listenPort"},
+		{[]string{"--listenPort=70000"}, "--listenPort: 70000 is not a port"},
+		{[]string{"--queueTimeout=-1"}, "--queueTimeout"},
+		{[]string{"--upstreamHost=x"}, "--upstreamHost needs --upstreamPort"},
+		{[]string{"--testClients=3"}, "--testClients needs --testTargetPort"},
+		{[]string{"--listenFraming=tls"}, "--listenFraming"},
+		{[]string{"--upstreamPort"}, "--upstreamPort needs a value"},
+		{[]string{"stray"}, "unexpected argument"},
+		{[]string{"-c", bad}, `unknown option "upstreamHots"`},
+		{[]string{"-c", notJSON}, "not a JSON object"},
+		{[]string{"-c", filepath.Join(dir, "missing.json")}, "config file"},
+	}
+	for _, tc := range tests {
+		_, err := Parse(tc.args, noEnv)
+		if err == nil || !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: got %v, want %q", tc.args, err, tc.want)
+		}
+	}
+}
+
+func TestEnvName(t *testing.T) {
+	for name, want := range map[string]string{
+		"upstreamHost": "SOCKETQUEUE_UPSTREAM_HOST", "listenHttpPort": "SOCKETQUEUE_LISTEN_HTTP_PORT",
+		"vv": "SOCKETQUEUE_VV", "helpJson": "SOCKETQUEUE_HELP_JSON", "bankCodeMti": "SOCKETQUEUE_BANK_CODE_MTI",
+	} {
+		if got := EnvName(name); got != want {
+			t.Errorf("EnvName(%s) = %s, want %s", name, got, want)
+		}
+	}
+}
+
+// TestHelpListsEveryOption: the original's options all exist, each once,
+// and both help forms show them.
+func TestHelpListsEveryOption(t *testing.T) {
+	original := strings.Fields(`hostConfig overrides upstreamHost upstreamPort upstreamListenPort listenPort
+		listenHttpPort upstreamTimeout clientTimeout maxQueue queueLockTerminal queueTimeout queueShortTimeout
+		queueMessageKeyFields noAutoReversal logFile pidFile logstashHost logstashPort logstashNode echoServerPort
+		testClients testTargetHost testTargetPort testRealLife statServerPort statDumpFile c v vv dangerous
+		useHeader headerFormat lengthIncludeHeader silent help helpJson`)
+	var text bytes.Buffer
+	WriteHelp(&text)
+	var js bytes.Buffer
+	if err := WriteHelpJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	var entries []HelpEntry
+	if err := json.Unmarshal(js.Bytes(), &entries); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for _, e := range entries {
+		seen[e.Name]++
+		if e.Help == "" || e.Group == "" {
+			t.Errorf("%s has no help or group", e.Name)
+		}
+		if !strings.Contains(text.String(), "--"+e.Name) {
+			t.Errorf("--help lacks %s", e.Name)
+		}
+	}
+	for _, name := range original {
+		if seen[name] != 1 {
+			t.Errorf("option %s appears %d times", name, seen[name])
+		}
+	}
+}

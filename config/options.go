@@ -1,0 +1,219 @@
+package config
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Option is one named setting.
+type Option struct {
+	Name    string
+	Group   string
+	Help    string
+	Default string
+	// Switch options take no value on the command line (--v).
+	Switch bool
+	ptr    any // *string, *int, *bool, *uint64 or *time.Duration
+}
+
+// Type names the option's kind of value, for help.
+func (o *Option) Type() string {
+	switch o.ptr.(type) {
+	case *bool:
+		return "bool"
+	case *int, *uint64:
+		return "int"
+	case *time.Duration:
+		return "seconds"
+	}
+	return "string"
+}
+
+// set parses v into the option's field.
+func (o *Option) set(v string) error {
+	switch p := o.ptr.(type) {
+	case *string:
+		*p = v
+	case *bool:
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("--%s: %q is not true or false", o.Name, v)
+		}
+		*p = b
+	case *int:
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("--%s: %q is not a whole number", o.Name, v)
+		}
+		*p = n
+	case *uint64:
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return fmt.Errorf("--%s: %q is not a whole number", o.Name, v)
+		}
+		*p = n
+	case *time.Duration:
+		d, err := parseSeconds(v)
+		if err != nil {
+			return fmt.Errorf("--%s: %w", o.Name, err)
+		}
+		*p = d
+	}
+	return nil
+}
+
+// parseSeconds takes seconds as the original did ("35", "0.5") or a Go
+// duration ("500ms").
+func parseSeconds(v string) (time.Duration, error) {
+	if f, err := strconv.ParseFloat(v, 64); err == nil {
+		if f < 0 {
+			return 0, fmt.Errorf("%q: must not be negative", v)
+		}
+		return time.Duration(f * float64(time.Second)), nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%q is not a number of seconds or a duration such as 500ms", v)
+	}
+	return d, nil
+}
+
+// EnvName is the environment variable for an option name.
+func EnvName(name string) string {
+	var b strings.Builder
+	b.WriteString("SOCKETQUEUE_")
+	for i, r := range name {
+		if r >= 'A' && r <= 'Z' && i > 0 && !(name[i-1] >= 'A' && name[i-1] <= 'Z') {
+			b.WriteByte('_')
+		}
+		b.WriteString(strings.ToUpper(string(r)))
+	}
+	return b.String()
+}
+
+// options lists every option bound to c's fields, in help order.
+func options(c *Config) []*Option {
+	const (
+		host    = "Host dialect and framing"
+		gateway = "Gateway"
+		bank    = "Bank emulator (Socket Bank)"
+		tests   = "Test clients"
+		ops     = "Logging and operations"
+		meta    = "This help"
+	)
+	return []*Option{
+		{Name: "hostConfig", Group: host, Default: "smartVista", ptr: &c.HostConfig,
+			Help: "host dialect: smartVista, openWay, or a dialect file (.json)"},
+		{Name: "overrides", Group: host, ptr: &c.Overrides,
+			Help: "field type overrides, e.g. 55:LLLb:999,63:LLLans:999"},
+		{Name: "useHeader", Group: host, Default: "true", ptr: &c.UseHeader,
+			Help: "frame host messages with a length header (false: bare messages)"},
+		{Name: "headerFormat", Group: host, Default: "length:n:4", ptr: &c.HeaderFormat,
+			Help: "header parts name:type:length[:value], or ascii4, bin2, hex4, bcd2, tpdu"},
+		{Name: "lengthIncludeHeader", Group: host, Switch: true, Default: "false", ptr: &c.LengthIncludeHeader,
+			Help: "the header's length counts the header too"},
+		{Name: "maxFrame", Group: host, Default: "8192", ptr: &c.MaxFrame,
+			Help: "largest frame accepted, bytes; a larger declared length closes the connection"},
+
+		{Name: "upstreamHost", Group: gateway, ptr: &c.UpstreamHost,
+			Help: "bank host to connect to"},
+		{Name: "upstreamPort", Group: gateway, Default: "0", ptr: &c.UpstreamPort,
+			Help: "bank port to connect to"},
+		{Name: "upstreamListenPort", Group: gateway, Default: "0", ptr: &c.UpstreamListenPort,
+			Help: "instead of connecting, wait for the bank to connect on this port"},
+		{Name: "upstreamTimeout", Group: gateway, Default: "0", ptr: &c.UpstreamTimeout,
+			Help: "close the bank link after this many idle seconds (0: never)"},
+		{Name: "listenPort", Group: gateway, Default: "0", ptr: &c.ListenPort,
+			Help: "port for binary ISO-8583 POS clients (0: off)"},
+		{Name: "listenFraming", Group: gateway, Default: "bare", ptr: &c.ListenFraming,
+			Help: "POS framing: bare (one message per connection, then close) or header (persistent, framed as the host)"},
+		{Name: "listenHttpPort", Group: gateway, Default: "0", ptr: &c.ListenHTTPPort,
+			Help: "port for the JSON and hex HTTP API (0: off)"},
+		{Name: "clientTimeout", Group: gateway, Default: "60", ptr: &c.ClientTimeout,
+			Help: "close a POS connection idle this many seconds"},
+		{Name: "maxQueue", Group: gateway, Default: "10000", ptr: &c.MaxQueue,
+			Help: "requests held at most (waiting and in flight); more are refused at once"},
+		{Name: "queueLockTerminal", Group: gateway, Default: "true", ptr: &c.QueueLockTerminal,
+			Help: "one request per terminal in flight; later ones wait"},
+		{Name: "queueTimeout", Group: gateway, Default: "35", ptr: &c.QueueTimeout,
+			Help: "seconds a client request waits for its reply"},
+		{Name: "queueShortTimeout", Group: gateway, Default: "5", ptr: &c.QueueShortTimeout,
+			Help: "seconds the gateway's own messages (reversals, echoes) wait"},
+		{Name: "queueMessageKeyFields", Group: gateway, Default: "11,41", ptr: &c.QueueMessageKeyFields,
+			Help: "fields that match a reply to its request"},
+		{Name: "noAutoReversal", Group: gateway, Switch: true, Default: "false", ptr: &c.NoAutoReversal,
+			Help: "never reverse unanswered purchases"},
+
+		{Name: "echoServerPort", Group: bank, Default: "0", ptr: &c.EchoServerPort,
+			Help: "run the bank emulator on this port"},
+		{Name: "bankHttpPort", Group: bank, Default: "0", ptr: &c.BankHTTPPort,
+			Help: "serve the emulator's ledger at GET /bank on this port"},
+		{Name: "testRealLife", Group: bank, Switch: true, Default: "false", ptr: &c.TestRealLife,
+			Help: "emulator closes the link now and then (1 in 10) and answers twice (1 in 5)"},
+		{Name: "bankDelay", Group: bank, Default: "0", ptr: &c.BankDelay,
+			Help: "seconds every emulator reply is held back"},
+		{Name: "bankJitter", Group: bank, Default: "0", ptr: &c.BankJitter,
+			Help: "plus a random delay below this many seconds"},
+		{Name: "bankMuteEvery", Group: bank, Default: "0", ptr: &c.BankMuteEvery,
+			Help: "process but never answer every Nth purchase (0: off)"},
+		{Name: "bankCode", Group: bank, ptr: &c.BankCode,
+			Help: "answer requests of bankCodeMti with this response code"},
+		{Name: "bankCodeMti", Group: bank, Default: "0200", ptr: &c.BankCodeMTI,
+			Help: "the MTI bankCode applies to"},
+		{Name: "bankCodeCount", Group: bank, Default: "0", ptr: &c.BankCodeCount,
+			Help: "only the first N such requests (0: all)"},
+		{Name: "bankSeed", Group: bank, Default: "1", ptr: &c.BankSeed,
+			Help: "seed of the emulator's random faults; the same seed repeats a run"},
+		{Name: "bankHistory", Group: bank, Default: "1048576", ptr: &c.BankHistory,
+			Help: "transactions the emulator keeps for reversals"},
+
+		{Name: "testClients", Group: tests, Default: "0", ptr: &c.TestClients,
+			Help: "run N test clients (TIDs 1..N)"},
+		{Name: "testTargetHost", Group: tests, Default: "localhost", ptr: &c.TestTargetHost,
+			Help: "where the test clients connect"},
+		{Name: "testTargetPort", Group: tests, Default: "0", ptr: &c.TestTargetPort,
+			Help: "port the test clients connect to"},
+		{Name: "testMessages", Group: tests, Default: "echo", ptr: &c.TestMessages,
+			Help: "what they send: echo, purchase (then reverse every 5th), or mix"},
+		{Name: "testFraming", Group: tests, Default: "bare", ptr: &c.TestFraming,
+			Help: "bare (a gateway's POS port) or header (a bank, framed as the host)"},
+		{Name: "testRounds", Group: tests, Default: "0", ptr: &c.TestRounds,
+			Help: "requests per client, then exit with a summary (0: until stopped)"},
+		{Name: "testPauseMin", Group: tests, Default: "1", ptr: &c.TestPauseMin,
+			Help: "shortest random pause, seconds, before a client reconnects"},
+		{Name: "testPauseMax", Group: tests, Default: "8", ptr: &c.TestPauseMax,
+			Help: "longest random pause, seconds"},
+
+		{Name: "v", Group: ops, Switch: true, Default: "false", ptr: &c.V,
+			Help: "log events"},
+		{Name: "vv", Group: ops, Switch: true, Default: "false", ptr: &c.VV,
+			Help: "log events and a readable (masked) dump of every message"},
+		{Name: "silent", Group: ops, Switch: true, Default: "false", ptr: &c.Silent,
+			Help: "log nothing to the console"},
+		{Name: "dangerous", Group: ops, Switch: true, Default: "false", ptr: &c.Dangerous,
+			Help: "log card data unmasked (never in production)"},
+		{Name: "logFile", Group: ops, ptr: &c.LogFile,
+			Help: "also log to this file"},
+		{Name: "pidFile", Group: ops, ptr: &c.PidFile,
+			Help: "write the process id here while running"},
+		{Name: "logstashHost", Group: ops, ptr: &c.LogstashHost,
+			Help: "send JSON log lines to LogStash on this host"},
+		{Name: "logstashPort", Group: ops, Default: "0", ptr: &c.LogstashPort,
+			Help: "LogStash TCP port"},
+		{Name: "logstashNode", Group: ops, ptr: &c.LogstashNode,
+			Help: "node name sent with each LogStash line"},
+		{Name: "statServerPort", Group: ops, Default: "0", ptr: &c.StatServerPort,
+			Help: "a connection here gets the statistics as one JSON line"},
+		{Name: "statDumpFile", Group: ops, ptr: &c.StatDumpFile,
+			Help: "statistics loaded at start and written at exit"},
+
+		{Name: "c", Group: meta, ptr: &c.ConfigFile,
+			Help: "read options from this JSON file"},
+		{Name: "help", Group: meta, Switch: true, Default: "false", ptr: &c.Help,
+			Help: "show this help"},
+		{Name: "helpJson", Group: meta, Switch: true, Default: "false", ptr: &c.HelpJSON,
+			Help: "show this help as JSON"},
+	}
+}

@@ -1,0 +1,232 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	json "github.com/goccy/go-json"
+)
+
+// ErrUsage marks errors in how the program was called.
+var ErrUsage = errors.New("usage")
+
+// Parse reads options from args (without the program name), the file
+// named by -c, and lookupEnv (os.LookupEnv in production).
+func Parse(args []string, lookupEnv func(string) (string, bool)) (*Config, error) {
+	c := &Config{}
+	opts := options(c)
+	byName := make(map[string]*Option, len(opts))
+	for _, o := range opts {
+		byName[o.Name] = o
+		if err := o.set(o.Default); o.Default != "" && err != nil {
+			panic("config: bad default for " + o.Name) // a bug in the table, caught by tests
+		}
+	}
+
+	cl, err := splitArgs(args, byName)
+	if err != nil {
+		return nil, err
+	}
+	file := ""
+	for _, kv := range cl {
+		if kv[0] == "c" {
+			file = kv[1]
+		}
+	}
+	if file == "" && lookupEnv != nil {
+		file, _ = lookupEnv(EnvName("c"))
+	}
+	if file != "" {
+		if err := loadFile(file, byName); err != nil {
+			return nil, err
+		}
+	}
+	if lookupEnv != nil {
+		for _, o := range opts {
+			if v, ok := lookupEnv(EnvName(o.Name)); ok {
+				if err := o.set(v); err != nil {
+					return nil, fmt.Errorf("%w: %s: %w", ErrUsage, EnvName(o.Name), err)
+				}
+			}
+		}
+	}
+	for _, kv := range cl {
+		if err := byName[kv[0]].set(kv[1]); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrUsage, err)
+		}
+	}
+	c.ConfigFile = file
+	if err := c.validate(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUsage, err)
+	}
+	return c, nil
+}
+
+// splitArgs turns --name=value, --name value, --switch and -c file into
+// name/value pairs, refusing unknown names and stray words.
+func splitArgs(args []string, byName map[string]*Option) ([][2]string, error) {
+	var out [][2]string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if !strings.HasPrefix(a, "-") || a == "-" || a == "--" {
+			return nil, fmt.Errorf("%w: unexpected argument %q (options are --name=value)", ErrUsage, a)
+		}
+		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		o, ok := byName[name]
+		if !ok {
+			return nil, fmt.Errorf("%w: unknown option --%s (see --help)", ErrUsage, name)
+		}
+		if !hasVal {
+			if o.Switch {
+				val = "true"
+			} else if i+1 < len(args) && !strings.HasPrefix(args[i+1], "--") {
+				i++
+				val = args[i]
+			} else {
+				return nil, fmt.Errorf("%w: --%s needs a value", ErrUsage, name)
+			}
+		}
+		out = append(out, [2]string{name, val})
+	}
+	return out, nil
+}
+
+func loadFile(path string, byName map[string]*Option) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("%w: config file: %w", ErrUsage, err)
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(data, &m); err != nil {
+		return fmt.Errorf("%w: config file %s: not a JSON object: %w", ErrUsage, path, err)
+	}
+	for name, raw := range m {
+		o, ok := byName[name]
+		if !ok || name == "c" {
+			return fmt.Errorf("%w: config file %s: unknown option %q", ErrUsage, path, name)
+		}
+		var v any
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return fmt.Errorf("%w: config file %s: %s: %w", ErrUsage, path, name, err)
+		}
+		var s string
+		switch x := v.(type) {
+		case string:
+			s = x
+		case bool:
+			s = strconv.FormatBool(x)
+		case float64:
+			s = strings.TrimSpace(string(raw))
+		default:
+			return fmt.Errorf("%w: config file %s: %s: want a string, number or true/false", ErrUsage, path, name)
+		}
+		if err := o.set(s); err != nil {
+			return fmt.Errorf("%w: config file %s: %w", ErrUsage, path, err)
+		}
+	}
+	return nil
+}
+
+func (c *Config) validate() error {
+	for _, p := range []struct {
+		name string
+		v    int
+	}{
+		{"upstreamPort", c.UpstreamPort}, {"upstreamListenPort", c.UpstreamListenPort},
+		{"listenPort", c.ListenPort}, {"listenHttpPort", c.ListenHTTPPort},
+		{"echoServerPort", c.EchoServerPort}, {"bankHttpPort", c.BankHTTPPort},
+		{"testTargetPort", c.TestTargetPort}, {"logstashPort", c.LogstashPort},
+		{"statServerPort", c.StatServerPort},
+	} {
+		if p.v < 0 || p.v > 65535 {
+			return fmt.Errorf("--%s: %d is not a port", p.name, p.v)
+		}
+	}
+	for _, n := range []struct {
+		name string
+		v    int
+	}{
+		{"maxQueue", c.MaxQueue}, {"bankMuteEvery", c.BankMuteEvery}, {"bankCodeCount", c.BankCodeCount},
+		{"bankHistory", c.BankHistory}, {"testClients", c.TestClients}, {"testRounds", c.TestRounds},
+		{"maxFrame", c.MaxFrame},
+	} {
+		if n.v < 0 {
+			return fmt.Errorf("--%s: must not be negative", n.name)
+		}
+	}
+	if c.UpstreamHost != "" && c.UpstreamPort == 0 {
+		return errors.New("--upstreamHost needs --upstreamPort")
+	}
+	if c.TestClients > 0 && c.TestTargetPort == 0 {
+		return errors.New("--testClients needs --testTargetPort")
+	}
+	switch c.ListenFraming {
+	case "bare", "header":
+	default:
+		return fmt.Errorf("--listenFraming: %q is not bare or header", c.ListenFraming)
+	}
+	switch c.TestFraming {
+	case "bare", "header":
+	default:
+		return fmt.Errorf("--testFraming: %q is not bare or header", c.TestFraming)
+	}
+	switch c.TestMessages {
+	case "echo", "purchase", "mix":
+	default:
+		return fmt.Errorf("--testMessages: %q is not echo, purchase or mix", c.TestMessages)
+	}
+	return nil
+}
+
+// WriteHelp prints the options grouped by topic with their defaults.
+func WriteHelp(w io.Writer) {
+	var c Config
+	group := ""
+	fmt.Fprintln(w, "Usage: socketqueue [--name=value ...] [-c config.json]")
+	fmt.Fprintln(w, "Every option can also come from a JSON file (-c) or the environment (SOCKETQUEUE_NAME);")
+	fmt.Fprintln(w, "the command line wins over the environment, which wins over the file.")
+	for _, o := range options(&c) {
+		if o.Group != group {
+			group = o.Group
+			fmt.Fprintf(w, "\n%s:\n", group)
+		}
+		arg := "=" + o.Type()
+		if o.Switch {
+			arg = ""
+		}
+		def := ""
+		if o.Default != "" && !(o.Switch && o.Default == "false") && o.Default != "0" {
+			def = " (default " + o.Default + ")"
+		}
+		fmt.Fprintf(w, "  --%-28s %s%s\n", o.Name+arg, o.Help, def)
+	}
+}
+
+// HelpEntry is one option in --helpJson.
+type HelpEntry struct {
+	Name    string `json:"name"`
+	Group   string `json:"group"`
+	Type    string `json:"type"`
+	Default string `json:"default"`
+	Env     string `json:"env"`
+	Help    string `json:"help"`
+}
+
+// WriteHelpJSON prints the options as a JSON array.
+func WriteHelpJSON(w io.Writer) error {
+	var c Config
+	var out []HelpEntry
+	for _, o := range options(&c) {
+		out = append(out, HelpEntry{o.Name, o.Group, o.Type(), o.Default, EnvName(o.Name), o.Help})
+	}
+	b, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}
