@@ -29,13 +29,17 @@ test-short:
 # once the load generator exists.
 bench: bench-micro
 
+BENCHPKGS := ./isocodec/... ./bank/...
+
 bench-micro:
-	$(GO) test -run='^$$' -bench=. -benchmem -count=1 ./isocodec/...
+	$(GO) test -run='^$$' -bench=. -benchmem -count=1 $(BENCHPKGS)
 
 # Each fuzz target in turn (go test -fuzz takes one target at a time).
+FUZZPKGS := ./isocodec ./bank
+
 fuzz:
-	@set -e; for t in $$($(GO) test -list='^Fuzz' ./isocodec | grep '^Fuzz'); do \
-		echo "== $$t"; $(GO) test -run='^$$' -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) ./isocodec; done
+	@set -e; for p in $(FUZZPKGS); do for t in $$($(GO) test -list='^Fuzz' $$p | grep '^Fuzz'); do \
+		echo "== $$p $$t"; $(GO) test -run='^$$' -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) $$p; done; done
 
 vet:
 	$(GO) vet $(PKGS)
