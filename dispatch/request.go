@@ -1,0 +1,102 @@
+package dispatch
+
+import (
+	"github.com/socketqueue/socketqueue-go/dispatch/wheel"
+	"github.com/socketqueue/socketqueue-go/isocodec"
+)
+
+// State is where a Request is.
+type State uint8
+
+const (
+	// Free: not in the table.
+	Free State = iota
+	// Waiting behind another request for its terminal.
+	Waiting
+	// InFlight: written (or being written) to the bank, awaiting a reply.
+	InFlight
+)
+
+// Client is whoever waits for a request's answer. The table only stores
+// it; the gateway delivers.
+type Client interface {
+	// Gone reports that the client can no longer be answered.
+	Gone() bool
+}
+
+// Request is one message that waits for a reply from the bank. Get one
+// from Table.Get, fill it with Fill, and give it back with Table.Put once
+// nothing refers to it any more.
+type Request struct {
+	Key isocodec.Key // the match key (queueMessageKeyFields)
+	TID isocodec.Key // the terminal, field 41; empty when absent
+	MTI isocodec.MTI
+	// Msg is the bare message, owned by the request.
+	Msg    []byte
+	Client Client
+	// Own marks a message the gateway made itself (echo, reversal).
+	Own bool
+	// Sent is when the request went to the bank (Unix nanoseconds), for
+	// latency figures; 0 until then.
+	Sent int64
+
+	// For telling apart two requests under one key (SPEC 4).
+	amount    [12]byte
+	amountLen uint8
+	cardPAN   [19]byte // from track 2, up to its separator
+	cardLen   uint8
+
+	state   State
+	timer   wheel.Timer
+	sameKey *Request // next in flight under the same key
+	queued  *Request // next waiting for the same terminal
+	shard   *shard
+}
+
+// State is where the request is now.
+func (r *Request) State() State { return r.state }
+
+// Deadline is when the request times out (zero when not in the table).
+func (r *Request) Deadline() int64 {
+	if !r.timer.Scheduled() {
+		return 0
+	}
+	return r.timer.Deadline().UnixNano()
+}
+
+var tidField = []int{41}
+
+// Fill sets the request from a scanned message: its key, terminal, MTI
+// and the fields that tell requests apart, and copies msg (reusing the
+// request's buffer). s must describe msg.
+func (r *Request) Fill(d *isocodec.Dialect, msg []byte, s *isocodec.Scan, keyFields []int) {
+	r.Key = isocodec.Key{}.Append(s, msg, keyFields)
+	r.TID = isocodec.Key{}
+	if s.Has(41) {
+		r.TID = r.TID.Append(s, msg, tidField)
+	}
+	r.MTI = s.MTI
+	r.Msg = append(r.Msg[:0], msg[:s.Len]...)
+	r.amountLen = 0
+	if s.Has(4) {
+		r.amountLen = uint8(copy(r.amount[:], s.Raw(msg, 4)))
+	}
+	r.cardLen = 0
+	if s.Has(35) && s.Units(35) <= 40 {
+		var buf [40]byte
+		t2 := d.Layout.AppendText(buf[:0], s, msg, 35)
+		for _, c := range t2 {
+			if c < '0' || c > '9' || int(r.cardLen) == len(r.cardPAN) {
+				break
+			}
+			r.cardPAN[r.cardLen] = c
+			r.cardLen++
+		}
+	}
+}
+
+func (r *Request) reset() {
+	msg := r.Msg[:0]
+	*r = Request{Msg: msg}
+	r.timer.Value = r
+}

@@ -1,0 +1,430 @@
+package dispatch
+
+import (
+	"errors"
+	"hash/maphash"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/socketqueue/socketqueue-go/dispatch/wheel"
+	"github.com/socketqueue/socketqueue-go/isocodec"
+)
+
+// Config shapes a Table.
+type Config struct {
+	// Layout reads reply fields when two requests share a key.
+	Layout *isocodec.Layout
+	// KeyFields are the match key's fields; the table shards by terminal
+	// only when they include 41.
+	KeyFields []int
+	// MaxQueue bounds requests held, waiting and in flight (0: no bound).
+	MaxQueue int
+	// LockTerminal keeps one request per terminal in flight.
+	LockTerminal bool
+	// Shards is rounded up to a power of two; 0 picks 64.
+	Shards int
+	// Tick is the wheel's resolution (10 ms when 0).
+	Tick  time.Duration
+	Start time.Time
+}
+
+// Outcome is what Submit did with a request.
+type Outcome uint8
+
+const (
+	// Send: the request is in flight; write it to the bank now.
+	Send Outcome = iota + 1
+	// Wait: its terminal is busy; it is queued and comes back from Match,
+	// Expire or Abort as the next one to send.
+	Wait
+	// Full: MaxQueue requests are held; the request was not taken.
+	Full
+)
+
+// ErrFull is the error a client gets for a Full outcome.
+var ErrFull = errors.New("dispatch: queue full")
+
+// Table holds the requests. All methods are safe for concurrent use.
+type Table struct {
+	layout *isocodec.Layout
+	shards []shard
+	mask   uint64
+	byTID  bool
+	lock   bool
+	max    int64
+	held   atomic.Int64
+	seed   maphash.Seed
+	pool   sync.Pool
+}
+
+type shard struct {
+	mu       sync.Mutex
+	inflight map[isocodec.Key]*Request
+	tids     map[isocodec.Key]*terminal
+	free     []*terminal
+	wheel    *wheel.Wheel
+	waiting  int
+	_        [64]byte // keep shards' locks on separate cache lines
+}
+
+// terminal is one TID's lock and queue.
+type terminal struct {
+	busy       bool
+	head, tail *Request
+}
+
+// New makes a table.
+func New(cfg Config) *Table {
+	n := cfg.Shards
+	if n <= 0 {
+		n = 64
+	}
+	byTID := false
+	for _, f := range cfg.KeyFields {
+		if f == 41 {
+			byTID = true
+		}
+	}
+	if !byTID {
+		n = 1
+	}
+	size := 1
+	for size < n {
+		size <<= 1
+	}
+	start := cfg.Start
+	if start.IsZero() {
+		start = time.Now()
+	}
+	t := &Table{layout: cfg.Layout, shards: make([]shard, size), mask: uint64(size - 1), byTID: byTID,
+		lock: cfg.LockTerminal, max: int64(cfg.MaxQueue), seed: maphash.MakeSeed()}
+	for i := range t.shards {
+		s := &t.shards[i]
+		s.inflight = make(map[isocodec.Key]*Request)
+		s.tids = make(map[isocodec.Key]*terminal)
+		s.wheel = wheel.New(cfg.Tick, 4096, start)
+	}
+	t.pool.New = func() any {
+		r := &Request{}
+		r.timer.Value = r
+		return r
+	}
+	return t
+}
+
+// Get returns an empty request.
+func (t *Table) Get() *Request { return t.pool.Get().(*Request) }
+
+// Put recycles a request the table no longer holds.
+func (t *Table) Put(r *Request) {
+	if r.state != Free {
+		panic("dispatch: Put of a request still in the table") // a gateway bug, not input
+	}
+	r.reset()
+	t.pool.Put(r)
+}
+
+// Held is the number of requests waiting or in flight.
+func (t *Table) Held() int { return int(t.held.Load()) }
+
+func (t *Table) shardOf(tid isocodec.Key) *shard {
+	if !t.byTID {
+		return &t.shards[0]
+	}
+	return &t.shards[maphash.Comparable(t.seed, tid)&t.mask]
+}
+
+// Submit takes a filled request with its deadline. On Send the caller
+// writes r.Msg upstream; on Wait the table will hand r back as ready to
+// send; on Full the caller still owns r.
+func (t *Table) Submit(r *Request, deadline time.Time) Outcome {
+	if n := t.held.Add(1); t.max > 0 && n > t.max {
+		t.held.Add(-1)
+		return Full
+	}
+	s := t.shardOf(r.TID)
+	r.shard = s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.wheel.Schedule(&r.timer, deadline)
+	if t.lock && r.TID.Len() > 0 {
+		term := s.terminal(r.TID)
+		if term.busy {
+			r.state = Waiting
+			if term.tail == nil {
+				term.head = r
+			} else {
+				term.tail.queued = r
+			}
+			term.tail = r
+			s.waiting++
+			return Wait
+		}
+		term.busy = true
+	}
+	s.fly(r)
+	return Send
+}
+
+func (s *shard) terminal(tid isocodec.Key) *terminal {
+	term := s.tids[tid]
+	if term == nil {
+		if n := len(s.free); n > 0 {
+			term, s.free = s.free[n-1], s.free[:n-1]
+		} else {
+			term = &terminal{}
+		}
+		s.tids[tid] = term
+	}
+	return term
+}
+
+// fly puts r in flight, after any others under its key.
+func (s *shard) fly(r *Request) {
+	r.state = InFlight
+	r.sameKey = nil
+	head := s.inflight[r.Key]
+	if head == nil {
+		s.inflight[r.Key] = r
+		return
+	}
+	for head.sameKey != nil {
+		head = head.sameKey
+	}
+	head.sameKey = r
+}
+
+// unfly takes r out of flight.
+func (s *shard) unfly(r *Request) {
+	head := s.inflight[r.Key]
+	if head == r {
+		if r.sameKey == nil {
+			delete(s.inflight, r.Key)
+		} else {
+			s.inflight[r.Key] = r.sameKey
+		}
+	} else {
+		for p := head; p != nil; p = p.sameKey {
+			if p.sameKey == r {
+				p.sameKey = r.sameKey
+				break
+			}
+		}
+	}
+	r.sameKey = nil
+}
+
+// release ends r's hold on its terminal and returns the next request for
+// that terminal, now in flight, or nil.
+func (t *Table) release(s *shard, r *Request) *Request {
+	if !t.lock || r.TID.Len() == 0 {
+		return nil
+	}
+	term := s.tids[r.TID]
+	if term == nil {
+		return nil
+	}
+	next := term.head
+	if next == nil {
+		delete(s.tids, r.TID)
+		*term = terminal{}
+		s.free = append(s.free, term)
+		return nil
+	}
+	term.head = next.queued
+	if term.head == nil {
+		term.tail = nil
+	}
+	next.queued = nil
+	s.waiting--
+	s.fly(next)
+	return next
+}
+
+// done takes r out of the table for good. Callers hold s.mu.
+func (t *Table) done(s *shard, r *Request) {
+	s.wheel.Stop(&r.timer)
+	r.state = Free
+	t.held.Add(-1)
+}
+
+// Match finds the request a reply answers: the one in flight under key
+// (built from the reply with the table's key fields) in the shard of tid
+// (the reply's field 41). When several wait under the key, the reply's
+// MTI, amount and PAN choose (SPEC 4). It returns the request, now out of
+// the table, and the next request for its terminal to send, if any; nil
+// when nothing waits under the key (a late, duplicate or unknown reply).
+func (t *Table) Match(key, tid isocodec.Key, reply *isocodec.Scan, msg []byte) (r, next *Request) {
+	s := t.shardOf(tid)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	head := s.inflight[key]
+	if head == nil {
+		return nil, nil
+	}
+	r = head
+	if head.sameKey != nil {
+		r = t.best(head, reply, msg)
+	}
+	s.unfly(r)
+	t.done(s, r)
+	return r, t.release(s, r)
+}
+
+// best scores the candidates under one key: same MTI class +10; for
+// class 2 the same amount +1; for an 0210 whose PAN starts the request's
+// track 2, +5. The earliest of the best wins.
+func (t *Table) best(head *Request, reply *isocodec.Scan, msg []byte) *Request {
+	var pan [19]byte
+	panLen := 0
+	if reply.Has(2) && reply.Units(2) <= len(pan) && t.layout != nil {
+		panLen = len(t.layout.AppendText(pan[:0], reply, msg, 2))
+	}
+	amount := reply.Raw(msg, 4)
+	best, bestScore := head, -1
+	for c := head; c != nil; c = c.sameKey {
+		score := 0
+		if c.MTI.Class() == reply.MTI.Class() {
+			score += 10
+			if c.MTI.Class() == '2' && amount != nil && string(c.amount[:c.amountLen]) == string(amount) {
+				score++
+			}
+		}
+		if reply.MTI == (isocodec.MTI{'0', '2', '1', '0'}) && panLen > 0 && c.cardLen > 0 &&
+			int(c.cardLen) >= panLen && string(c.cardPAN[:panLen]) == string(pan[:panLen]) {
+			score += 5
+		}
+		if score > bestScore {
+			best, bestScore = c, score
+		}
+	}
+	return best
+}
+
+// Abort takes r out of the table (it could not be written, or its client
+// left before it was sent) and returns the next request for its terminal.
+func (t *Table) Abort(r *Request) (next *Request) {
+	s := r.shard
+	if s == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch r.state {
+	case InFlight:
+		s.unfly(r)
+		t.done(s, r)
+		return t.release(s, r)
+	case Waiting:
+		s.unqueue(r)
+		t.done(s, r)
+	}
+	return nil
+}
+
+func (s *shard) unqueue(r *Request) {
+	term := s.tids[r.TID]
+	if term == nil {
+		return
+	}
+	var prev *Request
+	for p := term.head; p != nil; prev, p = p, p.queued {
+		if p != r {
+			continue
+		}
+		if prev == nil {
+			term.head = r.queued
+		} else {
+			prev.queued = r.queued
+		}
+		if term.tail == r {
+			term.tail = prev
+		}
+		break
+	}
+	r.queued = nil
+	s.waiting--
+}
+
+// Expire takes out every request whose deadline has passed by now and
+// appends them to expired, and the requests that their terminals' turn
+// now passes to (in flight, to send) to ready.
+func (t *Table) Expire(now time.Time, expired, ready []*Request) ([]*Request, []*Request) {
+	for i := range t.shards {
+		s := &t.shards[i]
+		s.mu.Lock()
+		s.wheel.Advance(now, func(tm *wheel.Timer) {
+			r := tm.Value.(*Request)
+			switch r.state {
+			case InFlight:
+				s.unfly(r)
+				r.state = Free
+				t.held.Add(-1)
+				if next := t.release(s, r); next != nil {
+					ready = append(ready, next)
+				}
+			case Waiting:
+				s.unqueue(r)
+				r.state = Free
+				t.held.Add(-1)
+			}
+			expired = append(expired, r)
+		})
+		s.mu.Unlock()
+	}
+	return expired, ready
+}
+
+// FailAll takes every request out, in flight and waiting, and appends
+// them to out: the link they were to travel on is gone.
+func (t *Table) FailAll(out []*Request) []*Request {
+	for i := range t.shards {
+		s := &t.shards[i]
+		s.mu.Lock()
+		for k, head := range s.inflight {
+			for r := head; r != nil; {
+				next := r.sameKey
+				r.sameKey = nil
+				t.done(s, r)
+				out = append(out, r)
+				r = next
+			}
+			delete(s.inflight, k)
+		}
+		for k, term := range s.tids {
+			for r := term.head; r != nil; {
+				next := r.queued
+				r.queued = nil
+				t.done(s, r)
+				out = append(out, r)
+				r = next
+			}
+			delete(s.tids, k)
+			*term = terminal{}
+			s.free = append(s.free, term)
+		}
+		s.waiting = 0
+		s.mu.Unlock()
+	}
+	return out
+}
+
+// Counts are the table's occupancy.
+type Counts struct {
+	InFlight, Waiting, Terminals int
+}
+
+// Counts adds up the shards.
+func (t *Table) Counts() Counts {
+	var c Counts
+	for i := range t.shards {
+		s := &t.shards[i]
+		s.mu.Lock()
+		c.Waiting += s.waiting
+		c.Terminals += len(s.tids)
+		c.InFlight += s.wheel.Len() - s.waiting
+		s.mu.Unlock()
+	}
+	return c
+}
