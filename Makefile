@@ -15,9 +15,8 @@ build:
 	$(GO) build -o $(BIN)/ $$(ls -d ./cmd/*/ ./tools/*/ 2>/dev/null)
 
 run: build
-	@test -x $(BIN)/socketqueue || { echo "make run: the gateway binary (cmd/socketqueue) is not built yet; see README, Status"; exit 1; }
 	$(BIN)/socketqueue --echoServerPort=5000 --upstreamHost=127.0.0.1 --upstreamPort=5000 \
-		--listenPort=2014 --listenHttpPort=8080 --statServerPort=4000 --v
+		--listenPort=2014 --listenHttpPort=8080 --v
 
 test: vet
 	$(GO) test -race -count=1 $(PKGS)

@@ -120,7 +120,7 @@ func (h *Host) Answer(dst, msg []byte, s *isocodec.Scan) ([]byte, Decision, erro
 		var rrn [12]byte
 		h.nextRRN(&rrn)
 		return h.build(dst, msg, s, resp, dec,
-			isocodec.Set(7, appendMMDDhhmmss(clock[:0], h.clock.Now().UTC())),
+			isocodec.Set(7, isocodec.AppendMMDDhhmmss(clock[:0], h.clock.Now().UTC())),
 			isocodec.Set(37, rrn[:]), isocodec.Set(39, h.code.approved),
 			isocodec.Remove(24), isocodec.Remove(42))
 	case money:
@@ -353,13 +353,4 @@ func approvalCode(dst *[6]byte, rrn [12]byte) {
 		dst[i] = digits[v%36]
 		v /= 36
 	}
-}
-
-func appendMMDDhhmmss(dst []byte, t time.Time) []byte {
-	_, mo, d := t.Date()
-	hh, mi, ss := t.Clock()
-	for _, v := range [...]int{int(mo), d, hh, mi, ss} {
-		dst = append(dst, '0'+byte(v/10), '0'+byte(v%10))
-	}
-	return dst
 }

@@ -147,72 +147,69 @@ func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
 func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
 	cc := c.Context().(*conn)
 	buf, _ := c.Peek(-1)
-	fr, host := s.cfg.Framing, s.cfg.Host
-	out := cc.out[:0]
+	cc.out = cc.out[:0]
 	action := gnet.None
-	off := 0
-	for off < len(buf) {
-		adv, msg, err := fr.Split(buf[off:], false, &cc.frame)
-		if err != nil {
-			s.cfg.Log.Warn().Err(err).Str("peer", c.RemoteAddr().String()).Msg("bank: bad frame, closing")
+	off, err := s.cfg.Framing.Each(buf, &cc.frame, func(msg []byte) bool {
+		if !s.answer(c, cc, msg) {
 			action = gnet.Close
-			break
+			return false
 		}
-		if adv == 0 {
-			break
-		}
-		off += adv
-		if len(msg) == 0 {
-			continue // keep-alive
-		}
-		reply, dec, err := host.Answer(cc.reply[:0], msg, &cc.scan)
-		cc.reply = reply
-		if err != nil {
-			s.cfg.Log.Warn().Err(err).Str("peer", c.RemoteAddr().String()).Str("hex", host.d.MaskedHex(msg)).Msg("bank: not a message, closing")
-			action = gnet.Close
-			break
-		}
-		if e := s.cfg.Log.Debug(); e.Enabled() {
-			s.dump(e, "bank: request", msg)
-			if !dec.Silent && !dec.Close {
-				s.dump(s.cfg.Log.Debug(), "bank: reply", reply)
-			}
-		}
-		if dec.Close {
-			s.cfg.Log.Info().Str("peer", c.RemoteAddr().String()).Msg("bank: closing abruptly (real life)")
-			action = gnet.Close
-			break
-		}
-		if dec.Silent {
-			continue
-		}
-		if dec.Delay > 0 || dec.Twice {
-			framed, err := fr.Append(nil, reply)
-			if err != nil {
-				s.cfg.Log.Error().Err(err).Msg("bank: reply does not fit a frame")
-				continue
-			}
-			s.later(c, framed, dec.Delay)
-			if dec.Twice {
-				s.later(c, framed, dec.Delay+RealLifeDuplicateAfter)
-			}
-			continue
-		}
-		if out, err = fr.Append(out, reply); err != nil {
-			// A reply is never much longer than its request, which fitted.
-			s.cfg.Log.Error().Err(err).Msg("bank: reply does not fit a frame")
-		}
+		return true
+	})
+	if err != nil {
+		s.cfg.Log.Warn().Err(err).Str("peer", c.RemoteAddr().String()).Msg("bank: bad frame, closing")
+		action = gnet.Close
 	}
 	if _, err := c.Discard(off); err != nil {
 		return gnet.Close
 	}
-	if len(out) > 0 {
-		if _, err := c.Write(out); err != nil {
+	if len(cc.out) > 0 {
+		if _, err := c.Write(cc.out); err != nil {
 			return gnet.Close
 		}
 	}
-	cc.out = out[:0]
 	return action
+}
+
+// answer decides one request and queues its reply in cc.out (or for
+// later); false closes the connection.
+func (s *Server) answer(c gnet.Conn, cc *conn, msg []byte) bool {
+	fr, host := s.cfg.Framing, s.cfg.Host
+	reply, dec, err := host.Answer(cc.reply[:0], msg, &cc.scan)
+	cc.reply = reply
+	if err != nil {
+		s.cfg.Log.Warn().Err(err).Str("peer", c.RemoteAddr().String()).Str("hex", host.d.MaskedHex(msg)).Msg("bank: not a message, closing")
+		return false
+	}
+	if e := s.cfg.Log.Debug(); e.Enabled() {
+		s.dump(e, "bank: request", msg)
+		if !dec.Silent && !dec.Close {
+			s.dump(s.cfg.Log.Debug(), "bank: reply", reply)
+		}
+	}
+	switch {
+	case dec.Close:
+		s.cfg.Log.Info().Str("peer", c.RemoteAddr().String()).Msg("bank: closing abruptly (real life)")
+		return false
+	case dec.Silent:
+		return true
+	case dec.Delay > 0 || dec.Twice:
+		framed, err := fr.Append(nil, reply)
+		if err != nil {
+			s.cfg.Log.Error().Err(err).Msg("bank: reply does not fit a frame")
+			return true
+		}
+		s.later(c, framed, dec.Delay)
+		if dec.Twice {
+			s.later(c, framed, dec.Delay+RealLifeDuplicateAfter)
+		}
+		return true
+	}
+	if cc.out, err = fr.Append(cc.out, reply); err != nil {
+		// A reply is never much longer than its request, which fitted.
+		s.cfg.Log.Error().Err(err).Msg("bank: reply does not fit a frame")
+	}
+	return true
 }
 
 func (s *Server) dump(e *zerolog.Event, what string, msg []byte) {

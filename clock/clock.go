@@ -5,6 +5,7 @@
 package clock
 
 import (
+	"context"
 	"sync"
 	"time"
 )
@@ -44,4 +45,19 @@ func (m *Manual) Advance(d time.Duration) time.Time {
 		m.now = m.now.Add(d)
 	}
 	return m.now
+}
+
+// Sleep waits d or until ctx ends; it reports whether the full d passed.
+func Sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }

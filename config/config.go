@@ -19,6 +19,11 @@ type Config struct {
 	UpstreamPort          int
 	UpstreamListenPort    int
 	UpstreamTimeout       time.Duration
+	UpstreamRetry         time.Duration
+	UpstreamRetryRefused  time.Duration
+	UpstreamEchoInterval  time.Duration
+	UpstreamEchoTID       string
+	Loops                 int
 	ListenPort            int
 	ListenFraming         string
 	ListenHTTPPort        int

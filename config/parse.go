@@ -161,6 +161,15 @@ func (c *Config) validate() error {
 	if c.UpstreamHost != "" && c.UpstreamPort == 0 {
 		return errors.New("--upstreamHost needs --upstreamPort")
 	}
+	if c.Gateway() && c.ListenPort == 0 && c.ListenHTTPPort == 0 {
+		return errors.New("a gateway needs clients: give --listenPort or --listenHttpPort")
+	}
+	if !c.Gateway() && (c.ListenPort != 0 || c.ListenHTTPPort != 0) {
+		return errors.New("--listenPort and --listenHttpPort need a bank: give --upstreamHost and --upstreamPort, or --upstreamListenPort")
+	}
+	if c.Loops < 1 {
+		return errors.New("--loops: at least 1")
+	}
 	if c.TestClients > 0 && c.TestTargetPort == 0 {
 		return errors.New("--testClients needs --testTargetPort")
 	}

@@ -304,10 +304,12 @@ func (t *Table) best(head *Request, reply *isocodec.Scan, msg []byte) *Request {
 
 // Abort takes r out of the table (it could not be written, or its client
 // left before it was sent) and returns the next request for its terminal.
-func (t *Table) Abort(r *Request) (next *Request) {
+// ok is false when r was no longer in the table (it expired or failed in
+// the meantime, and whoever took it out owns it now).
+func (t *Table) Abort(r *Request) (next *Request, ok bool) {
 	s := r.shard
 	if s == nil {
-		return nil
+		return nil, false
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -315,12 +317,13 @@ func (t *Table) Abort(r *Request) (next *Request) {
 	case InFlight:
 		s.unfly(r)
 		t.done(s, r)
-		return t.release(s, r)
+		return t.release(s, r), true
 	case Waiting:
 		s.unqueue(r)
 		t.done(s, r)
+		return nil, true
 	}
-	return nil
+	return nil, false
 }
 
 func (s *shard) unqueue(r *Request) {

@@ -200,11 +200,14 @@ func TestAbortAndFailAll(t *testing.T) {
 	a, _ := g.submit(purchase(t, 1, "00000001", "000000001000"), time.Minute)
 	b, _ := g.submit(purchase(t, 2, "00000001", "000000001000"), time.Minute)
 	c, _ := g.submit(purchase(t, 3, "00000001", "000000001000"), time.Minute)
-	if next := g.tab.Abort(b); next != nil || b.State() != Free {
+	if next, ok := g.tab.Abort(b); next != nil || !ok || b.State() != Free {
 		t.Fatal("abort of a waiting request")
 	}
-	if next := g.tab.Abort(a); next != c {
+	if next, ok := g.tab.Abort(a); next != c || !ok {
 		t.Fatal("abort of the one in flight should pass the turn on")
+	}
+	if _, ok := g.tab.Abort(a); ok {
+		t.Fatal("a second abort took it out again")
 	}
 	g.submit(purchase(t, 1, "00000002", "000000001000"), time.Minute)
 	g.submit(purchase(t, 2, "00000002", "000000001000"), time.Minute)

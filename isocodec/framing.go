@@ -362,3 +362,26 @@ func appendFrameLength(dst []byte, p HeaderPart, n int) ([]byte, bool) {
 	}
 	return dst, v == 0
 }
+
+// Each calls fn for every complete message at the start of data, skipping
+// keep-alives, until fn returns false or no complete message is left. It
+// returns how many bytes were used (including the message fn stopped
+// at), so the caller discards exactly those. An error is a broken frame:
+// the stream is out of step and the connection should be closed.
+func (f *Framing) Each(data []byte, scratch *Scan, fn func(msg []byte) bool) (int, error) {
+	off := 0
+	for off < len(data) {
+		adv, msg, err := f.Split(data[off:], false, scratch)
+		if err != nil {
+			return off, err
+		}
+		if adv == 0 {
+			break
+		}
+		off += adv
+		if len(msg) > 0 && !fn(msg) {
+			break
+		}
+	}
+	return off, nil
+}

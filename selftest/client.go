@@ -14,6 +14,8 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/socketqueue/socketqueue-go/clock"
+
 	"github.com/socketqueue/socketqueue-go/isocodec"
 )
 
@@ -164,17 +166,7 @@ func (c *terminal) pause(ctx context.Context) bool {
 	if span := c.cfg.PauseMax - c.cfg.PauseMin; span > 0 {
 		d += time.Duration(c.rand.Int64N(int64(span)))
 	}
-	if d <= 0 {
-		return true
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
+	return clock.Sleep(ctx, d)
 }
 
 // exchange sends req on a new connection and checks the reply; it

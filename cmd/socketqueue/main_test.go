@@ -256,4 +256,3 @@ func TestClientsFailAgainstNothing(t *testing.T) {
 		t.Fatalf("exit %d, %s", code, out)
 	}
 }
-

@@ -17,6 +17,7 @@ import (
 	"github.com/socketqueue/socketqueue-go/isocodec"
 	"github.com/socketqueue/socketqueue-go/logging"
 	"github.com/socketqueue/socketqueue-go/selftest"
+	"github.com/socketqueue/socketqueue-go/server"
 )
 
 // process is what one run of the binary starts, and stops in reverse.
@@ -61,9 +62,6 @@ func hostFraming(cfg *config.Config, d *isocodec.Dialect) (*isocodec.Framing, er
 
 func (p *process) run(ctx context.Context) error {
 	cfg := p.cfg
-	if cfg.Gateway() || cfg.ListenPort != 0 || cfg.ListenHTTPPort != 0 {
-		return fmt.Errorf("%w: the gateway is not part of this build yet; run the bank emulator (--echoServerPort) or the test clients", config.ErrUsage)
-	}
 	var stops []func(context.Context) error
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -96,6 +94,15 @@ func (p *process) run(ctx context.Context) error {
 			}
 			stops = append(stops, stop)
 		}
+	}
+
+	if cfg.Gateway() {
+		gw, err := p.startGateway()
+		if err != nil {
+			return err
+		}
+		stops = append(stops, gw.Shutdown)
+		serving = true
 	}
 
 	if cfg.TestClients > 0 {
@@ -144,6 +151,49 @@ func (p *process) startBank() (*bank.Server, error) {
 		Addr: net.JoinHostPort("", strconv.Itoa(cfg.EchoServerPort)), Host: host, Framing: p.framing,
 		Log: p.log, Dangerous: cfg.Dangerous,
 	})
+}
+
+// startGateway starts the gateway; its link dials (or waits for) the
+// bank in the background.
+func (p *process) startGateway() (*server.Gateway, error) {
+	cfg := p.cfg
+	keys, err := p.dialect.ParseKeyFields(cfg.QueueMessageKeyFields)
+	if err != nil {
+		return nil, fmt.Errorf("%w: --queueMessageKeyFields: %w", config.ErrUsage, err)
+	}
+	pos := p.framing
+	if cfg.ListenFraming == "bare" {
+		if pos, err = isocodec.FramingByName("bare", isocodec.FramingConfig{Layout: p.dialect.Layout, MaxFrame: cfg.MaxFrame}); err != nil {
+			return nil, err
+		}
+	}
+	sc := server.Config{
+		Dialect: p.dialect, HostFraming: p.framing, POSFraming: pos, KeyFields: keys,
+		RetryRefused: cfg.UpstreamRetryRefused, RetryOther: cfg.UpstreamRetry,
+		UpstreamIdle: cfg.UpstreamTimeout, EchoInterval: cfg.UpstreamEchoInterval, EchoTID: cfg.UpstreamEchoTID,
+		ClientIdle: cfg.ClientTimeout, MaxQueue: cfg.MaxQueue, LockTerminal: cfg.QueueLockTerminal,
+		QueueTimeout: cfg.QueueTimeout, ShortTimeout: cfg.QueueShortTimeout,
+		Log: p.log, Dangerous: cfg.Dangerous, Loops: cfg.Loops,
+	}
+	if cfg.UpstreamHost != "" {
+		sc.UpstreamAddr = net.JoinHostPort(cfg.UpstreamHost, strconv.Itoa(cfg.UpstreamPort))
+	} else {
+		sc.UpstreamListen = net.JoinHostPort("", strconv.Itoa(cfg.UpstreamListenPort))
+	}
+	if cfg.ListenPort != 0 {
+		sc.POSAddr = net.JoinHostPort("", strconv.Itoa(cfg.ListenPort))
+	}
+	if cfg.ListenHTTPPort != 0 {
+		sc.HTTPAddr = net.JoinHostPort("", strconv.Itoa(cfg.ListenHTTPPort))
+	}
+	gw, err := server.New(sc)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", config.ErrUsage, err)
+	}
+	if err := gw.Start(); err != nil {
+		return nil, err
+	}
+	return gw, nil
 }
 
 func (p *process) serveLedger(l *bank.Ledger) (func(context.Context) error, error) {

@@ -62,7 +62,9 @@ func (w *Wheel) Schedule(t *Timer, at time.Time) {
 		w.Stop(t)
 	}
 	t.at = at.UnixNano()
-	tk := t.at / w.tick
+	// The first tick at or after the deadline: by the time Advance
+	// reaches it, the deadline has passed and the timer fires.
+	tk := (t.at + w.tick - 1) / w.tick
 	if tk <= w.now {
 		tk = w.now + 1
 	}

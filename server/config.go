@@ -1,0 +1,97 @@
+package server
+
+import (
+	"errors"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/socketqueue/socketqueue-go/clock"
+	"github.com/socketqueue/socketqueue-go/isocodec"
+)
+
+// Config is everything a Gateway needs; New checks it.
+type Config struct {
+	Dialect *isocodec.Dialect
+	// HostFraming frames the bank link; POSFraming the binary clients
+	// (bare: one message per connection, answered and closed; framed:
+	// persistent and pipelined).
+	HostFraming *isocodec.Framing
+	POSFraming  *isocodec.Framing
+	KeyFields   []int
+
+	// UpstreamAddr is dialled; UpstreamListen instead waits for the bank.
+	UpstreamAddr   string
+	UpstreamListen string
+	// RetryRefused and RetryOther are the waits before redialling.
+	RetryRefused time.Duration
+	RetryOther   time.Duration
+	// UpstreamIdle closes a link quiet this long (0: never).
+	UpstreamIdle time.Duration
+	// EchoInterval sends an 0800 on a link quiet this long (0: never).
+	EchoInterval time.Duration
+	// EchoTID is the terminal of the gateway's own echoes.
+	EchoTID string
+
+	POSAddr    string // "" for none
+	HTTPAddr   string // "" for none
+	ClientIdle time.Duration
+
+	MaxQueue     int
+	LockTerminal bool
+	QueueTimeout time.Duration // client requests
+	ShortTimeout time.Duration // the gateway's own messages
+	// ExpiryWindow refuses client messages whose local time is further
+	// from now (0: 30 s).
+	ExpiryWindow time.Duration
+	Location     *time.Location
+
+	Clock     clock.Clock
+	Log       zerolog.Logger
+	Dangerous bool
+	// Loops is the number of gnet event loops (0: one, which keeps each
+	// request's path on one goroutine).
+	Loops int
+}
+
+func (c *Config) check() error {
+	switch {
+	case c.Dialect == nil || c.HostFraming == nil || c.POSFraming == nil:
+		return errors.New("server: dialect and framings are required")
+	case c.UpstreamAddr == "" && c.UpstreamListen == "":
+		return errors.New("server: no upstream: dial an address or listen for the bank")
+	case c.POSAddr == "" && c.HTTPAddr == "":
+		return errors.New("server: no clients: give a POS or an HTTP address")
+	}
+	if len(c.KeyFields) == 0 {
+		c.KeyFields = isocodec.DefaultKeyFields
+	}
+	if c.RetryRefused <= 0 {
+		c.RetryRefused = 10 * time.Second
+	}
+	if c.RetryOther <= 0 {
+		c.RetryOther = 3 * time.Second
+	}
+	if c.QueueTimeout <= 0 {
+		c.QueueTimeout = 35 * time.Second
+	}
+	if c.ShortTimeout <= 0 {
+		c.ShortTimeout = 5 * time.Second
+	}
+	if c.ExpiryWindow <= 0 {
+		c.ExpiryWindow = 30 * time.Second
+	}
+	if c.Location == nil {
+		c.Location = time.Local
+	}
+	if c.Clock == nil {
+		c.Clock = clock.System{}
+	}
+	if c.EchoTID == "" {
+		c.EchoTID = "00000000"
+	}
+	if c.Loops <= 0 {
+		c.Loops = 1
+	}
+	return nil
+}

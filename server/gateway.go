@@ -1,0 +1,425 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+	"github.com/rs/zerolog"
+
+	"github.com/socketqueue/socketqueue-go/clock"
+	"github.com/socketqueue/socketqueue-go/dispatch"
+	"github.com/socketqueue/socketqueue-go/isocodec"
+	"github.com/socketqueue/socketqueue-go/logging"
+)
+
+// Gateway is one running gateway.
+type Gateway struct {
+	gnet.BuiltinEventEngine
+	cfg   Config
+	log   zerolog.Logger
+	table *dispatch.Table
+	link  *link
+	codes failCodes
+
+	eng          gnet.Engine
+	posPort      int // local ports telling listeners apart in OnOpen
+	upListenPort int
+	addrs        map[int]*net.TCPAddr
+	boot         chan error
+	ready        chan struct{} // closed by the first OnTick: the loops run
+	readyOnce    sync.Once
+	engineDone   chan error
+
+	http *httpFront
+
+	posConns sync.Map   // *posConn -> struct{}, for idle checks
+	dirty    []*posConn // POS conns with replies to write; link loop only
+
+	// rrn numbers the gateway's own answers (0810s to the bank).
+	rrn  atomic.Uint64
+	stan atomic.Uint64
+
+	// OnTick's scratch, used on the ticker goroutine only.
+	expired, ready2 []*dispatch.Request
+	lastSlow        time.Time
+
+	stopping atomic.Bool
+	cancel   context.CancelFunc
+	bg       sync.WaitGroup
+	stopOnce sync.Once
+}
+
+var _ gnet.EventHandler = (*Gateway)(nil)
+
+// New checks cfg and makes a gateway; Start runs it.
+func New(cfg Config) (*Gateway, error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	g := &Gateway{cfg: cfg, log: cfg.Log, codes: failCodesFor(cfg.Dialect.Rules.ApprovedCode),
+		boot: make(chan error, 1), ready: make(chan struct{}), engineDone: make(chan error, 1), addrs: map[int]*net.TCPAddr{}}
+	g.table = dispatch.New(dispatch.Config{
+		Layout: cfg.Dialect.Layout, KeyFields: cfg.KeyFields, MaxQueue: cfg.MaxQueue,
+		LockTerminal: cfg.LockTerminal, Start: cfg.Clock.Now(),
+	})
+	g.link = newLink(g)
+	now := cfg.Clock.Now()
+	g.rrn.Store(uint64(now.Unix()%1_000_000) * 1_000_000)
+	g.stan.Store(uint64(now.UnixNano()/1000) % 900_000)
+	return g, nil
+}
+
+func (g *Gateway) now() time.Time { return g.cfg.Clock.Now() }
+
+// Table is the gateway's dispatch table (for figures and tests).
+func (g *Gateway) Table() *dispatch.Table { return g.table }
+
+// LinkUp reports whether the bank link is connected.
+func (g *Gateway) LinkUp() bool { return g.link.Up() }
+
+// WaitLink blocks until the link's state is up (or down), or ctx ends.
+func (g *Gateway) WaitLink(ctx context.Context, up bool) error {
+	for {
+		ch := g.link.changed()
+		if g.link.Up() == up {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// POSAddr, UpstreamListenAddr and HTTPAddr are the bound addresses (nil
+// when not listening).
+func (g *Gateway) POSAddr() *net.TCPAddr { return g.addrs[g.posPort] }
+
+// UpstreamListenAddr is where the bank connects in listen mode.
+func (g *Gateway) UpstreamListenAddr() *net.TCPAddr { return g.addrs[g.upListenPort] }
+
+// HTTPAddr is the HTTP API's address.
+func (g *Gateway) HTTPAddr() net.Addr {
+	if g.http == nil {
+		return nil
+	}
+	return g.http.ln.Addr()
+}
+
+// Start opens the listeners, starts dialling the bank and returns once
+// everything listens.
+func (g *Gateway) Start() error {
+	cfg := &g.cfg
+	// Bind first with the standard library, so that port 0 works and
+	// the ports are known, then hand the sockets' addresses to gnet.
+	var addrs []string
+	posAddr := cfg.POSAddr
+	if posAddr == "" {
+		// gnet needs a listener to run; an internal one on loopback,
+		// whose connections are closed at once.
+		posAddr = "127.0.0.1:0"
+	}
+	port, err := freeze(posAddr)
+	if err != nil {
+		return fmt.Errorf("server: POS listener %s: %w", cfg.POSAddr, err)
+	}
+	g.posPort = port
+	addrs = append(addrs, "tcp://"+hostPort(posAddr, port))
+	if cfg.UpstreamListen != "" {
+		if g.upListenPort, err = freeze(cfg.UpstreamListen); err != nil {
+			return fmt.Errorf("server: bank listener %s: %w", cfg.UpstreamListen, err)
+		}
+		addrs = append(addrs, "tcp://"+hostPort(cfg.UpstreamListen, g.upListenPort))
+	}
+	opts := []gnet.Option{
+		gnet.WithMulticore(cfg.Loops > 1),
+		gnet.WithNumEventLoop(cfg.Loops),
+		gnet.WithLoadBalancing(gnet.LeastConnections),
+		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+		gnet.WithReuseAddr(true),
+		gnet.WithTicker(true),
+		gnet.WithLogger(logging.Gnet(g.log)),
+	}
+	go func() {
+		err := gnet.Rotate(g, addrs, opts...)
+		select {
+		case g.boot <- fmt.Errorf("server: gnet: %w", err):
+		default:
+		}
+		g.engineDone <- err
+	}()
+	if err := <-g.boot; err != nil {
+		return err
+	}
+	// Register (the dialled link) is only safe once the loops run, which
+	// the first OnTick shows; OnBoot comes too early.
+	select {
+	case <-g.ready:
+	case err := <-g.engineDone:
+		return fmt.Errorf("server: gnet stopped at start: %v", err)
+	}
+	if cfg.HTTPAddr != "" {
+		if g.http, err = newHTTPFront(g, cfg.HTTPAddr); err != nil {
+			g.stopEngine(context.Background())
+			return err
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	g.cancel = cancel
+	if cfg.UpstreamAddr != "" {
+		g.bg.Add(1)
+		go func() { defer g.bg.Done(); g.link.dial(ctx) }()
+	}
+	g.log.Info().Str("pos", addrString(g.POSAddr(), cfg.POSAddr != "")).Str("http", fmt.Sprint(g.HTTPAddr())).
+		Str("dialect", cfg.Dialect.Name).Msg("gateway listening")
+	return nil
+}
+
+// freeze resolves a port-0 address to a concrete free port, so gnet
+// listens where we can tell. The port is free when checked; the window
+// before gnet binds it is short and only matters for port 0.
+func freeze(addr string) (int, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return 0, err
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	return port, nil
+}
+
+func hostPort(addr string, port int) string {
+	host, _, _ := net.SplitHostPort(addr)
+	return net.JoinHostPort(host, strconv.Itoa(port))
+}
+
+func addrString(a *net.TCPAddr, real bool) string {
+	if a == nil || !real {
+		return "off"
+	}
+	return a.String()
+}
+
+// OnBoot records the listeners' addresses.
+func (g *Gateway) OnBoot(eng gnet.Engine) gnet.Action {
+	g.eng = eng
+	for _, p := range []int{g.posPort, g.upListenPort} {
+		if p != 0 {
+			g.addrs[p] = &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p}
+		}
+	}
+	g.boot <- nil
+	return gnet.None
+}
+
+// OnOpen tells the bank link from POS clients.
+func (g *Gateway) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
+	if _, ok := c.Context().(upstreamTag); ok {
+		g.link.attach(c)
+		c.SetContext(&upstreamConn{})
+		return nil, gnet.None
+	}
+	local, _ := c.LocalAddr().(*net.TCPAddr)
+	switch {
+	case local != nil && g.upListenPort != 0 && local.Port == g.upListenPort:
+		g.link.attach(c)
+		c.SetContext(&upstreamConn{})
+		return nil, gnet.None
+	case g.cfg.POSAddr == "":
+		return nil, gnet.Close // the internal listener serves nobody
+	case g.stopping.Load():
+		return nil, gnet.Close
+	}
+	p := newPOSConn(g, c)
+	c.SetContext(p)
+	g.posConns.Store(p, struct{}{})
+	g.log.Info().Str("peer", c.RemoteAddr().String()).Msg("POS client connected")
+	return nil, gnet.None
+}
+
+// OnClose fails the link's requests when the link goes, or marks a POS
+// client gone.
+func (g *Gateway) OnClose(c gnet.Conn, err error) gnet.Action {
+	switch x := c.Context().(type) {
+	case *upstreamConn:
+		if g.link.detach(c, err) {
+			g.failAll(ErrLinkDropped)
+		}
+	case *posConn:
+		x.closed.Store(true)
+		g.posConns.Delete(x)
+		g.log.Info().Str("peer", c.RemoteAddr().String()).Msg("POS client disconnected")
+	}
+	return gnet.None
+}
+
+// OnTraffic routes to the link or the POS client.
+func (g *Gateway) OnTraffic(c gnet.Conn) gnet.Action {
+	switch x := c.Context().(type) {
+	case *upstreamConn:
+		return g.upstreamTraffic(c, x)
+	case *posConn:
+		return x.traffic()
+	}
+	return gnet.Close
+}
+
+// sendReq writes r to the bank, and on failure the requests its
+// terminal's turn passes to. onLoop: the caller is on the link's loop
+// and flushes.
+func (g *Gateway) sendReq(r *dispatch.Request, onLoop bool) {
+	for r != nil {
+		if r.Client.Gone() {
+			// Its client left while it waited its turn: never sent,
+			// nothing to undo.
+			next, ok := g.table.Abort(r)
+			if ok {
+				g.table.Put(r)
+			}
+			r = next
+			continue
+		}
+		r.Sent = g.now().UnixNano()
+		err := g.link.send(r.Msg, onLoop)
+		if err == nil {
+			if e := g.log.Debug(); e.Enabled() {
+				g.dump(e, "to bank", r.Msg)
+			}
+			return
+		}
+		next, ok := g.table.Abort(r)
+		if ok {
+			g.fail(r, err)
+		}
+		r = next
+	}
+}
+
+// fail tells r's client that r failed. Safe from any goroutine.
+func (g *Gateway) fail(r *dispatch.Request, err error) {
+	switch c := r.Client.(type) {
+	case *posConn:
+		c.fail(r, err)
+	case *httpWaiter:
+		c.finish(nil, err)
+	case ownClient:
+		g.log.Warn().Err(err).Str("mti", r.MTI.String()).Msg("gateway's own message failed")
+	}
+}
+
+// failAll fails every request held: the link is gone.
+func (g *Gateway) failAll(err error) {
+	reqs := g.table.FailAll(nil)
+	if len(reqs) > 0 {
+		g.log.Warn().Int("requests", len(reqs)).Msg("failing requests held for the dropped link")
+	}
+	for _, r := range reqs {
+		g.fail(r, err)
+	}
+}
+
+// OnTick drives the timers, on gnet's ticker goroutine: request
+// deadlines every 10 ms; idle clients, an idle link and echoes every
+// second.
+func (g *Gateway) OnTick() (time.Duration, gnet.Action) {
+	g.readyOnce.Do(func() { close(g.ready) })
+	now := g.now()
+	g.expired, g.ready2 = g.table.Expire(now, g.expired[:0], g.ready2[:0])
+	for _, r := range g.expired {
+		g.log.Info().Str("mti", r.MTI.String()).Str("key", r.Key.String()).Msg("request timed out")
+		g.fail(r, ErrTimeout)
+	}
+	for _, r := range g.ready2 {
+		g.sendReq(r, false)
+	}
+	clear(g.expired)
+	clear(g.ready2)
+	if now.Sub(g.lastSlow) >= time.Second {
+		g.lastSlow = now
+		g.idleChecks(now)
+	}
+	return 10 * time.Millisecond, gnet.None
+}
+
+func (g *Gateway) idleChecks(now time.Time) {
+	if d := g.cfg.ClientIdle; d > 0 {
+		g.posConns.Range(func(k, _ any) bool {
+			p := k.(*posConn)
+			if p.inflight.Load() == 0 && now.Sub(time.Unix(0, p.last.Load())) >= d {
+				g.log.Info().Str("peer", p.peer).Msg("POS client idle, closing")
+				_ = p.c.Close()
+			}
+			return true
+		})
+	}
+	if !g.link.Up() {
+		return
+	}
+	quiet := now.Sub(time.Unix(0, g.link.lastIO.Load()))
+	if d := g.cfg.UpstreamIdle; d > 0 && quiet >= d {
+		g.log.Warn().Dur("quiet", quiet).Msg("bank link idle, closing")
+		g.link.close()
+		return
+	}
+	if d := g.cfg.EchoInterval; d > 0 && quiet >= d {
+		g.sendEcho()
+	}
+}
+
+// Shutdown stops taking clients, waits (until ctx ends) for the requests
+// held to be answered or time out, then closes everything.
+func (g *Gateway) Shutdown(ctx context.Context) error {
+	var err error
+	g.stopOnce.Do(func() {
+		g.stopping.Store(true)
+		if g.http != nil {
+			g.http.closeListener()
+		}
+		for g.table.Held() > 0 && ctx.Err() == nil {
+			clock.Sleep(ctx, 10*time.Millisecond)
+		}
+		g.failAll(ErrStopping)
+		if g.cancel != nil {
+			g.cancel()
+		}
+		g.bg.Wait()
+		if g.http != nil {
+			if e := g.http.shutdown(); e != nil {
+				err = e
+			}
+		}
+		if e := g.stopEngine(ctx); e != nil && err == nil {
+			err = e
+		}
+	})
+	return err
+}
+
+func (g *Gateway) stopEngine(ctx context.Context) error {
+	if err := g.eng.Stop(ctx); err != nil {
+		return fmt.Errorf("server: stop: %w", err)
+	}
+	select {
+	case <-g.engineDone:
+	case <-ctx.Done():
+		return fmt.Errorf("server: stop: %w", ctx.Err())
+	}
+	return nil
+}
+
+func (g *Gateway) dump(e *zerolog.Event, what string, msg []byte) {
+	e.Msg(what + "\n" + g.cfg.Dialect.Dump(msg, isocodec.DumpOptions{Dangerous: g.cfg.Dangerous}))
+}
+
+// ownClient is the client of the gateway's own messages.
+type ownClient struct{}
+
+// Gone is never true: the gateway does not leave.
+func (ownClient) Gone() bool { return false }

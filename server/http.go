@@ -1,0 +1,301 @@
+package server
+
+import (
+	"encoding/hex"
+	"errors"
+	"net"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/socketqueue/socketqueue-go/dispatch"
+	"github.com/socketqueue/socketqueue-go/isocodec"
+)
+
+// MaxHTTPBody bounds a request body: a message is at most a few KiB, its
+// JSON or hex a few times that.
+const MaxHTTPBody = 64 << 10
+
+// httpFront is the JSON and hex API.
+type httpFront struct {
+	g    *Gateway
+	srv  *fasthttp.Server
+	ln   net.Listener
+	done chan error
+}
+
+func newHTTPFront(g *Gateway, addr string) (*httpFront, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	h := &httpFront{g: g, ln: ln, done: make(chan error, 1)}
+	h.srv = &fasthttp.Server{
+		Handler:               h.handle,
+		Name:                  "socketqueue",
+		NoDefaultServerHeader: true,
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          30 * time.Second,
+		IdleTimeout:           120 * time.Second,
+		MaxRequestBodySize:    MaxHTTPBody,
+		Logger:                fasthttpLogger{g},
+	}
+	go func() { h.done <- h.srv.Serve(ln) }()
+	return h, nil
+}
+
+type fasthttpLogger struct{ g *Gateway }
+
+func (l fasthttpLogger) Printf(format string, args ...any) {
+	l.g.log.Warn().Msgf("http: "+format, args...)
+}
+
+func (h *httpFront) closeListener() { _ = h.ln.Close() }
+
+func (h *httpFront) shutdown() error {
+	err := h.srv.Shutdown()
+	<-h.done
+	if errors.Is(err, net.ErrClosed) {
+		return nil // closeListener got there first
+	}
+	return err
+}
+
+// Status codes (README, HTTP API).
+const (
+	statusInvalid = fasthttp.StatusUnprocessableEntity // a message that fails validation
+)
+
+func (h *httpFront) handle(ctx *fasthttp.RequestCtx) {
+	path := string(ctx.Path())
+	switch path {
+	case "/healthz":
+		if !ctx.IsGet() && !ctx.IsHead() {
+			methodNotAllowed(ctx, "GET, HEAD")
+			return
+		}
+		if h.g.link.Up() && !h.g.stopping.Load() {
+			ctx.SetBodyString("up\n")
+			return
+		}
+		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
+		ctx.SetBodyString("bank link down\n")
+		return
+	case "/", "/raw":
+	default:
+		ctx.SetStatusCode(fasthttp.StatusNotFound)
+		writeErrors(ctx, nil, "unknown path "+path+"; POST / (JSON) or /raw (hex)")
+		return
+	}
+	if !ctx.IsPost() {
+		methodNotAllowed(ctx, "POST")
+		return
+	}
+	raw := path == "/raw"
+	msg, status, errs := h.parse(ctx.PostBody(), raw)
+	if status != 0 {
+		ctx.SetStatusCode(status)
+		h.writeFailure(ctx, raw, errs...)
+		return
+	}
+	reply, err := h.exchange(msg)
+	if err != nil {
+		ctx.SetStatusCode(statusOf(err))
+		h.writeFailure(ctx, raw, err.Error())
+		return
+	}
+	if raw {
+		ctx.SetContentType("text/plain; charset=utf-8")
+		ctx.SetBody(hex.AppendEncode(nil, reply))
+		return
+	}
+	fields, err := h.g.cfg.Dialect.Unpack(reply)
+	if err != nil {
+		ctx.SetStatusCode(fasthttp.StatusBadGateway)
+		h.writeFailure(ctx, raw, "bank reply does not parse: "+err.Error())
+		return
+	}
+	ctx.SetContentType("application/json")
+	out := append(ctx.Response.Body()[:0], `{"result":`...)
+	out = isocodec.AppendJSON(out, fields)
+	out = append(out, `,"errors":[]}`...)
+	ctx.SetBody(out)
+}
+
+// parse turns a body into a bare message (copied: the body belongs to
+// fasthttp), or a status and the errors.
+func (h *httpFront) parse(body []byte, raw bool) ([]byte, int, []string) {
+	d := h.g.cfg.Dialect
+	if raw {
+		msg, err := hex.DecodeString(string(trimSpace(body)))
+		if err != nil || len(msg) == 0 {
+			return nil, fasthttp.StatusBadRequest, []string{"body is not a hex-encoded message"}
+		}
+		return msg, 0, nil
+	}
+	fields, err := isocodec.FieldsFromJSON(body)
+	if err != nil {
+		return nil, fasthttp.StatusBadRequest, []string{err.Error()}
+	}
+	msg, err := d.Pack(fields)
+	if err != nil {
+		var fe isocodec.FieldErrors
+		if errors.As(err, &fe) {
+			return nil, statusInvalid, fe.Strings()
+		}
+		return nil, statusInvalid, []string{err.Error()}
+	}
+	return msg, 0, nil
+}
+
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\n' || b[0] == '\r' || b[0] == '\t') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\n' || b[len(b)-1] == '\r' || b[len(b)-1] == '\t') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// errInvalid carries validation errors through exchange.
+type errInvalid struct{ errs []string }
+
+func (e errInvalid) Error() string {
+	out := "invalid message"
+	for i, s := range e.errs {
+		if i == 0 {
+			out += ": "
+		} else {
+			out += "; "
+		}
+		out += s
+	}
+	return out
+}
+
+// exchange validates msg, queues it and waits for the reply (a copy).
+func (h *httpFront) exchange(msg []byte) ([]byte, error) {
+	g := h.g
+	d := g.cfg.Dialect
+	var s isocodec.Scan
+	if err := d.Layout.Scan(msg, &s); err != nil {
+		return nil, errInvalid{[]string{err.Error()}}
+	}
+	if s.Len != len(msg) {
+		return nil, errInvalid{[]string{"bytes after the end of the message"}}
+	}
+	now := g.now()
+	if errs := d.Check(msg, &s, isocodec.CheckOptions{Now: now, Window: g.cfg.ExpiryWindow, Location: g.cfg.Location}, nil); len(errs) > 0 {
+		return nil, errInvalid{errs.Strings()}
+	}
+	if s.MTI.IsResponse() {
+		return nil, errInvalid{[]string{"MTI " + s.MTI.String() + " is a response, not a request"}}
+	}
+	if e := g.log.Debug(); e.Enabled() {
+		g.dump(e, "from HTTP", msg)
+	}
+	if g.stopping.Load() {
+		return nil, ErrStopping
+	}
+	if !g.link.Up() {
+		return nil, ErrLinkDown
+	}
+	w := &httpWaiter{ch: make(chan httpResult, 1)}
+	r := g.table.Get()
+	r.Fill(d, msg, &s, g.cfg.KeyFields)
+	r.Client = w
+	switch g.table.Submit(r, now.Add(g.cfg.QueueTimeout)) {
+	case dispatch.Full:
+		g.table.Put(r)
+		return nil, ErrFull
+	case dispatch.Send:
+		g.sendReq(r, false)
+	}
+	// The table times the request out; this timer only guards against a
+	// bug there, so it is longer.
+	t := time.NewTimer(g.cfg.QueueTimeout + 2*time.Second)
+	defer t.Stop()
+	select {
+	case res := <-w.ch:
+		return res.reply, res.err
+	case <-t.C:
+		w.gone.Store(true)
+		return nil, ErrTimeout
+	}
+}
+
+func statusOf(err error) int {
+	var inv errInvalid
+	switch {
+	case errors.As(err, &inv):
+		return statusInvalid
+	case errors.Is(err, ErrTimeout):
+		return fasthttp.StatusGatewayTimeout
+	case errors.Is(err, ErrLinkDropped):
+		return fasthttp.StatusBadGateway
+	}
+	return fasthttp.StatusServiceUnavailable // link down, queue full, stopping
+}
+
+func methodNotAllowed(ctx *fasthttp.RequestCtx, allow string) {
+	ctx.Response.Header.Set("Allow", allow)
+	ctx.SetStatusCode(fasthttp.StatusMethodNotAllowed)
+	writeErrors(ctx, nil, "method "+string(ctx.Method())+" not allowed; use "+allow)
+}
+
+func (h *httpFront) writeFailure(ctx *fasthttp.RequestCtx, raw bool, errs ...string) {
+	if raw {
+		ctx.SetContentType("text/plain; charset=utf-8")
+		out := ctx.Response.Body()[:0]
+		for _, e := range errs {
+			out = append(out, e...)
+			out = append(out, '\n')
+		}
+		ctx.SetBody(out)
+		return
+	}
+	writeErrors(ctx, nil, errs...)
+}
+
+// writeErrors writes {"result": {}, "errors": [...]}.
+func writeErrors(ctx *fasthttp.RequestCtx, _ []byte, errs ...string) {
+	ctx.SetContentType("application/json")
+	out := append(ctx.Response.Body()[:0], `{"result":{},"errors":[`...)
+	for i, e := range errs {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = isocodec.AppendJSONString(out, e)
+	}
+	out = append(out, "]}"...)
+	ctx.SetBody(out)
+}
+
+// httpWaiter is an HTTP request waiting for its reply.
+type httpWaiter struct {
+	ch   chan httpResult
+	gone atomic.Bool
+}
+
+type httpResult struct {
+	reply []byte
+	err   error
+}
+
+// Gone reports that the handler stopped waiting.
+func (w *httpWaiter) Gone() bool { return w.gone.Load() }
+
+// finish hands over the reply (copied; msg is borrowed) or the error.
+// The channel holds one result, so this never blocks a loop.
+func (w *httpWaiter) finish(msg []byte, err error) {
+	res := httpResult{err: err}
+	if msg != nil {
+		res.reply = append([]byte(nil), msg...)
+	}
+	select {
+	case w.ch <- res:
+	default:
+	}
+}

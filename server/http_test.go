@@ -1,0 +1,137 @@
+package server
+
+import (
+	"encoding/hex"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	json "github.com/goccy/go-json"
+
+	"github.com/socketqueue/socketqueue-go/bank"
+)
+
+type apiReply struct {
+	Result map[string]string `json:"result"`
+	Errors []string          `json:"errors"`
+}
+
+func post(t *testing.T, g *Gateway, path, ctype, body string) (int, string) {
+	t.Helper()
+	resp, err := http.Post("http://"+g.HTTPAddr().String()+path, ctype, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// seedCurl is the seed README's purchase with field 12 set to now.
+func seedCurl() string {
+	return `{ "0": "0200", "3": "0", "4": 1000, "7": "0818160933", "11": 618160, "12": "` + now12() + `", "22": "056", "24": "200", "25": "00", "35": "4850781234567891=19082012232800000037", "41": 992468, "42": 124642124643, "49": "810", "55": "9f2608571f1e10d4fa4aac9f2701809f100706010a03a4b8029f37045bb074729f3602000c950500800010009a031508189c01009f02060000000010005f2a02064382023c009f1a0206439f03060000000000009f3303e0f0c89f34034403029f3501229f1e0835313230323831358407a00000000310109f41030000565f340101" }`
+}
+
+const seedRawEcho = "303830302220010000c00000303030303030303630373136313730303132333435363030303030313233343536313233353637383930313234353637"
+
+func TestHTTPAPI(t *testing.T) {
+	b := startBank(t, bank.Faults{}, "")
+	g := startGateway(t, b.Addr().String(), nil)
+
+	code, body := post(t, g, "/", "application/json", seedCurl())
+	var r apiReply
+	if err := json.Unmarshal([]byte(body), &r); err != nil || code != 200 {
+		t.Fatalf("purchase: %d %s", code, body)
+	}
+	if r.Result["0"] != "0210" || r.Result["39"] != "000" || r.Result["41"] != "00992468" || r.Result["11"] != "618160" ||
+		r.Result["38"] == "" || r.Result["1"] == "" || len(r.Errors) != 0 {
+		t.Fatalf("purchase reply %s", body)
+	}
+
+	code, body = post(t, g, "/", "application/json",
+		`{"0": "0800", "3": "990000", "7": "0818160933", "11": 1, "24": "831", "41": 992468}`)
+	if err := json.Unmarshal([]byte(body), &r); err != nil || code != 200 || r.Result["0"] != "0810" {
+		t.Fatalf("echo: %d %s", code, body)
+	}
+
+	code, body = post(t, g, "/raw", "text/plain", seedRawEcho)
+	reply, err := hex.DecodeString(body)
+	if code != 200 || err != nil {
+		t.Fatalf("raw: %d %q", code, body)
+	}
+	if f := unpack(t, reply); f[0] != "0810" || f[11] != "123456" || f[39] != "000" {
+		t.Fatalf("raw reply %v", f)
+	}
+
+	if resp, err := http.Get("http://" + g.HTTPAddr().String() + "/healthz"); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("healthz: %v %v", err, resp)
+	}
+	if tot := b.Host().Ledger().Totals(); tot.Approved != 1 || tot.Echoes != 2 {
+		t.Fatalf("bank saw %+v", tot)
+	}
+}
+
+func TestHTTPRefusals(t *testing.T) {
+	b := startBank(t, bank.Faults{}, "")
+	g := startGateway(t, b.Addr().String(), nil)
+	expired := strings.Replace(seedCurl(), `"12": "`+now12()+`"`, `"12": "150820130600"`, 1)
+	tests := []struct {
+		name, method, path, body string
+		status                   int
+		want                     string
+	}{
+		{"bad JSON", "POST", "/", `{"0": "0200",`, 400, "JSON"},
+		{"not an object", "POST", "/", `[1,2]`, 400, ""},
+		{"missing mandatory", "POST", "/", `{"0": "0200", "3": "0", "4": 1000, "11": 1, "41": 1}`, 422, "field 7"},
+		{"letters in n", "POST", "/", `{"0": "0800", "3": "99000A", "7": "0818160933", "11": 1, "24": "831", "41": 1}`, 422, "field 3"},
+		{"too long", "POST", "/", `{"0": "0800", "3": "9900000", "7": "0818160933", "11": 1, "24": "831", "41": 1}`, 422, "field 3"},
+		{"expired", "POST", "/", expired, 422, "field 12"},
+		{"a response", "POST", "/", `{"0": "0810", "3": "990000", "7": "0818160933", "11": 1, "24": "831", "41": 1, "39": "000"}`, 422, "response"},
+		{"bad hex", "POST", "/raw", "zz", 400, "hex"},
+		{"hex garbage", "POST", "/raw", "474554202f20485454502f312e31", 422, ""},
+		{"unknown path", "POST", "/pay", "{}", 404, "unknown path"},
+		{"GET on /", "GET", "/", "", 405, "not allowed"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest(tc.method, "http://"+g.HTTPAddr().String()+tc.path, strings.NewReader(tc.body))
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.status || !strings.Contains(string(body), tc.want) {
+				t.Fatalf("got %d %s, want %d with %q", resp.StatusCode, body, tc.status, tc.want)
+			}
+		})
+	}
+	if tot := b.Host().Ledger().Totals(); tot != (bank.Totals{}) {
+		t.Fatalf("a refused request reached the bank: %+v", tot)
+	}
+}
+
+func TestHTTPTimeoutAndFull(t *testing.T) {
+	b := startBank(t, bank.Faults{MuteEvery: 1}, "")
+	g := startGateway(t, b.Addr().String(), func(c *Config) {
+		c.QueueTimeout = 300 * time.Millisecond
+		c.MaxQueue = 1
+	})
+	done := make(chan int)
+	go func() {
+		code, _ := post(t, g, "/", "application/json", strings.Replace(seedCurl(), "618160", "1", 1))
+		done <- code
+	}()
+	// While the first waits for a reply that never comes, the queue is full.
+	for g.Table().Held() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	if code, body := post(t, g, "/", "application/json", strings.Replace(seedCurl(), "618160", "2", 1)); code != 503 || !strings.Contains(body, "queue full") {
+		t.Fatalf("over maxQueue: %d %s", code, body)
+	}
+	if code := <-done; code != 504 {
+		t.Fatalf("timeout: %d", code)
+	}
+}

@@ -1,0 +1,243 @@
+package server
+
+import (
+	"sync/atomic"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/socketqueue/socketqueue-go/dispatch"
+	"github.com/socketqueue/socketqueue-go/isocodec"
+)
+
+// posConn is one binary POS client. Its buffers belong to its event loop;
+// closed, inflight and last are read by other goroutines.
+type posConn struct {
+	g    *Gateway
+	c    gnet.Conn
+	loop gnet.EventLoop
+	peer string
+	bare bool
+	// done: a bare client has sent its one message.
+	done bool
+
+	frame, scan isocodec.Scan
+	errs        isocodec.FieldErrors
+	out         []byte // framed replies not yet written (link loop only)
+	dirty       bool
+
+	closed   atomic.Bool
+	inflight atomic.Int32
+	last     atomic.Int64 // Unix nanoseconds of the last request or reply
+}
+
+var _ dispatch.Client = (*posConn)(nil)
+
+func newPOSConn(g *Gateway, c gnet.Conn) *posConn {
+	p := &posConn{g: g, c: c, loop: c.EventLoop(), peer: c.RemoteAddr().String(), bare: g.cfg.POSFraming.Bare()}
+	p.last.Store(g.now().UnixNano())
+	return p
+}
+
+// Gone reports that the client has disconnected.
+func (p *posConn) Gone() bool { return p.closed.Load() }
+
+// traffic reads every complete request, validates it and queues it; a
+// request that fails closes a bare client's connection and gets an
+// error reply on a framed one.
+func (p *posConn) traffic() gnet.Action {
+	g := p.g
+	c := p.c
+	buf, _ := c.Peek(-1)
+	onLoop := g.link.onLoop(p.loop)
+	action := gnet.None
+	off := len(buf) // a bare client gets one request; the rest is ignored
+	if !p.done {
+		var err error
+		off, err = g.cfg.POSFraming.Each(buf, &p.frame, func(msg []byte) bool {
+			if !p.request(msg, onLoop) {
+				action = gnet.Close
+				return false
+			}
+			return !p.done
+		})
+		if err != nil {
+			g.log.Warn().Err(err).Str("peer", p.peer).Str("hex", g.cfg.Dialect.MaskedHex(head(buf[off:]))).
+				Msg("POS client sent something that is not ISO-8583; closing")
+			action = gnet.Close
+		}
+	}
+	if _, err := c.Discard(off); err != nil {
+		action = gnet.Close
+	}
+	if onLoop {
+		g.link.flush()
+	}
+	return action
+}
+
+// head is the start of what a client sent, enough to recognise it in a
+// log without copying a whole flood.
+func head(b []byte) []byte {
+	if len(b) > 64 {
+		return b[:64]
+	}
+	return b
+}
+
+// request handles one message; false closes the connection.
+func (p *posConn) request(msg []byte, onLoop bool) bool {
+	g := p.g
+	d := g.cfg.Dialect
+	now := g.now()
+	p.last.Store(now.UnixNano())
+	if err := d.Layout.Scan(msg, &p.scan); err != nil {
+		g.log.Warn().Err(err).Str("peer", p.peer).Msg("POS request does not parse; closing")
+		return false
+	}
+	if e := g.log.Debug(); e.Enabled() {
+		g.dump(e, "from POS "+p.peer, msg)
+	}
+	p.errs = d.Check(msg, &p.scan, isocodec.CheckOptions{Now: now, Window: g.cfg.ExpiryWindow, Location: g.cfg.Location}, p.errs[:0])
+	if len(p.errs) > 0 || p.scan.MTI.IsResponse() {
+		ev := g.log.Warn().Str("peer", p.peer).Str("mti", p.scan.MTI.String())
+		if len(p.errs) > 0 {
+			ev = ev.Strs("errors", p.errs.Strings())
+		}
+		ev.Msg("POS request refused, not sent to the bank")
+		if p.bare {
+			return false
+		}
+		return p.answerSelf(msg, &p.scan, g.codes.invalid)
+	}
+	if g.stopping.Load() || !g.link.Up() {
+		err := ErrLinkDown
+		if g.stopping.Load() {
+			err = ErrStopping
+		}
+		g.log.Warn().Err(err).Str("peer", p.peer).Msg("POS request refused")
+		if p.bare {
+			return false
+		}
+		return p.answerSelf(msg, &p.scan, g.codes.down)
+	}
+	r := g.table.Get()
+	r.Fill(d, msg, &p.scan, g.cfg.KeyFields)
+	r.Client = p
+	p.inflight.Add(1)
+	if p.bare {
+		p.done = true
+	}
+	switch g.table.Submit(r, now.Add(g.cfg.QueueTimeout)) {
+	case dispatch.Send:
+		g.sendReq(r, onLoop)
+	case dispatch.Full:
+		p.inflight.Add(-1)
+		g.table.Put(r)
+		g.log.Warn().Str("peer", p.peer).Int("held", g.table.Held()).Msg("queue full, POS request refused")
+		if p.bare {
+			return false
+		}
+		return p.answerSelf(msg, &p.scan, g.codes.full)
+	}
+	return true
+}
+
+// answerSelf answers a framed client in the bank's place: the request's
+// response MTI with code. It runs on p's loop.
+func (p *posConn) answerSelf(msg []byte, s *isocodec.Scan, code string) bool {
+	reply, err := p.g.cfg.Dialect.Layout.AppendEdited(nil, s.MTI.Response(), msg, s, isocodec.Set(39, []byte(code)))
+	if err != nil {
+		return false
+	}
+	framed, err := p.g.cfg.POSFraming.Append(nil, reply)
+	if err != nil {
+		return false
+	}
+	_, err = p.c.Write(framed)
+	return err == nil
+}
+
+// deliver queues a reply for p; it runs on the link's loop. On the same
+// loop it waits for flushDirty; otherwise it goes through gnet's
+// cross-loop write.
+func (p *posConn) deliver(msg []byte) {
+	p.inflight.Add(-1)
+	g := p.g
+	if p.Gone() {
+		g.log.Warn().Str("peer", p.peer).Msg("reply for a POS client that has left; dropped")
+		return
+	}
+	p.last.Store(g.now().UnixNano())
+	if e := g.log.Debug(); e.Enabled() {
+		g.dump(e, "to POS "+p.peer, msg)
+	}
+	if g.link.onLoop(p.loop) {
+		var err error
+		if p.out, err = g.cfg.POSFraming.Append(p.out, msg); err != nil {
+			g.log.Error().Err(err).Msg("reply does not fit the POS framing")
+			return
+		}
+		if !p.dirty {
+			p.dirty = true
+			g.dirty = append(g.dirty, p)
+		}
+		return
+	}
+	framed, err := g.cfg.POSFraming.Append(nil, msg)
+	if err != nil {
+		g.log.Error().Err(err).Msg("reply does not fit the POS framing")
+		return
+	}
+	_ = p.c.AsyncWrite(framed, p.afterAsyncWrite)
+}
+
+func (p *posConn) afterAsyncWrite(c gnet.Conn, _ error) error {
+	if p.bare {
+		return c.Close()
+	}
+	return nil
+}
+
+// flush writes the collected replies; bare clients are then closed.
+func (p *posConn) flush() {
+	p.dirty = false
+	if len(p.out) > 0 && !p.Gone() {
+		_, _ = p.c.Write(p.out)
+	}
+	p.out = p.out[:0]
+	if p.bare && !p.Gone() {
+		_ = p.loop.Close(p.c)
+	}
+}
+
+// fail ends r for its client; safe from any goroutine. A bare client is
+// closed (the original's behaviour); a framed one gets its request back
+// as a response with a code saying why.
+func (p *posConn) fail(r *dispatch.Request, err error) {
+	p.inflight.Add(-1)
+	g := p.g
+	if p.Gone() {
+		return
+	}
+	g.log.Warn().Err(err).Str("peer", p.peer).Str("mti", r.MTI.String()).Msg("POS request failed")
+	if p.bare {
+		_ = p.c.Close()
+		return
+	}
+	var s isocodec.Scan
+	if g.cfg.Dialect.Layout.Scan(r.Msg, &s) != nil {
+		_ = p.c.Close()
+		return
+	}
+	reply, e := g.cfg.Dialect.Layout.AppendEdited(nil, r.MTI.Response(), r.Msg, &s, isocodec.Set(39, []byte(g.codes.of(err))))
+	if e != nil {
+		_ = p.c.Close()
+		return
+	}
+	framed, e := g.cfg.POSFraming.Append(nil, reply)
+	if e != nil {
+		_ = p.c.Close()
+		return
+	}
+	_ = p.c.AsyncWrite(framed, nil)
+}

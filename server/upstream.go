@@ -1,0 +1,173 @@
+package server
+
+import (
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/socketqueue/socketqueue-go/dispatch"
+	"github.com/socketqueue/socketqueue-go/isocodec"
+)
+
+// upstreamConn is the link connection's scratch, owned by its loop.
+type upstreamConn struct {
+	frame, scan isocodec.Scan
+	answer      []byte
+}
+
+// upstreamTraffic writes what is pending, then matches every complete
+// reply in the buffer to its request and delivers it.
+func (g *Gateway) upstreamTraffic(c gnet.Conn, u *upstreamConn) gnet.Action {
+	g.link.flush()
+	buf, _ := c.Peek(-1)
+	if len(buf) == 0 {
+		return gnet.None
+	}
+	g.link.lastIO.Store(g.now().UnixNano())
+	action := gnet.None
+	off, err := g.cfg.HostFraming.Each(buf, &u.frame, func(msg []byte) bool {
+		g.fromBank(u, msg)
+		return true
+	})
+	if err != nil {
+		g.log.Error().Err(err).Msg("bank link: bad frame, reconnecting")
+		action = gnet.Close
+	}
+	if _, err := c.Discard(off); err != nil {
+		action = gnet.Close
+	}
+	g.link.flush()
+	g.flushDirty()
+	return action
+}
+
+// fromBank handles one message from the bank, on the link's loop.
+func (g *Gateway) fromBank(u *upstreamConn, msg []byte) {
+	d := g.cfg.Dialect
+	if err := d.Layout.Scan(msg, &u.scan); err != nil {
+		// The frame said where it ends, so the link stays in step.
+		g.log.Error().Err(err).Str("hex", d.MaskedHex(msg)).Msg("bank sent a message that does not parse; dropped")
+		return
+	}
+	if e := g.log.Debug(); e.Enabled() {
+		g.dump(e, "from bank", msg)
+	}
+	if !u.scan.MTI.IsResponse() {
+		g.answerBank(u, msg)
+		return
+	}
+	key := isocodec.Key{}.Append(&u.scan, msg, g.cfg.KeyFields)
+	var tid isocodec.Key
+	if u.scan.Has(41) {
+		tid = tid.Append(&u.scan, msg, tidField)
+	}
+	r, next := g.table.Match(key, tid, &u.scan, msg)
+	if r == nil {
+		g.log.Warn().Str("mti", u.scan.MTI.String()).Str("key", key.String()).
+			Msg("reply matches no waiting request (late, duplicate or unknown); dropped")
+		return
+	}
+	g.deliver(r, msg)
+	if next != nil {
+		g.sendReq(next, true)
+	}
+}
+
+var tidField = []int{41}
+
+// deliver hands a reply to r's client; it runs on the link's loop.
+func (g *Gateway) deliver(r *dispatch.Request, msg []byte) {
+	switch c := r.Client.(type) {
+	case *posConn:
+		c.deliver(msg)
+	case *httpWaiter:
+		c.finish(msg, nil)
+	case ownClient:
+		g.log.Info().Str("mti", r.MTI.String()).Msg("bank answered the gateway's own message")
+	}
+	g.table.Put(r)
+}
+
+// flushDirty writes the replies collected for POS clients on this loop,
+// one write per client, and closes bare ones.
+func (g *Gateway) flushDirty() {
+	for i, p := range g.dirty {
+		p.flush()
+		g.dirty[i] = nil
+	}
+	g.dirty = g.dirty[:0]
+}
+
+// answerBank answers the bank's own requests: an 0800 gets an 0810 with
+// 7 = now, 37 = a new RRN, 39 = approved, 24 and 42 removed (SPEC 4).
+// Anything else is logged and left unanswered.
+func (g *Gateway) answerBank(u *upstreamConn, msg []byte) {
+	if u.scan.MTI.Class() != '8' {
+		g.log.Warn().Str("mti", u.scan.MTI.String()).Msg("bank sent a request the gateway does not serve; ignored")
+		return
+	}
+	var clock [10]byte
+	var rrn [12]byte
+	appendDigits(rrn[:0], g.rrn.Add(1)%1_000_000_000_000, 12)
+	out, err := g.cfg.Dialect.Layout.AppendEdited(u.answer[:0], u.scan.MTI.Response(), msg, &u.scan,
+		isocodec.Set(7, isocodec.AppendMMDDhhmmss(clock[:0], g.now().UTC())), isocodec.Set(37, rrn[:]),
+		isocodec.Set(39, []byte(g.cfg.Dialect.Rules.ApprovedCode)), isocodec.Remove(24), isocodec.Remove(42))
+	u.answer = out
+	if err != nil {
+		g.log.Error().Err(err).Msg("cannot answer the bank's echo")
+		return
+	}
+	if err := g.link.send(out, true); err != nil {
+		g.log.Warn().Err(err).Msg("cannot answer the bank's echo")
+	}
+}
+
+// sendEcho sends the gateway's own 0800 on a quiet link.
+func (g *Gateway) sendEcho() {
+	d := g.cfg.Dialect
+	var clock [10]byte
+	var stan [6]byte
+	appendDigits(stan[:0], g.stan.Add(1)%1_000_000, 6)
+	edits := []isocodec.Edit{
+		isocodec.Set(3, []byte("990000")),
+		isocodec.Set(7, isocodec.AppendMMDDhhmmss(clock[:0], g.now().UTC())),
+		isocodec.Set(11, stan[:]),
+		isocodec.Set(41, []byte(g.cfg.EchoTID)),
+	}
+	if f, ok := d.Field(24); ok && f.Length == 3 {
+		edits = append(edits, isocodec.Set(24, []byte("831")))
+	}
+	if d.Mandatory(isocodec.MTI{'0', '8', '0', '0'}).Has(63) {
+		edits = append(edits, isocodec.Set(63, []byte("ECHO")))
+	}
+	msg, err := d.Layout.AppendEdited(nil, isocodec.MTI{'0', '8', '0', '0'}, nil, nil, edits...)
+	if err != nil {
+		g.log.Error().Err(err).Msg("cannot build an echo")
+		return
+	}
+	var s isocodec.Scan
+	if err := d.Layout.Scan(msg, &s); err != nil {
+		g.log.Error().Err(err).Msg("cannot build an echo")
+		return
+	}
+	r := g.table.Get()
+	r.Fill(d, msg, &s, g.cfg.KeyFields)
+	r.Client, r.Own = ownClient{}, true
+	switch g.table.Submit(r, g.now().Add(g.cfg.ShortTimeout)) {
+	case dispatch.Send:
+		g.log.Info().Msg("bank link quiet, sending an echo")
+		g.sendReq(r, false)
+	case dispatch.Full:
+		g.table.Put(r)
+	}
+}
+
+func appendDigits(dst []byte, v uint64, n int) []byte {
+	start := len(dst)
+	for range n {
+		dst = append(dst, '0')
+	}
+	for i := len(dst) - 1; i >= start; i-- {
+		dst[i] = '0' + byte(v%10)
+		v /= 10
+	}
+	return dst
+}
