@@ -256,3 +256,77 @@ func TestClientsFailAgainstNothing(t *testing.T) {
 		t.Fatalf("exit %d, %s", code, out)
 	}
 }
+
+// TestGatewayWithEmulator is `make run`: gateway and emulator in one
+// process; the seed README's curl requests (field 12 set to now), its
+// /raw echo and a bare POS echo all work; SIGTERM exits 0.
+func TestGatewayWithEmulator(t *testing.T) {
+	bankPort, posPort, httpPort := strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t))
+	p := start(t, "bank link up", "--echoServerPort="+bankPort, "--upstreamHost=127.0.0.1", "--upstreamPort="+bankPort,
+		"--listenPort="+posPort, "--listenHttpPort="+httpPort, "--v")
+	base := "http://127.0.0.1:" + httpPort
+
+	purchase := `{ "0": "0200", "3": "0", "4": 1000, "7": "0818160933", "11": 618160, "12": "` + time.Now().Format("060102150405") +
+		`", "22": "056", "24": "200", "25": "00", "35": "4850781234567891=19082012232800000037", "41": 992468, "42": 124642124643, "49": "810", "55": "9f2608571f1e10d4fa4aac9f2701809f100706010a03a4b8029f37045bb074729f3602000c950500800010009a031508189c01009f02060000000010005f2a02064382023c009f1a0206439f03060000000000009f3303e0f0c89f34034403029f3501229f1e0835313230323831358407a00000000310109f41030000565f340101" }`
+	var out struct {
+		Result map[string]string `json:"result"`
+		Errors []string          `json:"errors"`
+	}
+	resp, err := http.Post(base, "application/json", strings.NewReader(purchase))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = json.NewDecoder(resp.Body).Decode(&out)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 200 || out.Result["0"] != "0210" || out.Result["39"] != "000" || len(out.Errors) != 0 {
+		t.Fatalf("purchase: %d %+v %v", resp.StatusCode, out, err)
+	}
+
+	resp, err = http.Post(base+"/raw", "text/plain", strings.NewReader("303830302220010000c00000303030303030303630373136313730303132333435363030303030313233343536313233353637383930313234353637"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.HasPrefix(string(body), "30383130") { // "0810"
+		t.Fatalf("raw: %d %s", resp.StatusCode, body)
+	}
+
+	echo, err := os.ReadFile("../../isocodec/testdata/sv_800_echo.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", "127.0.0.1:"+posPort)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	conn.Write(echo)
+	reply, err := io.ReadAll(conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f, err := isocodec.SmartVista.Unpack(reply); err != nil || f[0] != "0810" || f[11] != "123456" || f[41] != "00123456" {
+		t.Fatalf("bare echo: %v %v", f, err)
+	}
+	if code := p.stop(t); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	if !strings.Contains(p.stdout.String(), "1 approved (10.00)") {
+		t.Fatalf("ledger summary: %q", p.stdout.String())
+	}
+}
+
+// TestTestClientsThroughGateway: the seed README's two commands, gateway
+// with emulator and then the test clients against its POS port.
+func TestTestClientsThroughGateway(t *testing.T) {
+	bankPort, posPort := strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t))
+	start(t, "bank link up", "--echoServerPort="+bankPort, "--upstreamHost=localhost", "--upstreamPort="+bankPort,
+		"--listenPort="+posPort, "--vv")
+	out, errOut, code := runBinary(t, "--testTargetHost=localhost", "--testTargetPort="+posPort, "--testClients=10",
+		"--testRounds=6", "--testMessages=mix", "--testPauseMin=0", "--testPauseMax=0.05")
+	if code != 0 || !strings.Contains(out, "60 sent, 60 ok") {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+}

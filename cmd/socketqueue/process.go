@@ -42,6 +42,15 @@ func newProcess(cfg *config.Config, stdout, stderr io.Writer) (*process, error) 
 	if p.framing, err = hostFraming(cfg, d); err != nil {
 		return nil, err
 	}
+	for name, set := range map[string]bool{
+		"statServerPort": cfg.StatServerPort != 0, "statDumpFile": cfg.StatDumpFile != "",
+		"logFile": cfg.LogFile != "", "pidFile": cfg.PidFile != "", "logstashHost": cfg.LogstashHost != "",
+		"noAutoReversal": cfg.NoAutoReversal,
+	} {
+		if set {
+			p.log.Warn().Str("option", name).Msg("option accepted but not implemented in this version; ignored")
+		}
+	}
 	return p, nil
 }
 

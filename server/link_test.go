@@ -1,0 +1,220 @@
+package server
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/socketqueue/socketqueue-go/bank"
+	"github.com/socketqueue/socketqueue-go/isocodec"
+)
+
+// TestUpstreamRestart: the bank goes away with requests in flight; they
+// fail at once, not at their timeout; the link comes back by itself and
+// new requests succeed.
+func TestUpstreamRestart(t *testing.T) {
+	b := startBank(t, bank.Faults{Delay: time.Hour}, "") // nothing is answered
+	addr := b.Addr().String()
+	g := startGateway(t, addr, nil) // queueTimeout 10 s
+	type result struct {
+		code int
+		took time.Duration
+	}
+	results := make(chan result, 5)
+	for i := 1; i <= 5; i++ {
+		go func() {
+			start := time.Now()
+			code, _ := post(t, g, "/", "application/json", strings.Replace(seedCurl(), "992468", strconv.Itoa(i), 1))
+			results <- result{code, time.Since(start)}
+		}()
+	}
+	for g.Table().Held() < 5 {
+		time.Sleep(time.Millisecond)
+	}
+	stopBank(t, b)
+	for range 5 {
+		r := <-results
+		if r.code != 502 || r.took > 5*time.Second {
+			t.Fatalf("in-flight request: %d after %v, want 502 at once", r.code, r.took)
+		}
+	}
+	waitLink(t, g, false)
+	if code, body := post(t, g, "/", "application/json", seedCurl()); code != 503 {
+		t.Fatalf("link down: %d %s", code, body)
+	}
+	startBank(t, bank.Faults{}, addr)
+	waitLink(t, g, true)
+	if code, body := post(t, g, "/", "application/json", seedCurl()); code != 200 || !strings.Contains(body, `"39":"000"`) {
+		t.Fatalf("after reconnect: %d %s", code, body)
+	}
+}
+
+// fakeBank is a scripted peer on a real socket, for what the emulator
+// will not do on purpose: replies for nobody, its own echoes.
+type fakeBank struct {
+	ln    net.Listener
+	conns chan net.Conn
+}
+
+func newFakeBank(t *testing.T) *fakeBank {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fakeBank{ln: ln, conns: make(chan net.Conn, 4)}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				close(f.conns)
+				return
+			}
+			f.conns <- c
+		}
+	}()
+	t.Cleanup(func() { ln.Close() })
+	return f
+}
+
+func (f *fakeBank) accept(t *testing.T) *framedConn {
+	select {
+	case c := <-f.conns:
+		t.Cleanup(func() { c.Close() })
+		return &framedConn{c, bufio.NewReader(c)}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the gateway did not connect")
+		return nil
+	}
+}
+
+func replyTo(t *testing.T, req []byte, edit func(isocodec.Fields)) []byte {
+	f := unpack(t, req)
+	mti, _ := isocodec.ParseMTI(f[0])
+	f[0], f[39] = mti.Response().String(), "000"
+	delete(f, 35)
+	if edit != nil {
+		edit(f)
+	}
+	return pack(t, f)
+}
+
+// TestRepliesForNobody: a reply for an unknown key and a second copy of a
+// reply reach no client; the real reply reaches its own.
+func TestRepliesForNobody(t *testing.T) {
+	fb := newFakeBank(t)
+	g := startGateway(t, fb.Addr(), func(c *Config) { c.POSFraming = ascii4(t) })
+	bk := fb.accept(t)
+	c := dialFramed(t, g.POSAddr().String())
+	c.Write(frame(pack(t, purchaseFields(1, "00000001", "000000000100"))))
+	req, err := bk.read(5 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unknown := replyTo(t, req, func(f isocodec.Fields) { f[11] = "999999" })
+	real := replyTo(t, req, nil)
+	bk.Write(append(append(frame(unknown), frame(real)...), frame(real)...))
+	got, err := c.read(5 * time.Second)
+	if err != nil || unpack(t, got)[11] != "000001" {
+		t.Fatalf("first reply: %v", err)
+	}
+	// Nothing more comes: the next reply is the answer to the next request.
+	c.Write(frame(pack(t, purchaseFields(2, "00000001", "000000000100"))))
+	req2, err := bk.read(5 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bk.Write(frame(replyTo(t, req2, nil)))
+	got, err = c.read(5 * time.Second)
+	if err != nil || unpack(t, got)[11] != "000002" {
+		t.Fatalf("the client got a stray reply: %v %v", unpack(t, got), err)
+	}
+}
+
+func (f *fakeBank) Addr() string { return f.ln.Addr().String() }
+
+// TestBankEchoAnswered: the bank's own 0800 gets the gateway's 0810.
+func TestBankEchoAnswered(t *testing.T) {
+	fb := newFakeBank(t)
+	startGateway(t, fb.Addr(), func(c *Config) { c.HTTPAddr = "" })
+	bk := fb.accept(t)
+	bk.Write(frame(pack(t, isocodec.Fields{0: "0800", 3: "990000", 7: "1125120000", 11: "000777", 24: "831", 41: "00000099", 42: "000000000000001"})))
+	reply, err := bk.read(5 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := unpack(t, reply)
+	_, has24 := f[24]
+	_, has42 := f[42]
+	if f[0] != "0810" || f[11] != "000777" || f[39] != "000" || len(f[37]) != 12 || len(f[7]) != 10 || has24 || has42 {
+		t.Fatalf("answer %v", f)
+	}
+}
+
+// TestKeySTANOnly: with queueMessageKeyFields=11 a host that leaves 41
+// out of its 0810 still gets its reply home.
+func TestKeySTANOnly(t *testing.T) {
+	fb := newFakeBank(t)
+	g := startGateway(t, fb.Addr(), func(c *Config) { c.KeyFields = []int{11} })
+	bk := fb.accept(t)
+	var reply []byte
+	var err error
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		reply, err = bareExchange(g.POSAddr().String(), pack(t, isocodec.Fields{0: "0800", 3: "990000", 7: "1125120000", 11: "000123", 24: "831", 41: "00000001"}))
+	}()
+	req, rerr := bk.read(5 * time.Second)
+	if rerr != nil {
+		t.Fatal(rerr)
+	}
+	bk.Write(frame(replyTo(t, req, func(f isocodec.Fields) { delete(f, 41) })))
+	wg.Wait()
+	if err != nil || unpack(t, reply)[11] != "000123" {
+		t.Fatalf("reply %q %v", reply, err)
+	}
+}
+
+// TestUpstreamListen: the bank connects to us; a second connection from
+// it replaces the first.
+func TestUpstreamListen(t *testing.T) {
+	g := startGateway(t, "", func(c *Config) { c.UpstreamListen = "127.0.0.1:0" })
+	dialBank := func() *framedConn {
+		c, err := net.Dial("tcp", g.UpstreamListenAddr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		waitLink(t, g, true)
+		return &framedConn{c, bufio.NewReader(c)}
+	}
+	first := dialBank()
+	second, err := net.Dial("tcp", g.UpstreamListenAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	first.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := first.r.ReadByte(); err != io.EOF {
+		t.Fatalf("the old link was not replaced: %v", err)
+	}
+	bk := &framedConn{second, bufio.NewReader(second)}
+	done := make(chan []byte)
+	go func() {
+		r, _ := bareExchange(g.POSAddr().String(), pack(t, purchaseFields(1, "00000001", "000000000100")))
+		done <- r
+	}()
+	req, err := bk.read(5 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bk.Write(frame(replyTo(t, req, nil)))
+	if f := unpack(t, <-done); f[0] != "0210" || f[11] != "000001" {
+		t.Fatalf("reply %v", f)
+	}
+}
