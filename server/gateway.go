@@ -42,8 +42,9 @@ type Gateway struct {
 	dirty    []*posConn // POS conns with replies to write; link loop only
 
 	// rrn numbers the gateway's own answers (0810s to the bank).
-	rrn  atomic.Uint64
-	stan atomic.Uint64
+	rrn     atomic.Uint64
+	stan    atomic.Uint64
+	echoOut atomic.Bool // an echo of ours awaits its reply
 
 	// OnTick's scratch, used on the ticker goroutine only.
 	expired, ready2 []*dispatch.Request
@@ -310,6 +311,7 @@ func (g *Gateway) fail(r *dispatch.Request, err error) {
 	case *httpWaiter:
 		c.finish(nil, err)
 	case ownClient:
+		g.echoOut.Store(false)
 		g.log.Warn().Err(err).Str("mti", r.MTI.String()).Msg("gateway's own message failed")
 	}
 }

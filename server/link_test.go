@@ -218,3 +218,31 @@ func TestUpstreamListen(t *testing.T) {
 		t.Fatalf("reply %v", f)
 	}
 }
+
+// TestIdleLink: a quiet link gets an echo after EchoInterval and is
+// closed after UpstreamIdle, then dialled again.
+func TestIdleLink(t *testing.T) {
+	fb := newFakeBank(t)
+	g := startGateway(t, fb.Addr(), func(c *Config) {
+		c.EchoInterval = 100 * time.Millisecond
+		c.UpstreamIdle = 2500 * time.Millisecond
+		c.EchoTID = "00000077"
+	})
+	bk := fb.accept(t)
+	req, err := bk.read(5 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := unpack(t, req); f[0] != "0800" || f[41] != "00000077" || f[24] != "831" {
+		t.Fatalf("echo %v", f)
+	}
+	bk.Write(frame(replyTo(t, req, nil)))
+	// Stop answering: the echoes stop being answered, the link stays
+	// quiet on our side, and the gateway hangs up and dials again.
+	bk.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.Copy(io.Discard, bk.r); err != nil {
+		t.Fatalf("link not closed: %v", err)
+	}
+	fb.accept(t)
+	waitLink(t, g, true)
+}

@@ -81,6 +81,7 @@ func (g *Gateway) deliver(r *dispatch.Request, msg []byte) {
 	case *httpWaiter:
 		c.finish(msg, nil)
 	case ownClient:
+		g.echoOut.Store(false)
 		g.log.Info().Str("mti", r.MTI.String()).Msg("bank answered the gateway's own message")
 	}
 	g.table.Put(r)
@@ -120,8 +121,12 @@ func (g *Gateway) answerBank(u *upstreamConn, msg []byte) {
 	}
 }
 
-// sendEcho sends the gateway's own 0800 on a quiet link.
+// sendEcho sends the gateway's own 0800 on a quiet link, unless one is
+// still out.
 func (g *Gateway) sendEcho() {
+	if !g.echoOut.CompareAndSwap(false, true) {
+		return
+	}
 	d := g.cfg.Dialect
 	var clock [10]byte
 	var stan [6]byte
@@ -139,13 +144,13 @@ func (g *Gateway) sendEcho() {
 		edits = append(edits, isocodec.Set(63, []byte("ECHO")))
 	}
 	msg, err := d.Layout.AppendEdited(nil, isocodec.MTI{'0', '8', '0', '0'}, nil, nil, edits...)
+	var s isocodec.Scan
+	if err == nil {
+		err = d.Layout.Scan(msg, &s)
+	}
 	if err != nil {
 		g.log.Error().Err(err).Msg("cannot build an echo")
-		return
-	}
-	var s isocodec.Scan
-	if err := d.Layout.Scan(msg, &s); err != nil {
-		g.log.Error().Err(err).Msg("cannot build an echo")
+		g.echoOut.Store(false)
 		return
 	}
 	r := g.table.Get()
@@ -155,7 +160,10 @@ func (g *Gateway) sendEcho() {
 	case dispatch.Send:
 		g.log.Info().Msg("bank link quiet, sending an echo")
 		g.sendReq(r, false)
+	case dispatch.Wait:
+		g.log.Info().Msg("bank link quiet; an echo waits for its terminal")
 	case dispatch.Full:
+		g.echoOut.Store(false)
 		g.table.Put(r)
 	}
 }

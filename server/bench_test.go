@@ -1,0 +1,175 @@
+package server
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/socketqueue/socketqueue-go/bank"
+	"github.com/socketqueue/socketqueue-go/isocodec"
+)
+
+// relayRig is a gateway in front of the emulator, both in this process,
+// with a framed POS port. Figures include the emulator and the client on
+// the same cores.
+func relayRig(b *testing.B) *Gateway {
+	bk := startBank(b, bank.Faults{}, "")
+	return startGateway(b, bk.Addr().String(), func(c *Config) { c.POSFraming = ascii4(b) })
+}
+
+// framedPurchases makes n framed purchases for distinct terminals.
+func framedPurchases(b *testing.B, n, first int) [][]byte {
+	out := make([][]byte, n)
+	for i := range out {
+		f := purchaseFields(i+1, tid(first+i), "000000000001")
+		f[35] = fmt.Sprintf("485078123%07d=19082012232800000037", first+i)
+		out[i] = frame(pack(b, f))
+	}
+	return out
+}
+
+// pipeline drives one connection with up to window requests in flight and
+// returns when n replies have come back.
+func pipeline(b *testing.B, addr string, reqs [][]byte, n, window int) error {
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	credits := make(chan struct{}, window)
+	for range window {
+		credits <- struct{}{}
+	}
+	done := make(chan error, 1)
+	go func() {
+		r := bufio.NewReaderSize(conn, 64<<10)
+		var hdr [4]byte
+		body := make([]byte, 2048)
+		for i := 0; i < n; i++ {
+			if _, err := io.ReadFull(r, hdr[:]); err != nil {
+				done <- err
+				return
+			}
+			l := int(hdr[0]-'0')*1000 + int(hdr[1]-'0')*100 + int(hdr[2]-'0')*10 + int(hdr[3]-'0')
+			if _, err := io.ReadFull(r, body[:l]); err != nil {
+				done <- err
+				return
+			}
+			credits <- struct{}{}
+		}
+		done <- nil
+	}()
+	w := bufio.NewWriterSize(conn, 64<<10)
+	for i := 0; i < n; i++ {
+		select {
+		case <-credits:
+		default:
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			<-credits
+		}
+		w.Write(reqs[i%len(reqs)])
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	return <-done
+}
+
+// BenchmarkRelayPipelined: 4 framed POS connections, 64 requests in
+// flight each, distinct terminals, relayed to the emulator and back.
+func BenchmarkRelayPipelined(b *testing.B) {
+	g := relayRig(b)
+	const conns, window = 4, 64
+	reqs := make([][][]byte, conns)
+	for c := range reqs {
+		reqs[c] = framedPurchases(b, window, c*window+1)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	errs := make(chan error, conns)
+	for c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- pipeline(b, g.POSAddr().String(), reqs[c], b.N/conns+1, window)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(conns*(b.N/conns+1))/b.Elapsed().Seconds(), "msgs/s")
+}
+
+// BenchmarkRelayOneInFlight: 64 framed connections, one request in flight
+// each (request, wait, next).
+func BenchmarkRelayOneInFlight(b *testing.B) {
+	g := relayRig(b)
+	const conns = 64
+	b.ReportAllocs()
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	errs := make(chan error, conns)
+	for c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- pipeline(b, g.POSAddr().String(), framedPurchases(b, 1, c+1), b.N/conns+1, 1)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(conns*(b.N/conns+1))/b.Elapsed().Seconds(), "msgs/s")
+}
+
+// BenchmarkHTTPJSON: the seed README's purchase over keep-alive HTTP,
+// 64 clients.
+func BenchmarkHTTPJSON(b *testing.B) {
+	g := relayRig(b)
+	url := "http://" + g.HTTPAddr().String() + "/"
+	tr := &http.Transport{MaxIdleConnsPerHost: 64}
+	client := &http.Client{Transport: tr}
+	b.ReportAllocs()
+	b.SetParallelism(32)
+	var next sync.Mutex
+	n := 0
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		next.Lock()
+		n++
+		body := strings.Replace(seedCurl(), "992468", fmt.Sprint(1000+n), 1)
+		next.Unlock()
+		for pb.Next() {
+			resp, err := client.Post(url, "application/json", strings.NewReader(body))
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				b.Errorf("status %d", resp.StatusCode)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+}
+
+var _ = isocodec.SmartVista
