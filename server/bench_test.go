@@ -91,6 +91,14 @@ func BenchmarkRelayPipelined(b *testing.B) {
 	for c := range reqs {
 		reqs[c] = framedPurchases(b, window, c*window+1)
 	}
+	fanOut(b, conns, func(c int) error {
+		return pipeline(b, g.POSAddr().String(), reqs[c], b.N/conns+1, window)
+	})
+}
+
+// fanOut runs conns clients at once, each doing its share of b.N, and
+// reports messages a second.
+func fanOut(b *testing.B, conns int, client func(c int) error) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	var wg sync.WaitGroup
@@ -99,7 +107,7 @@ func BenchmarkRelayPipelined(b *testing.B) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs <- pipeline(b, g.POSAddr().String(), reqs[c], b.N/conns+1, window)
+			errs <- client(c)
 		}()
 	}
 	wg.Wait()
@@ -117,25 +125,13 @@ func BenchmarkRelayPipelined(b *testing.B) {
 func BenchmarkRelayOneInFlight(b *testing.B) {
 	g := relayRig(b)
 	const conns = 64
-	b.ReportAllocs()
-	b.ResetTimer()
-	var wg sync.WaitGroup
-	errs := make(chan error, conns)
-	for c := range conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs <- pipeline(b, g.POSAddr().String(), framedPurchases(b, 1, c+1), b.N/conns+1, 1)
-		}()
+	reqs := make([][][]byte, conns)
+	for c := range reqs {
+		reqs[c] = framedPurchases(b, 1, c+1)
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(conns*(b.N/conns+1))/b.Elapsed().Seconds(), "msgs/s")
+	fanOut(b, conns, func(c int) error {
+		return pipeline(b, g.POSAddr().String(), reqs[c], b.N/conns+1, 1)
+	})
 }
 
 // BenchmarkHTTPJSON: the seed README's purchase over keep-alive HTTP,
