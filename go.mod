@@ -7,6 +7,8 @@ require (
 	github.com/moov-io/iso8583 v0.25.0
 	github.com/panjf2000/gnet/v2 v2.9.7
 	github.com/rs/zerolog v1.35.1
+	github.com/valyala/fasthttp v1.78.0
+	go.etcd.io/bbolt v1.4.3
 )
 
 require (
@@ -16,7 +18,6 @@ require (
 	github.com/molecule-man/go-brrr v1.3.1 // indirect
 	github.com/panjf2000/ants/v2 v2.11.3 // indirect
 	github.com/valyala/bytebufferpool v1.0.0 // indirect
-	github.com/valyala/fasthttp v1.78.0 // indirect
 	github.com/yerden/go-util v1.1.4 // indirect
 	go.uber.org/multierr v1.11.0 // indirect
 	go.uber.org/zap v1.27.0 // indirect

@@ -36,9 +36,14 @@ type Request struct {
 	Client Client
 	// Own marks a message the gateway made itself (echo, reversal).
 	Own bool
-	// Sent is when the request went to the bank (Unix nanoseconds), for
-	// latency figures; 0 until then.
+	// Sent is when the request went to the bank (Unix nanoseconds); 0
+	// while it has not. Set by Table.MarkSent, read once the table has
+	// handed the request back.
 	Sent int64
+	// Journal is the request's journal record (0: none).
+	Journal uint64
+	// Reversal, for a reversal the gateway sends, is its bookkeeping.
+	Reversal *Reversal
 
 	// For telling apart two requests under one key (SPEC 4).
 	amount    [12]byte

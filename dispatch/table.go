@@ -267,6 +267,11 @@ func (t *Table) Match(key, tid isocodec.Key, reply *isocodec.Scan, msg []byte) (
 	if head.sameKey != nil {
 		r = t.best(head, reply, msg)
 	}
+	if r.MTI.Class() != reply.MTI.Class() {
+		// A late 0210 under the key of the 0400 reversing it, say: it
+		// answers nothing that waits.
+		return nil, nil
+	}
 	s.unfly(r)
 	t.done(s, r)
 	return r, t.release(s, r)
@@ -300,6 +305,24 @@ func (t *Table) best(head *Request, reply *isocodec.Scan, msg []byte) *Request {
 		}
 	}
 	return best
+}
+
+// MarkSent records that r is about to be written to the bank, with its
+// journal record. It reports false when r is no longer in flight (it
+// timed out or failed while its journal record was being written): then
+// it must not be sent.
+func (t *Table) MarkSent(r *Request, journal uint64, now int64) bool {
+	s := r.shard
+	if s == nil {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r.state != InFlight {
+		return false
+	}
+	r.Sent, r.Journal = now, journal
+	return true
 }
 
 // Abort takes r out of the table (it could not be written, or its client

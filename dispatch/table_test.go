@@ -260,8 +260,8 @@ func TestConflictScoring(t *testing.T) {
 			if got != reqs[tc.wanted] {
 				t.Fatalf("matched request %v", got)
 			}
-			got, _ = g.match(pack(t, tc.reply))
-			if got != reqs[1-tc.wanted] {
+			other := tc.reqs[1-tc.wanted]
+			if got, _ = g.match(reply(t, other)); got != reqs[1-tc.wanted] {
 				t.Fatal("the other request is lost")
 			}
 		})
@@ -269,6 +269,22 @@ func TestConflictScoring(t *testing.T) {
 }
 
 // TestKeySTANOnly: with key fields 11 alone, a reply without 41 matches.
+// TestReplyOfAnotherClass: a late 0210 under the key of the 0400 that
+// reverses it answers nothing.
+func TestReplyOfAnotherClass(t *testing.T) {
+	g := newRig(t, Config{LockTerminal: true})
+	buy := purchase(t, 1, "00000001", "000000001000")
+	rev := fields(buy)
+	rev[0] = "0400"
+	r, _ := g.submit(pack(t, rev), time.Minute)
+	if got, _ := g.match(reply(t, fields(buy))); got != nil {
+		t.Fatal("a 0210 matched a 0400")
+	}
+	if got, _ := g.match(reply(t, rev)); got != r {
+		t.Fatal("the 0410 did not match")
+	}
+}
+
 func TestKeySTANOnly(t *testing.T) {
 	g := newRig(t, Config{LockTerminal: true, KeyFields: []int{11}})
 	if len(g.tab.shards) != 1 {

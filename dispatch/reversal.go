@@ -1,0 +1,174 @@
+package dispatch
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// MaxReversalTries is how often a reversal is sent before the gateway
+// gives up on it (SPEC 5).
+const MaxReversalTries = 10
+
+// ReversalDelay is the wait before try n (1-based): at once, 2 s, then
+// 10 s up to the 8th try, then 300 s (SPEC 5).
+func ReversalDelay(try int) time.Duration {
+	switch {
+	case try <= 1:
+		return 0
+	case try == 2:
+		return 2 * time.Second
+	case try <= 8:
+		return 10 * time.Second
+	}
+	return 300 * time.Second
+}
+
+// Reversal is one purchase the gateway must undo: the original 0200, why,
+// and how far its tries have got.
+type Reversal struct {
+	// ID is the journal record of the original (0 without a journal).
+	ID uint64
+	// Original is the 0200 as it was sent.
+	Original []byte
+	Reason   string
+	// Tries made so far, and when the next is due.
+	Tries int
+	Next  time.Time
+	// LastCode is the response code of the last answer, if any.
+	LastCode string
+
+	sending bool
+}
+
+// ReversalCounts are the reversal figures since start.
+type ReversalCounts struct {
+	Decided   int64 // purchases found to need a reversal
+	Recovered int64 // of those, found open in the journal at start
+	Sent      int64 // 0400s written, tries included
+	Approved  int64
+	Retried   int64
+	Rejected  int64 // a final answer other than approved (e.g. not found)
+	GivenUp   int64
+}
+
+// Reversals holds the pending reversals and their schedule. It is safe
+// for concurrent use.
+type Reversals struct {
+	mu      sync.Mutex
+	pending map[*Reversal]struct{}
+	counts  struct {
+		decided, recovered, sent, approved, retried, rejected, givenUp atomic.Int64
+	}
+}
+
+// NewReversals makes an empty set.
+func NewReversals() *Reversals {
+	return &Reversals{pending: make(map[*Reversal]struct{})}
+}
+
+// Add schedules rv's next try; recovered marks one found at start.
+func (rs *Reversals) Add(rv *Reversal, recovered bool) {
+	rs.mu.Lock()
+	rs.pending[rv] = struct{}{}
+	rs.mu.Unlock()
+	if rv.Tries == 0 {
+		rs.counts.decided.Add(1)
+	}
+	if recovered {
+		rs.counts.recovered.Add(1)
+	}
+}
+
+// Due returns the reversals whose next try is due by now and marks them
+// as being sent; each comes back through Answered or Failed.
+func (rs *Reversals) Due(now time.Time, out []*Reversal) []*Reversal {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	for rv := range rs.pending {
+		if !rv.sending && !rv.Next.After(now) {
+			rv.sending = true
+			rv.Tries++
+			rs.counts.sent.Add(1)
+			out = append(out, rv)
+		}
+	}
+	return out
+}
+
+// Unsent puts back a reversal Due handed out that could not be written
+// (the link was down): the try does not count.
+func (rs *Reversals) Unsent(rv *Reversal) {
+	rs.mu.Lock()
+	rv.sending = false
+	rv.Tries--
+	rs.mu.Unlock()
+	rs.counts.sent.Add(-1)
+}
+
+// TryOutcome is what became of one try.
+type TryOutcome uint8
+
+const (
+	// Done: approved; the purchase is undone.
+	Done TryOutcome = iota + 1
+	// Retry: scheduled again (rv.Next).
+	Retry
+	// Rejected: a final answer that is not an approval.
+	Rejected
+	// GiveUp: no tries left.
+	GiveUp
+)
+
+// Answered records the bank's answer to a try: approved ends it, a system
+// error retries it, anything else is final.
+func (rs *Reversals) Answered(rv *Reversal, code string, approved, systemError bool, now time.Time) TryOutcome {
+	rv.LastCode = code
+	switch {
+	case approved:
+		rs.finish(rv)
+		rs.counts.approved.Add(1)
+		return Done
+	case systemError:
+		return rs.Failed(rv, now)
+	}
+	rs.finish(rv)
+	rs.counts.rejected.Add(1)
+	return Rejected
+}
+
+// Failed records a try that got no answer (timeout, link dropped) or a
+// system error, and schedules the next one.
+func (rs *Reversals) Failed(rv *Reversal, now time.Time) TryOutcome {
+	if rv.Tries >= MaxReversalTries {
+		rs.finish(rv)
+		rs.counts.givenUp.Add(1)
+		return GiveUp
+	}
+	rs.mu.Lock()
+	rv.sending = false
+	rv.Next = now.Add(ReversalDelay(rv.Tries + 1))
+	rs.mu.Unlock()
+	rs.counts.retried.Add(1)
+	return Retry
+}
+
+func (rs *Reversals) finish(rv *Reversal) {
+	rs.mu.Lock()
+	delete(rs.pending, rv)
+	rs.mu.Unlock()
+}
+
+// Len is the number of pending reversals.
+func (rs *Reversals) Len() int {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	return len(rs.pending)
+}
+
+// Counts returns the figures.
+func (rs *Reversals) Counts() ReversalCounts {
+	c := &rs.counts
+	return ReversalCounts{c.decided.Load(), c.recovered.Load(), c.sent.Load(), c.approved.Load(),
+		c.retried.Load(), c.rejected.Load(), c.givenUp.Load()}
+}
