@@ -34,6 +34,8 @@ type Config struct {
 	QueueShortTimeout     time.Duration
 	QueueMessageKeyFields string
 	NoAutoReversal        bool
+	DataDir               string
+	Journal               string
 
 	// Bank emulator
 	EchoServerPort int

@@ -155,6 +155,10 @@ func options(c *Config) []*Option {
 			Help: "event loops for the bank link and POS clients; one keeps each request on one thread"},
 		{Name: "noAutoReversal", Group: gateway, Switch: true, Default: "false", ptr: &c.NoAutoReversal,
 			Help: "never reverse unanswered purchases"},
+		{Name: "dataDir", Group: gateway, Default: "data", ptr: &c.DataDir,
+			Help: "directory of the purchase journal"},
+		{Name: "journal", Group: gateway, Default: "on", ptr: &c.Journal,
+			Help: "on: every purchase is on disk before it goes to the bank and is reversed after a crash; off: in memory only"},
 
 		{Name: "echoServerPort", Group: bank, Default: "0", ptr: &c.EchoServerPort,
 			Help: "run the bank emulator on this port"},

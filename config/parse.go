@@ -178,6 +178,11 @@ func (c *Config) validate() error {
 	default:
 		return fmt.Errorf("--listenFraming: %q is not bare or header", c.ListenFraming)
 	}
+	switch c.Journal {
+	case "on", "off":
+	default:
+		return fmt.Errorf("--journal: %q is not on or off", c.Journal)
+	}
 	switch c.TestFraming {
 	case "bare", "header":
 	default:

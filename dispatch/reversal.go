@@ -159,6 +159,18 @@ func (rs *Reversals) finish(rv *Reversal) {
 	rs.mu.Unlock()
 }
 
+// DueBy reports whether a reversal is due by now or being sent.
+func (rs *Reversals) DueBy(now time.Time) bool {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	for rv := range rs.pending {
+		if rv.sending || !rv.Next.After(now) {
+			return true
+		}
+	}
+	return false
+}
+
 // Len is the number of pending reversals.
 func (rs *Reversals) Len() int {
 	rs.mu.Lock()

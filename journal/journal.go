@@ -103,10 +103,14 @@ func Open(path string) (*Journal, error) {
 
 // Begin records a purchase about to be sent and returns its id; done is
 // called (from the journal's goroutine) once the record is on disk, or
-// with the error that kept it off.
-func (j *Journal) Begin(msg []byte, done func(error)) uint64 {
+// with the error that kept it off. msg must stay unchanged until then.
+func (j *Journal) Begin(msg []byte, done func(id uint64, err error)) uint64 {
 	id := j.next.Add(1)
-	j.queue(op{kind: opPut, id: id, e: Entry{ID: id, State: Sent, Msg: msg}, done: done})
+	o := op{kind: opPut, id: id, e: Entry{ID: id, State: Sent, Msg: msg}}
+	if done != nil {
+		o.done = func(err error) { done(id, err) }
+	}
+	j.queue(o)
 	return id
 }
 

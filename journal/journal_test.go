@@ -29,7 +29,7 @@ func TestBeginSettleReopen(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range 5 {
 		wg.Add(1)
-		ids = append(ids, j.Begin([]byte(fmt.Sprintf("msg %d", i)), func(err error) {
+		ids = append(ids, j.Begin([]byte(fmt.Sprintf("msg %d", i)), func(_ uint64, err error) {
 			if err != nil {
 				t.Error(err)
 			}
@@ -74,7 +74,7 @@ func TestClosedJournalRefuses(t *testing.T) {
 	j := open(t, filepath.Join(t.TempDir(), "j.db"))
 	j.Close()
 	var got error
-	j.Begin([]byte("x"), func(err error) { got = err })
+	j.Begin([]byte("x"), func(_ uint64, err error) { got = err })
 	if got != ErrClosed {
 		t.Fatalf("got %v", got)
 	}
@@ -134,7 +134,7 @@ func TestChildWriter(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range 500 {
 		wg.Add(1)
-		j.Begin([]byte("purchase "+strconv.Itoa(i)), func(error) { wg.Done() })
+		j.Begin([]byte("purchase "+strconv.Itoa(i)), func(uint64, error) { wg.Done() })
 	}
 	wg.Wait()
 	fmt.Println("durable 500")
@@ -157,7 +157,7 @@ func BenchmarkBeginSettle(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		done := make(chan error, 1)
 		for pb.Next() {
-			id := j.Begin(msg, func(err error) { done <- err })
+			id := j.Begin(msg, func(_ uint64, err error) { done <- err })
 			if err := <-done; err != nil {
 				b.Error(err)
 				return

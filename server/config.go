@@ -8,6 +8,7 @@ import (
 
 	"github.com/socketqueue/socketqueue-go/clock"
 	"github.com/socketqueue/socketqueue-go/isocodec"
+	"github.com/socketqueue/socketqueue-go/journal"
 )
 
 // Config is everything a Gateway needs; New checks it.
@@ -45,6 +46,12 @@ type Config struct {
 	// from now (0: 30 s).
 	ExpiryWindow time.Duration
 	Location     *time.Location
+
+	// Journal records purchases until settled (nil: in memory only).
+	// The caller opens and closes it.
+	Journal *journal.Journal
+	// NoAutoReversal: never reverse (SPEC 5's noAutoReversal).
+	NoAutoReversal bool
 
 	Clock     clock.Clock
 	Log       zerolog.Logger

@@ -15,6 +15,7 @@ import (
 	"github.com/socketqueue/socketqueue-go/clock"
 	"github.com/socketqueue/socketqueue-go/dispatch"
 	"github.com/socketqueue/socketqueue-go/isocodec"
+	"github.com/socketqueue/socketqueue-go/journal"
 	"github.com/socketqueue/socketqueue-go/logging"
 )
 
@@ -23,9 +24,11 @@ type Gateway struct {
 	gnet.BuiltinEventEngine
 	cfg   Config
 	log   zerolog.Logger
-	table *dispatch.Table
-	link  *link
-	codes failCodes
+	table     *dispatch.Table
+	link      *link
+	codes     failCodes
+	journal   *journal.Journal
+	reversals *dispatch.Reversals
 
 	eng          gnet.Engine
 	posPort      int // local ports telling listeners apart in OnOpen
@@ -48,6 +51,7 @@ type Gateway struct {
 
 	// OnTick's scratch, used on the ticker goroutine only.
 	expired, ready2 []*dispatch.Request
+	due             []*dispatch.Reversal
 	lastSlow        time.Time
 
 	stopping atomic.Bool
@@ -70,6 +74,8 @@ func New(cfg Config) (*Gateway, error) {
 		LockTerminal: cfg.LockTerminal, Start: cfg.Clock.Now(),
 	})
 	g.link = newLink(g)
+	g.journal = cfg.Journal
+	g.reversals = dispatch.NewReversals()
 	now := cfg.Clock.Now()
 	g.rrn.Store(uint64(now.Unix()%1_000_000) * 1_000_000)
 	g.stan.Store(uint64(now.UnixNano()/1000) % 900_000)
@@ -80,6 +86,9 @@ func (g *Gateway) now() time.Time { return g.cfg.Clock.Now() }
 
 // Table is the gateway's dispatch table (for figures and tests).
 func (g *Gateway) Table() *dispatch.Table { return g.table }
+
+// Reversals is the set of pending reversals and their figures.
+func (g *Gateway) Reversals() *dispatch.Reversals { return g.reversals }
 
 // LinkUp reports whether the bank link is connected.
 func (g *Gateway) LinkUp() bool { return g.link.Up() }
@@ -171,6 +180,10 @@ func (g *Gateway) Start() error {
 			g.stopEngine(context.Background())
 			return err
 		}
+	}
+	if err := g.recover(); err != nil {
+		g.stopEngine(context.Background())
+		return fmt.Errorf("server: journal: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	g.cancel = cancel
@@ -274,7 +287,8 @@ func (g *Gateway) OnTraffic(c gnet.Conn) gnet.Action {
 
 // sendReq writes r to the bank, and on failure the requests its
 // terminal's turn passes to. onLoop: the caller is on the link's loop
-// and flushes.
+// and flushes. A purchase is journaled first; it goes on from the
+// journal's goroutine once its record is on disk.
 func (g *Gateway) sendReq(r *dispatch.Request, onLoop bool) {
 	for r != nil {
 		if r.Client.Gone() {
@@ -287,12 +301,18 @@ func (g *Gateway) sendReq(r *dispatch.Request, onLoop bool) {
 			r = next
 			continue
 		}
-		r.Sent = g.now().UnixNano()
+		if g.needsJournal(r) {
+			g.journal.Begin(r.Msg, func(id uint64, err error) { g.journaled(r, id, err) })
+			return
+		}
+		if !g.table.MarkSent(r, 0, g.now().UnixNano()) {
+			return // timed out or failed meanwhile; whoever took it out owns it
+		}
+		if e := g.log.Debug(); e.Enabled() {
+			g.dump(e, "to bank", r.Msg) // before: once sent, the reply may recycle r
+		}
 		err := g.link.send(r.Msg, onLoop)
 		if err == nil {
-			if e := g.log.Debug(); e.Enabled() {
-				g.dump(e, "to bank", r.Msg)
-			}
 			return
 		}
 		next, ok := g.table.Abort(r)
@@ -305,6 +325,10 @@ func (g *Gateway) sendReq(r *dispatch.Request, onLoop bool) {
 
 // fail tells r's client that r failed. Safe from any goroutine.
 func (g *Gateway) fail(r *dispatch.Request, err error) {
+	if r.Reversal != nil {
+		g.reversalFailed(r.Reversal, err)
+		return
+	}
 	switch c := r.Client.(type) {
 	case *posConn:
 		c.fail(r, err)
@@ -323,8 +347,23 @@ func (g *Gateway) failAll(err error) {
 		g.log.Warn().Int("requests", len(reqs)).Msg("failing requests held for the dropped link")
 	}
 	for _, r := range reqs {
+		g.unanswered(r, "link dropped with the purchase in flight")
 		g.fail(r, err)
 	}
+}
+
+// unanswered handles a request taken out of the table without its
+// answer: a purchase that went to the bank is reversed; one that never
+// went is forgotten.
+func (g *Gateway) unanswered(r *dispatch.Request, reason string) {
+	if r.Reversal != nil {
+		return
+	}
+	if r.Sent != 0 {
+		g.reverse(r, reason)
+		return
+	}
+	g.settle(r)
 }
 
 // OnTick drives the timers, on gnet's ticker goroutine: request
@@ -336,6 +375,7 @@ func (g *Gateway) OnTick() (time.Duration, gnet.Action) {
 	g.expired, g.ready2 = g.table.Expire(now, g.expired[:0], g.ready2[:0])
 	for _, r := range g.expired {
 		g.log.Info().Str("mti", r.MTI.String()).Str("key", r.Key.String()).Msg("request timed out")
+		g.unanswered(r, "no answer within the queue timeout")
 		g.fail(r, ErrTimeout)
 	}
 	for _, r := range g.ready2 {
@@ -343,6 +383,7 @@ func (g *Gateway) OnTick() (time.Duration, gnet.Action) {
 	}
 	clear(g.expired)
 	clear(g.ready2)
+	g.sendDueReversals(now)
 	if now.Sub(g.lastSlow) >= time.Second {
 		g.lastSlow = now
 		g.idleChecks(now)
@@ -375,8 +416,10 @@ func (g *Gateway) idleChecks(now time.Time) {
 	}
 }
 
-// Shutdown stops taking clients, waits (until ctx ends) for the requests
-// held to be answered or time out, then closes everything.
+// Shutdown stops taking clients, waits (until ctx ends) for the replies
+// still due and for the reversals due now, then closes everything. What
+// is still unsettled stays in the journal for the next start; the caller
+// closes the journal after Shutdown.
 func (g *Gateway) Shutdown(ctx context.Context) error {
 	var err error
 	g.stopOnce.Do(func() {
@@ -385,6 +428,12 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 			g.http.closeListener()
 		}
 		for g.table.Held() > 0 && ctx.Err() == nil {
+			clock.Sleep(ctx, 10*time.Millisecond)
+		}
+		// Reversals due now get one try while the link is up, bounded
+		// by a short timeout; later retries wait for the next start.
+		deadline := time.Now().Add(g.cfg.ShortTimeout)
+		for g.link.Up() && g.reversalsDue() && time.Now().Before(deadline) && ctx.Err() == nil {
 			clock.Sleep(ctx, 10*time.Millisecond)
 		}
 		g.failAll(ErrStopping)
@@ -400,8 +449,21 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		if e := g.stopEngine(ctx); e != nil && err == nil {
 			err = e
 		}
+		if g.journal != nil {
+			if e := g.journal.Flush(); e != nil && err == nil {
+				err = e
+			}
+		}
+		if n := g.reversals.Len(); n > 0 {
+			g.log.Warn().Int("reversals", n).Msg("reversals still pending; the journal keeps them for the next start")
+		}
 	})
 	return err
+}
+
+// reversalsDue reports whether a reversal is due now or being sent.
+func (g *Gateway) reversalsDue() bool {
+	return g.reversals.DueBy(g.now())
 }
 
 func (g *Gateway) stopEngine(ctx context.Context) error {

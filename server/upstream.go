@@ -65,7 +65,7 @@ func (g *Gateway) fromBank(u *upstreamConn, msg []byte) {
 			Msg("reply matches no waiting request (late, duplicate or unknown); dropped")
 		return
 	}
-	g.deliver(r, msg)
+	g.deliver(r, &u.scan, msg)
 	if next != nil {
 		g.sendReq(next, true)
 	}
@@ -73,8 +73,24 @@ func (g *Gateway) fromBank(u *upstreamConn, msg []byte) {
 
 var tidField = []int{41}
 
-// deliver hands a reply to r's client; it runs on the link's loop.
-func (g *Gateway) deliver(r *dispatch.Request, msg []byte) {
+// deliver hands a reply to r's client; it runs on the link's loop. A
+// purchase whose client has left is reversed if the bank approved it.
+func (g *Gateway) deliver(r *dispatch.Request, s *isocodec.Scan, msg []byte) {
+	if r.Reversal != nil {
+		g.reversalAnswered(r.Reversal, s, msg)
+		g.table.Put(r)
+		return
+	}
+	if r.Client.Gone() && r.Sent != 0 {
+		var buf [8]byte
+		if g.cfg.Dialect.IsApproved(g.cfg.Dialect.Layout.AppendText(buf[:0], s, msg, 39)) {
+			g.reverse(r, "approved after its client left")
+		} else {
+			g.settle(r)
+		}
+	} else {
+		g.settle(r)
+	}
 	switch c := r.Client.(type) {
 	case *posConn:
 		c.deliver(msg)

@@ -262,7 +262,7 @@ func TestClientsFailAgainstNothing(t *testing.T) {
 // /raw echo and a bare POS echo all work; SIGTERM exits 0.
 func TestGatewayWithEmulator(t *testing.T) {
 	bankPort, posPort, httpPort := strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t))
-	p := start(t, "bank link up", "--echoServerPort="+bankPort, "--upstreamHost=127.0.0.1", "--upstreamPort="+bankPort,
+	p := start(t, "bank link up", "--dataDir="+t.TempDir(), "--echoServerPort="+bankPort, "--upstreamHost=127.0.0.1", "--upstreamPort="+bankPort,
 		"--listenPort="+posPort, "--listenHttpPort="+httpPort, "--v")
 	base := "http://127.0.0.1:" + httpPort
 
@@ -322,7 +322,7 @@ func TestGatewayWithEmulator(t *testing.T) {
 // with emulator and then the test clients against its POS port.
 func TestTestClientsThroughGateway(t *testing.T) {
 	bankPort, posPort := strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t))
-	start(t, "bank link up", "--echoServerPort="+bankPort, "--upstreamHost=localhost", "--upstreamPort="+bankPort,
+	start(t, "bank link up", "--dataDir="+t.TempDir(), "--echoServerPort="+bankPort, "--upstreamHost=localhost", "--upstreamPort="+bankPort,
 		"--listenPort="+posPort, "--vv")
 	out, errOut, code := runBinary(t, "--testTargetHost=localhost", "--testTargetPort="+posPort, "--testClients=10",
 		"--testRounds=6", "--testMessages=mix", "--testPauseMin=0", "--testPauseMax=0.05")

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 	"github.com/socketqueue/socketqueue-go/bank"
 	"github.com/socketqueue/socketqueue-go/config"
 	"github.com/socketqueue/socketqueue-go/isocodec"
+	"github.com/socketqueue/socketqueue-go/journal"
 	"github.com/socketqueue/socketqueue-go/logging"
 	"github.com/socketqueue/socketqueue-go/selftest"
 	"github.com/socketqueue/socketqueue-go/server"
@@ -45,7 +48,6 @@ func newProcess(cfg *config.Config, stdout, stderr io.Writer) (*process, error) 
 	for name, set := range map[string]bool{
 		"statServerPort": cfg.StatServerPort != 0, "statDumpFile": cfg.StatDumpFile != "",
 		"logFile": cfg.LogFile != "", "pidFile": cfg.PidFile != "", "logstashHost": cfg.LogstashHost != "",
-		"noAutoReversal": cfg.NoAutoReversal,
 	} {
 		if set {
 			p.log.Warn().Str("option", name).Msg("option accepted but not implemented in this version; ignored")
@@ -106,7 +108,14 @@ func (p *process) run(ctx context.Context) error {
 	}
 
 	if cfg.Gateway() {
-		gw, err := p.startGateway()
+		j, err := p.openJournal()
+		if err != nil {
+			return err
+		}
+		if j != nil {
+			stops = append(stops, func(context.Context) error { return j.Close() })
+		}
+		gw, err := p.startGateway(j)
 		if err != nil {
 			return err
 		}
@@ -164,7 +173,7 @@ func (p *process) startBank() (*bank.Server, error) {
 
 // startGateway starts the gateway; its link dials (or waits for) the
 // bank in the background.
-func (p *process) startGateway() (*server.Gateway, error) {
+func (p *process) startGateway(j *journal.Journal) (*server.Gateway, error) {
 	cfg := p.cfg
 	keys, err := p.dialect.ParseKeyFields(cfg.QueueMessageKeyFields)
 	if err != nil {
@@ -183,6 +192,7 @@ func (p *process) startGateway() (*server.Gateway, error) {
 		ClientIdle: cfg.ClientTimeout, MaxQueue: cfg.MaxQueue, LockTerminal: cfg.QueueLockTerminal,
 		QueueTimeout: cfg.QueueTimeout, ShortTimeout: cfg.QueueShortTimeout,
 		Log: p.log, Dangerous: cfg.Dangerous, Loops: cfg.Loops,
+		Journal: j, NoAutoReversal: cfg.NoAutoReversal,
 	}
 	if cfg.UpstreamHost != "" {
 		sc.UpstreamAddr = net.JoinHostPort(cfg.UpstreamHost, strconv.Itoa(cfg.UpstreamPort))
@@ -203,6 +213,23 @@ func (p *process) startGateway() (*server.Gateway, error) {
 		return nil, err
 	}
 	return gw, nil
+}
+
+// openJournal opens the purchase journal in --dataDir, unless
+// --journal=off.
+func (p *process) openJournal() (*journal.Journal, error) {
+	if p.cfg.Journal == "off" {
+		p.log.Warn().Msg("journal off: purchases in flight are not reversed after a crash")
+		return nil, nil
+	}
+	if err := os.MkdirAll(p.cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("--dataDir: %w", err)
+	}
+	j, err := journal.Open(filepath.Join(p.cfg.DataDir, "journal.db"))
+	if err != nil {
+		return nil, fmt.Errorf("--dataDir: %w", err)
+	}
+	return j, nil
 }
 
 func (p *process) serveLedger(l *bank.Ledger) (func(context.Context) error, error) {
