@@ -69,12 +69,12 @@ func NewReversals() *Reversals {
 
 // Add schedules rv's next try; recovered marks one found at start.
 func (rs *Reversals) Add(rv *Reversal, recovered bool) {
-	rs.mu.Lock()
-	rs.pending[rv] = struct{}{}
-	rs.mu.Unlock()
 	if rv.Tries == 0 {
 		rs.counts.decided.Add(1)
 	}
+	rs.mu.Lock()
+	rs.pending[rv] = struct{}{}
+	rs.mu.Unlock()
 	if recovered {
 		rs.counts.recovered.Add(1)
 	}
@@ -121,42 +121,46 @@ const (
 )
 
 // Answered records the bank's answer to a try: approved ends it, a system
-// error retries it, anything else is final.
-func (rs *Reversals) Answered(rv *Reversal, code string, approved, systemError bool, now time.Time) TryOutcome {
+// error retries it, anything else is final. It returns the outcome and a
+// copy of rv as it then stands: once rv is scheduled again another
+// goroutine may take it, so the caller reads the copy.
+func (rs *Reversals) Answered(rv *Reversal, code string, approved, systemError bool, now time.Time) (TryOutcome, Reversal) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
 	rv.LastCode = code
 	switch {
 	case approved:
-		rs.finish(rv)
+		delete(rs.pending, rv)
 		rs.counts.approved.Add(1)
-		return Done
+		return Done, *rv
 	case systemError:
-		return rs.Failed(rv, now)
+		return rs.failed(rv, now)
 	}
-	rs.finish(rv)
+	delete(rs.pending, rv)
 	rs.counts.rejected.Add(1)
-	return Rejected
+	return Rejected, *rv
 }
 
-// Failed records a try that got no answer (timeout, link dropped) or a
-// system error, and schedules the next one.
-func (rs *Reversals) Failed(rv *Reversal, now time.Time) TryOutcome {
-	if rv.Tries >= MaxReversalTries {
-		rs.finish(rv)
-		rs.counts.givenUp.Add(1)
-		return GiveUp
-	}
+// Failed records a try that got no answer (timeout, link dropped) and
+// schedules the next one, or gives up after the last; see Answered for
+// the copy.
+func (rs *Reversals) Failed(rv *Reversal, now time.Time) (TryOutcome, Reversal) {
 	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	rv.LastCode = ""
+	return rs.failed(rv, now)
+}
+
+func (rs *Reversals) failed(rv *Reversal, now time.Time) (TryOutcome, Reversal) {
+	if rv.Tries >= MaxReversalTries {
+		delete(rs.pending, rv)
+		rs.counts.givenUp.Add(1)
+		return GiveUp, *rv
+	}
 	rv.sending = false
 	rv.Next = now.Add(ReversalDelay(rv.Tries + 1))
-	rs.mu.Unlock()
 	rs.counts.retried.Add(1)
-	return Retry
-}
-
-func (rs *Reversals) finish(rv *Reversal) {
-	rs.mu.Lock()
-	delete(rs.pending, rv)
-	rs.mu.Unlock()
+	return Retry, *rv
 }
 
 // DueBy reports whether a reversal is due by now or being sent.

@@ -33,7 +33,7 @@ func TestReversalSchedule(t *testing.T) {
 		if again := rs.Due(at.Add(time.Hour), nil); len(again) != 0 {
 			t.Fatal("handed out twice while being sent")
 		}
-		out := rs.Answered(rv, "912", false, true, at)
+		out, _ := rs.Answered(rv, "912", false, true, at)
 		if try < MaxReversalTries {
 			if out != Retry {
 				t.Fatalf("try %d: %v", try, out)
@@ -62,7 +62,10 @@ func TestReversalOutcomes(t *testing.T) {
 	if len(due) != 3 {
 		t.Fatalf("%d due", len(due))
 	}
-	if rs.Answered(a, "000", true, false, t0) != Done || rs.Answered(b, "914", false, false, t0) != Rejected {
+	if out, _ := rs.Answered(a, "000", true, false, t0); out != Done {
+		t.Fatal("approved")
+	}
+	if out, snap := rs.Answered(b, "914", false, false, t0); out != Rejected || snap.LastCode != "914" {
 		t.Fatal("final answers")
 	}
 	rs.Unsent(c)

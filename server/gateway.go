@@ -22,8 +22,8 @@ import (
 // Gateway is one running gateway.
 type Gateway struct {
 	gnet.BuiltinEventEngine
-	cfg   Config
-	log   zerolog.Logger
+	cfg       Config
+	log       zerolog.Logger
 	table     *dispatch.Table
 	link      *link
 	codes     failCodes

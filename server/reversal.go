@@ -77,8 +77,8 @@ func (g *Gateway) reverse(r *dispatch.Request, reason string) {
 	if g.journal != nil && rv.ID != 0 {
 		g.journal.Reversing(entryOf(rv), nil)
 	}
+	g.logReversal(g.log.Warn(), rv).Msg("purchase to be reversed") // before Add hands rv to the ticker
 	g.reversals.Add(rv, false)
-	g.logReversal(g.log.Warn(), rv).Msg("purchase to be reversed")
 }
 
 func entryOf(rv *dispatch.Reversal) journal.Entry {
@@ -109,8 +109,8 @@ func (g *Gateway) recover() error {
 			continue
 		}
 		g.journal.Reversing(entryOf(rv), nil)
-		g.reversals.Add(rv, true)
 		g.logReversal(g.log.Warn(), rv).Msg("purchase recovered from the journal, to be reversed")
+		g.reversals.Add(rv, true)
 	}
 	return nil
 }
@@ -133,7 +133,7 @@ func (g *Gateway) sendDueReversals(now time.Time) {
 		if err != nil {
 			// Cannot happen for a 0200 that went out; give up loudly.
 			g.logReversal(g.log.Error(), rv).Err(err).Msg("cannot build the reversal")
-			g.reversalOutcome(rv, g.reversals.Answered(rv, "", false, false, now))
+			g.reversalOutcome(g.reversals.Answered(rv, "", false, false, now))
 			continue
 		}
 		// Logged before it goes: once sent, the answer may settle rv on
@@ -188,7 +188,7 @@ func (g *Gateway) reversalAnswered(rv *dispatch.Reversal, s *isocodec.Scan, msg 
 	var buf [8]byte
 	code := d.Layout.AppendText(buf[:0], s, msg, 39)
 	approved := d.IsApproved(code) || len(code) == 3 && string(code) == "400"
-	g.reversalOutcome(rv, g.reversals.Answered(rv, string(code), approved, d.IsSystemError(code), g.now()))
+	g.reversalOutcome(g.reversals.Answered(rv, string(code), approved, d.IsSystemError(code), g.now()))
 }
 
 // reversalFailed handles a try with no answer.
@@ -197,11 +197,13 @@ func (g *Gateway) reversalFailed(rv *dispatch.Reversal, err error) {
 		g.reversals.Unsent(rv) // never went out
 		return
 	}
-	rv.LastCode = ""
-	g.reversalOutcome(rv, g.reversals.Failed(rv, g.now()))
+	g.reversalOutcome(g.reversals.Failed(rv, g.now()))
 }
 
-func (g *Gateway) reversalOutcome(rv *dispatch.Reversal, out dispatch.TryOutcome) {
+// reversalOutcome journals and logs a try's outcome from snap, a copy
+// taken when it was decided.
+func (g *Gateway) reversalOutcome(out dispatch.TryOutcome, snap dispatch.Reversal) {
+	rv := &snap
 	switch out {
 	case dispatch.Done:
 		if g.journal != nil && rv.ID != 0 {

@@ -92,7 +92,7 @@ func (w *Wheel) Stop(t *Timer) bool {
 func (w *Wheel) Advance(now time.Time, fire func(*Timer)) {
 	nowNs := now.UnixNano()
 	target := nowNs / w.tick
-	if target <= w.now {
+	if target < w.now {
 		return
 	}
 	from := w.now + 1
@@ -100,7 +100,10 @@ func (w *Wheel) Advance(now time.Time, fire func(*Timer)) {
 		from = target - int64(len(w.slots)) + 1 // one full turn visits every slot
 	}
 	due := w.due[:0]
-	for tk := from; tk <= target; tk++ {
+	// The slot after target holds deadlines up to one tick ahead; those
+	// already passed (now between two ticks) are due too, though the
+	// slot itself is not passed yet.
+	for tk := from; tk <= target+1; tk++ {
 		head := &w.slots[tk&w.mask]
 		for t := head.next; t != head; {
 			next := t.next

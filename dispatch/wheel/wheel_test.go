@@ -19,8 +19,9 @@ func TestWheelFiresOnTime(t *testing.T) {
 		{"beyond one turn waits for its turn", 3 * time.Second, []time.Duration{time.Second, 2 * time.Second, 2990 * time.Millisecond, 3 * time.Second}, 3},
 		{"big jump fires", 35 * time.Second, []time.Duration{time.Hour}, 0},
 		{"not yet", time.Minute, []time.Duration{59 * time.Second}, -1},
-		{"between ticks", 15 * time.Millisecond, []time.Duration{12 * time.Millisecond, 19 * time.Millisecond, 20 * time.Millisecond}, 2},
-		{"between ticks, advanced mid-tick", 301 * time.Millisecond, []time.Duration{300 * time.Millisecond, 305 * time.Millisecond, 311 * time.Millisecond}, 2},
+		{"between ticks", 15 * time.Millisecond, []time.Duration{12 * time.Millisecond, 19 * time.Millisecond, 20 * time.Millisecond}, 1},
+		{"between ticks, advanced mid-tick", 301 * time.Millisecond, []time.Duration{300 * time.Millisecond, 305 * time.Millisecond, 311 * time.Millisecond}, 1},
+		{"exactly at an unaligned deadline", 1234567 * time.Microsecond, []time.Duration{1234566 * time.Microsecond, 1234567 * time.Microsecond}, 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
