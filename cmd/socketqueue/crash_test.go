@@ -1,0 +1,179 @@
+package main
+
+import (
+	"net"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	json "github.com/goccy/go-json"
+
+	"github.com/socketqueue/socketqueue-go/bank"
+	"github.com/socketqueue/socketqueue-go/isocodec"
+	"github.com/socketqueue/socketqueue-go/journal"
+)
+
+// bankTotals reads GET /bank of an emulator process.
+func bankTotals(t *testing.T, httpPort string) bank.Totals {
+	t.Helper()
+	resp, err := http.Get("http://127.0.0.1:" + httpPort + "/bank?limit=0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var snap bank.Snapshot
+	if err := json.NewDecoder(resp.Body).Decode(&snap); err != nil {
+		t.Fatal(err)
+	}
+	return snap.Totals
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("never: %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func purchaseMsg(t *testing.T, i int) []byte {
+	tid := strconv.Itoa(i)
+	stan := "000000"[len(tid):] + tid
+	tid = "00000000"[len(tid):] + tid
+	msg, err := isocodec.SmartVista.Pack(isocodec.Fields{
+		0: "0200", 3: "000000", 4: "000000000100", 7: "1125120000", 11: stan, 12: time.Now().Format("060102150405"),
+		22: "051", 24: "200", 25: "00", 35: "4850781234567891=19082012232800000037", 41: tid,
+		42: "000124642124643", 49: "810",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return msg
+}
+
+// bare sends one bare message and reads until the gateway closes.
+func bare(addr string, msg []byte) ([]byte, error) {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(60 * time.Second))
+	if _, err := c.Write(msg); err != nil {
+		return nil, err
+	}
+	var out []byte
+	buf := make([]byte, 4096)
+	for {
+		n, err := c.Read(buf)
+		out = append(out, buf[:n]...)
+		if err != nil {
+			return out, nil
+		}
+	}
+}
+
+func journalPending(t *testing.T, dir string) []journal.Entry {
+	t.Helper()
+	j, err := journal.Open(filepath.Join(dir, "journal.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	pend, err := j.Pending()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pend
+}
+
+// TestKillNineReversesInFlight: 50 purchases at the bank, unanswered;
+// the gateway is killed with SIGKILL; the next gateway reverses all 50,
+// each once.
+func TestKillNineReversesInFlight(t *testing.T) {
+	bankPort, bankHTTP, posPort := strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t))
+	data := t.TempDir()
+	bk := start(t, "bank ledger at GET /bank", "--v", "--echoServerPort="+bankPort, "--bankHttpPort="+bankHTTP, "--bankMuteEvery=1")
+	gwArgs := []string{"--v", "--upstreamHost=127.0.0.1", "--upstreamPort=" + bankPort, "--listenPort=" + posPort,
+		"--dataDir=" + data, "--queueTimeout=60"}
+	gw := start(t, "bank link up", gwArgs...)
+
+	var wg sync.WaitGroup
+	for i := 1; i <= 50; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			bare("127.0.0.1:"+posPort, purchaseMsg(t, i))
+		}()
+	}
+	waitFor(t, "50 purchases at the bank", func() bool { return bankTotals(t, bankHTTP).Approved == 50 })
+	gw.cmd.Process.Kill()
+	wg.Wait()
+	if tot := bankTotals(t, bankHTTP); tot.Reversals != 0 {
+		t.Fatalf("reversed before the restart: %+v", tot)
+	}
+
+	gw2 := start(t, "bank link up", gwArgs...)
+	waitFor(t, "50 reversals at the bank", func() bool { return bankTotals(t, bankHTTP).Reversals == 50 })
+	if code := gw2.stop(t); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	tot := bankTotals(t, bankHTTP)
+	if tot.Reversals != 50 || tot.RepeatedReversals != 0 || tot.ReversalsNotFound != 0 || tot.Approved != 50 {
+		t.Fatalf("bank %+v", tot)
+	}
+	if pend := journalPending(t, data); len(pend) != 0 {
+		t.Fatalf("%d records left in the journal", len(pend))
+	}
+	bk.stop(t)
+}
+
+// TestSIGTERMDeliversInFlight: SIGTERM while 20 purchases wait for the
+// bank: every client gets its reply, the gateway exits 0, and nothing is
+// left in the journal.
+func TestSIGTERMDeliversInFlight(t *testing.T) {
+	bankPort, bankHTTP, posPort := strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t))
+	data := t.TempDir()
+	start(t, "bank ledger at GET /bank", "--v", "--echoServerPort="+bankPort, "--bankHttpPort="+bankHTTP, "--bankDelay=0.5")
+	gw := start(t, "bank link up", "--v", "--upstreamHost=127.0.0.1", "--upstreamPort="+bankPort,
+		"--listenPort="+posPort, "--dataDir="+data)
+	var wg sync.WaitGroup
+	replies := make(chan isocodec.Fields, 20)
+	for i := 1; i <= 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, _ := bare("127.0.0.1:"+posPort, purchaseMsg(t, i))
+			f, _ := isocodec.SmartVista.Unpack(r)
+			replies <- f
+		}()
+	}
+	waitFor(t, "20 purchases at the bank", func() bool { return bankTotals(t, bankHTTP).Approved == 20 })
+	if code := gw.stop(t); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	wg.Wait()
+	close(replies)
+	n := 0
+	for f := range replies {
+		if f[0] != "0210" || f[39] != "000" {
+			t.Errorf("reply %v", f)
+		}
+		n++
+	}
+	if n != 20 {
+		t.Fatalf("%d replies", n)
+	}
+	if pend := journalPending(t, data); len(pend) != 0 {
+		t.Fatalf("%d records left in the journal", len(pend))
+	}
+	if tot := bankTotals(t, bankHTTP); tot.Reversals != 0 {
+		t.Fatalf("answered purchases reversed: %+v", tot)
+	}
+}
