@@ -28,7 +28,7 @@ test-short:
 # once the load generator exists.
 bench: bench-micro
 
-BENCHPKGS := ./isocodec/... ./dispatch/... ./bank/... ./server/...
+BENCHPKGS := ./isocodec/... ./dispatch/... ./journal/... ./bank/... ./server/...
 
 bench-micro:
 	$(GO) test -run='^$$' -bench=. -benchmem -count=1 $(BENCHPKGS)

@@ -36,6 +36,7 @@ type Config struct {
 	NoAutoReversal        bool
 	DataDir               string
 	Journal               string
+	JournalSync           string
 
 	// Bank emulator
 	EchoServerPort int

@@ -159,6 +159,8 @@ func options(c *Config) []*Option {
 			Help: "directory of the purchase journal"},
 		{Name: "journal", Group: gateway, Default: "on", ptr: &c.Journal,
 			Help: "on: every purchase is on disk before it goes to the bank and is reversed after a crash; off: in memory only"},
+		{Name: "journalSync", Group: gateway, Default: "disk", ptr: &c.JournalSync,
+			Help: "disk: each group commit is synced to the disk (survives a power cut); os: left to the OS cache (survives a crash or kill -9 of the gateway, not of the machine; faster)"},
 
 		{Name: "echoServerPort", Group: bank, Default: "0", ptr: &c.EchoServerPort,
 			Help: "run the bank emulator on this port"},

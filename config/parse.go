@@ -183,6 +183,11 @@ func (c *Config) validate() error {
 	default:
 		return fmt.Errorf("--journal: %q is not on or off", c.Journal)
 	}
+	switch c.JournalSync {
+	case "disk", "os":
+	default:
+		return fmt.Errorf("--journalSync: %q is not disk or os", c.JournalSync)
+	}
 	switch c.TestFraming {
 	case "bare", "header":
 	default:

@@ -73,9 +73,22 @@ type Journal struct {
 	commits, nops atomic.Int64
 }
 
+// Options tune a journal.
+type Options struct {
+	// NoSync leaves each commit in the operating system's cache instead
+	// of syncing it to the disk: it survives a crash or kill -9 of the
+	// process, not a crash of the machine or a power cut.
+	NoSync bool
+}
+
 // Open opens (or creates) the journal file at path.
-func Open(path string) (*Journal, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, FreelistType: bolt.FreelistMapType, NoFreelistSync: true})
+func Open(path string, opts ...Options) (*Journal, error) {
+	var o Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, FreelistType: bolt.FreelistMapType,
+		NoFreelistSync: true, NoSync: o.NoSync})
 	if err != nil {
 		return nil, fmt.Errorf("journal: open %s: %w", path, err)
 	}

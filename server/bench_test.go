@@ -6,20 +6,54 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/socketqueue/socketqueue-go/bank"
 	"github.com/socketqueue/socketqueue-go/isocodec"
+	"github.com/socketqueue/socketqueue-go/journal"
 )
 
 // relayRig is a gateway in front of the emulator, both in this process,
 // with a framed POS port. Figures include the emulator and the client on
 // the same cores.
 func relayRig(b *testing.B) *Gateway {
+	return relayRigJournal(b, noJournal)
+}
+
+type journalMode int
+
+const (
+	noJournal journalMode = iota
+	syncDisk
+	syncOS
+)
+
+func relayRigJournal(b *testing.B, mode journalMode) *Gateway {
 	bk := startBank(b, bank.Faults{}, "")
-	return startGateway(b, bk.Addr().String(), func(c *Config) { c.POSFraming = ascii4(b) })
+	var j *journal.Journal
+	if mode != noJournal {
+		var err error
+		j, err = journal.Open(filepath.Join(b.TempDir(), "journal.db"), journal.Options{NoSync: mode == syncOS})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { j.Close() })
+	}
+	g := startGateway(b, bk.Addr().String(), func(c *Config) {
+		c.POSFraming = ascii4(b)
+		c.Journal = j
+	})
+	if j != nil {
+		b.Cleanup(func() {
+			if st := j.Stats(); st.Commits > 0 {
+				b.ReportMetric(float64(st.Ops)/float64(st.Commits), "ops/commit")
+			}
+		})
+	}
+	return g
 }
 
 // framedPurchases makes n framed purchases for distinct terminals.
@@ -85,7 +119,13 @@ func pipeline(b *testing.B, addr string, reqs [][]byte, n, window int) error {
 // BenchmarkRelayPipelined: 4 framed POS connections, 64 requests in
 // flight each, distinct terminals, relayed to the emulator and back.
 func BenchmarkRelayPipelined(b *testing.B) {
-	g := relayRig(b)
+	b.Run("journal=off", func(b *testing.B) { relayPipelined(b, noJournal) })
+	b.Run("journal=disk", func(b *testing.B) { relayPipelined(b, syncDisk) })
+	b.Run("journal=os", func(b *testing.B) { relayPipelined(b, syncOS) })
+}
+
+func relayPipelined(b *testing.B, withJournal journalMode) {
+	g := relayRigJournal(b, withJournal)
 	const conns, window = 4, 64
 	reqs := make([][][]byte, conns)
 	for c := range reqs {
@@ -123,7 +163,13 @@ func fanOut(b *testing.B, conns int, client func(c int) error) {
 // BenchmarkRelayOneInFlight: 64 framed connections, one request in flight
 // each (request, wait, next).
 func BenchmarkRelayOneInFlight(b *testing.B) {
-	g := relayRig(b)
+	b.Run("journal=off", func(b *testing.B) { relayOneInFlight(b, noJournal) })
+	b.Run("journal=disk", func(b *testing.B) { relayOneInFlight(b, syncDisk) })
+	b.Run("journal=os", func(b *testing.B) { relayOneInFlight(b, syncOS) })
+}
+
+func relayOneInFlight(b *testing.B, withJournal journalMode) {
+	g := relayRigJournal(b, withJournal)
 	const conns = 64
 	reqs := make([][][]byte, conns)
 	for c := range reqs {

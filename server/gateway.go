@@ -302,7 +302,8 @@ func (g *Gateway) sendReq(r *dispatch.Request, onLoop bool) {
 			continue
 		}
 		if g.needsJournal(r) {
-			g.journal.Begin(r.Msg, func(id uint64, err error) { g.journaled(r, id, err) })
+			req := r // r itself changes in this loop; a closure over it would move it to the heap
+			g.journal.Begin(req.Msg, func(id uint64, err error) { g.journaled(req, id, err) })
 			return
 		}
 		if !g.table.MarkSent(r, 0, g.now().UnixNano()) {
