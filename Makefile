@@ -28,10 +28,11 @@ test-short:
 # once the load generator exists.
 bench: bench-micro
 
-BENCHPKGS := ./isocodec/... ./dispatch/... ./journal/... ./bank/... ./server/...
+BENCHPKGS := ./isocodec/... ./dispatch/... ./journal/... ./bank/...
 
 bench-micro:
 	$(GO) test -run='^$$' -bench=. -benchmem -count=1 $(BENCHPKGS)
+	$(GO) test -run='^$$' -bench=. -benchmem -count=1 -benchtime=3s ./server/
 	$(GO) test -run='^$$' -bench=SubmitMatch -benchmem -count=1 -cpu=1,2,4 ./dispatch/
 
 # Each fuzz target in turn (go test -fuzz takes one target at a time).
