@@ -302,6 +302,10 @@ func (g *Gateway) sendReq(r *dispatch.Request, onLoop bool) {
 			continue
 		}
 		if g.needsJournal(r) {
+			// The journal commits in the background, grouping whatever
+			// arrives meanwhile; the loop never waits on the disk (a
+			// commit per loop batch, tried, stalled every client for
+			// each sync).
 			req := r // r itself changes in this loop; a closure over it would move it to the heap
 			g.journal.Begin(req.Msg, func(id uint64, err error) { g.journaled(req, id, err) })
 			return
