@@ -67,6 +67,7 @@ type Config struct {
 	Silent         bool
 	Dangerous      bool
 	LogFile        string
+	LogFormat      string
 	PidFile        string
 	LogstashHost   string
 	LogstashPort   int

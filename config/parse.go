@@ -183,6 +183,11 @@ func (c *Config) validate() error {
 	default:
 		return fmt.Errorf("--journal: %q is not on or off", c.Journal)
 	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		return fmt.Errorf("--logFormat: %q is not text or json", c.LogFormat)
+	}
 	switch c.JournalSync {
 	case "disk", "os":
 	default:

@@ -12,22 +12,43 @@ type Options struct {
 	// Level: 0 quiet (warnings and errors), 1 info (v), 2 verbose (vv,
 	// with readable message dumps).
 	Level  int
-	Silent bool      // nothing at all
+	Silent bool      // nothing on the console
 	Out    io.Writer // os.Stderr when nil
 	JSON   bool      // JSON lines instead of the human console format
+	// File, when set, gets every line too (even when Silent), as JSON
+	// lines if FileJSON, else in the human format.
+	File     io.Writer
+	FileJSON bool
 }
 
 // New makes the logger.
 func New(o Options) zerolog.Logger {
-	if o.Silent {
+	var outs []io.Writer
+	if !o.Silent {
+		out := o.Out
+		if out == nil {
+			out = os.Stderr
+		}
+		if !o.JSON {
+			out = zerolog.ConsoleWriter{Out: out, TimeFormat: "2006-01-02 15:04:05.000", NoColor: !isTerminal(out)}
+		}
+		outs = append(outs, out)
+	}
+	if o.File != nil {
+		if o.FileJSON {
+			outs = append(outs, o.File)
+		} else {
+			outs = append(outs, zerolog.ConsoleWriter{Out: o.File, TimeFormat: "2006-01-02 15:04:05.000", NoColor: true})
+		}
+	}
+	var out io.Writer
+	switch len(outs) {
+	case 0:
 		return zerolog.Nop()
-	}
-	out := o.Out
-	if out == nil {
-		out = os.Stderr
-	}
-	if !o.JSON {
-		out = zerolog.ConsoleWriter{Out: out, TimeFormat: "2006-01-02 15:04:05.000", NoColor: !isTerminal(out)}
+	case 1:
+		out = outs[0]
+	default:
+		out = zerolog.MultiLevelWriter(outs...)
 	}
 	lvl := zerolog.WarnLevel
 	switch {

@@ -9,6 +9,7 @@ import (
 	"github.com/socketqueue/socketqueue-go/clock"
 	"github.com/socketqueue/socketqueue-go/isocodec"
 	"github.com/socketqueue/socketqueue-go/journal"
+	"github.com/socketqueue/socketqueue-go/stats"
 )
 
 // Config is everything a Gateway needs; New checks it.
@@ -52,6 +53,9 @@ type Config struct {
 	Journal *journal.Journal
 	// NoAutoReversal: never reverse (SPEC 5's noAutoReversal).
 	NoAutoReversal bool
+
+	// Stats collects the original's figures (nil: none).
+	Stats *stats.Stats
 
 	Clock     clock.Clock
 	Log       zerolog.Logger

@@ -82,6 +82,19 @@ func (h *httpFront) handle(ctx *fasthttp.RequestCtx) {
 		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
 		ctx.SetBodyString("bank link down\n")
 		return
+	case "/stats":
+		if !ctx.IsGet() && !ctx.IsHead() {
+			methodNotAllowed(ctx, "GET, HEAD")
+			return
+		}
+		if h.g.cfg.Stats == nil {
+			ctx.SetStatusCode(fasthttp.StatusNotFound)
+			writeErrors(ctx, nil, "statistics are off")
+			return
+		}
+		ctx.SetContentType("application/json")
+		ctx.SetBody(h.g.cfg.Stats.AppendJSON(ctx.Response.Body()[:0]))
+		return
 	case "/", "/raw":
 	default:
 		ctx.SetStatusCode(fasthttp.StatusNotFound)
@@ -202,6 +215,7 @@ func (h *httpFront) exchange(msg []byte) ([]byte, error) {
 	if !g.link.Up() {
 		return nil, ErrLinkDown
 	}
+	g.countRequest(&s, msg)
 	w := &httpWaiter{ch: make(chan httpResult, 1)}
 	r := g.table.Get()
 	r.Fill(d, msg, &s, g.cfg.KeyFields)

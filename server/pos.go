@@ -120,6 +120,7 @@ func (p *posConn) request(msg []byte, onLoop bool) bool {
 		}
 		return p.answerSelf(msg, &p.scan, g.codes.down)
 	}
+	g.countRequest(&p.scan, msg)
 	r := g.table.Get()
 	r.Fill(d, msg, &p.scan, g.cfg.KeyFields)
 	r.Client = p

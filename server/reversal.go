@@ -139,6 +139,7 @@ func (g *Gateway) sendDueReversals(now time.Time) {
 		// Logged before it goes: once sent, the answer may settle rv on
 		// the link's loop.
 		g.logReversal(g.log.Info(), rv).Msg("reversal sent")
+		g.countOwn(isocodec.MTI{'0', '4', '0', '0'})
 		r := g.table.Get()
 		r.Fill(g.cfg.Dialect, msg, &s, g.cfg.KeyFields)
 		r.Client, r.Own, r.Reversal = ownClient{}, true, rv

@@ -50,6 +50,7 @@ func (g *Gateway) fromBank(u *upstreamConn, msg []byte) {
 	if e := g.log.Debug(); e.Enabled() {
 		g.dump(e, "from bank", msg)
 	}
+	g.countFromBank(&u.scan, msg)
 	if !u.scan.MTI.IsResponse() {
 		g.answerBank(u, msg)
 		return
@@ -134,7 +135,9 @@ func (g *Gateway) answerBank(u *upstreamConn, msg []byte) {
 	}
 	if err := g.link.send(out, true); err != nil {
 		g.log.Warn().Err(err).Msg("cannot answer the bank's echo")
+		return
 	}
+	g.countOwn(u.scan.MTI.Response())
 }
 
 // sendEcho sends the gateway's own 0800 on a quiet link, unless one is
@@ -175,6 +178,7 @@ func (g *Gateway) sendEcho() {
 	switch g.table.Submit(r, g.now().Add(g.cfg.ShortTimeout)) {
 	case dispatch.Send:
 		g.log.Info().Msg("bank link quiet, sending an echo")
+		g.countOwn(isocodec.MTI{'0', '8', '0', '0'})
 		g.sendReq(r, false)
 	case dispatch.Wait:
 		g.log.Info().Msg("bank link quiet; an echo waits for its terminal")

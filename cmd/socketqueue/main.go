@@ -20,14 +20,17 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	code := run(ctx, hup, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
 
 // run is the whole program; it returns the exit code: 0 done, 1 failed,
-// 2 called wrongly.
-func run(ctx context.Context, args []string, env func(string) (string, bool), stdout, stderr io.Writer) int {
+// 2 called wrongly. hup delivers SIGHUP: reopen the log file, reset the
+// figures.
+func run(ctx context.Context, hup <-chan os.Signal, args []string, env func(string) (string, bool), stdout, stderr io.Writer) int {
 	cfg, err := config.Parse(args, env)
 	if err != nil {
 		fmt.Fprintln(stderr, "socketqueue:", err)
@@ -52,7 +55,8 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 		}
 		return 1
 	}
-	if err := p.run(ctx); err != nil {
+	defer p.close()
+	if err := p.run(ctx, hup); err != nil {
 		fmt.Fprintln(stderr, "socketqueue:", err)
 		return 1
 	}

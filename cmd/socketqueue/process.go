@@ -21,12 +21,15 @@ import (
 	"github.com/socketqueue/socketqueue-go/logging"
 	"github.com/socketqueue/socketqueue-go/selftest"
 	"github.com/socketqueue/socketqueue-go/server"
+	"github.com/socketqueue/socketqueue-go/stats"
 )
 
 // process is what one run of the binary starts, and stops in reverse.
 type process struct {
 	cfg     *config.Config
 	log     zerolog.Logger
+	logFile *logging.File
+	stats   *stats.Stats
 	stdout  io.Writer
 	dialect *isocodec.Dialect
 	framing *isocodec.Framing // as the host frames
@@ -40,15 +43,19 @@ func newProcess(cfg *config.Config, stdout, stderr io.Writer) (*process, error) 
 	if err != nil {
 		return nil, fmt.Errorf("%w: --hostConfig/--overrides: %w", config.ErrUsage, err)
 	}
-	p := &process{cfg: cfg, stdout: stdout, dialect: d,
-		log: logging.New(logging.Options{Level: cfg.LogLevel(), Silent: cfg.Silent, Out: stderr})}
+	p := &process{cfg: cfg, stdout: stdout, dialect: d, stats: stats.New()}
+	lo := logging.Options{Level: cfg.LogLevel(), Silent: cfg.Silent, Out: stderr, FileJSON: cfg.LogFormat == "json"}
+	if cfg.LogFile != "" {
+		if p.logFile, err = logging.OpenFile(cfg.LogFile); err != nil {
+			return nil, fmt.Errorf("--logFile: %w", err)
+		}
+		lo.File = p.logFile
+	}
+	p.log = logging.New(lo)
 	if p.framing, err = hostFraming(cfg, d); err != nil {
 		return nil, err
 	}
-	for name, set := range map[string]bool{
-		"statServerPort": cfg.StatServerPort != 0, "statDumpFile": cfg.StatDumpFile != "",
-		"logFile": cfg.LogFile != "", "pidFile": cfg.PidFile != "", "logstashHost": cfg.LogstashHost != "",
-	} {
+	for name, set := range map[string]bool{"logstashHost": cfg.LogstashHost != ""} {
 		if set {
 			p.log.Warn().Str("option", name).Msg("option accepted but not implemented in this version; ignored")
 		}
@@ -71,7 +78,14 @@ func hostFraming(cfg *config.Config, d *isocodec.Dialect) (*isocodec.Framing, er
 	return f, nil
 }
 
-func (p *process) run(ctx context.Context) error {
+// close releases what newProcess opened.
+func (p *process) close() {
+	if p.logFile != nil {
+		p.logFile.Close()
+	}
+}
+
+func (p *process) run(ctx context.Context, hup <-chan os.Signal) error {
 	cfg := p.cfg
 	var stops []func(context.Context) error
 	defer func() {
@@ -105,6 +119,28 @@ func (p *process) run(ctx context.Context) error {
 			}
 			stops = append(stops, stop)
 		}
+	}
+
+	if cfg.PidFile != "" {
+		if err := os.WriteFile(cfg.PidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+			return fmt.Errorf("--pidFile: %w", err)
+		}
+		stops = append(stops, func(context.Context) error { return os.Remove(cfg.PidFile) })
+	}
+	if cfg.StatDumpFile != "" {
+		if err := p.loadStats(); err != nil {
+			return err
+		}
+		stops = append(stops, func(context.Context) error { return p.saveStats() })
+	}
+	if cfg.StatServerPort != 0 {
+		ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.StatServerPort)))
+		if err != nil {
+			return fmt.Errorf("--statServerPort: %w", err)
+		}
+		go p.stats.ServeTCP(ln)
+		stops = append(stops, func(context.Context) error { return ln.Close() })
+		p.log.Info().Str("addr", ln.Addr().String()).Msg("stat server listening")
 	}
 
 	if cfg.Gateway() {
@@ -145,9 +181,50 @@ func (p *process) run(ctx context.Context) error {
 			return nil
 		})
 	}
-	<-ctx.Done()
-	p.log.Info().Msg("stopping")
+	for {
+		select {
+		case <-ctx.Done():
+			p.log.Info().Msg("stopping")
+			return nil
+		case <-hup:
+			p.hangUp()
+		}
+	}
+}
+
+// hangUp is SIGHUP: a new log file at the old path (after logrotate moved
+// it), and the figures start again from zero.
+func (p *process) hangUp() {
+	if p.logFile != nil {
+		if err := p.logFile.Reopen(); err != nil {
+			p.log.Error().Err(err).Msg("SIGHUP: cannot reopen the log file")
+		}
+	}
+	p.stats.Reset()
+	p.log.Info().Msg("SIGHUP: log file reopened, statistics reset")
+}
+
+func (p *process) loadStats() error {
+	f, err := os.Open(p.cfg.StatDumpFile)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("--statDumpFile: %w", err)
+	}
+	defer f.Close()
+	if err := p.stats.Load(f); err != nil {
+		return fmt.Errorf("--statDumpFile %s: %w", p.cfg.StatDumpFile, err)
+	}
 	return nil
+}
+
+func (p *process) saveStats() error {
+	tmp := p.cfg.StatDumpFile + ".new"
+	if err := os.WriteFile(tmp, append(p.stats.AppendJSON(nil), '\n'), 0o644); err != nil {
+		return fmt.Errorf("--statDumpFile: %w", err)
+	}
+	return os.Rename(tmp, p.cfg.StatDumpFile)
 }
 
 func (p *process) startBank() (*bank.Server, error) {
@@ -192,7 +269,7 @@ func (p *process) startGateway(j *journal.Journal) (*server.Gateway, error) {
 		ClientIdle: cfg.ClientTimeout, MaxQueue: cfg.MaxQueue, LockTerminal: cfg.QueueLockTerminal,
 		QueueTimeout: cfg.QueueTimeout, ShortTimeout: cfg.QueueShortTimeout,
 		Log: p.log, Dangerous: cfg.Dangerous, Loops: cfg.Loops,
-		Journal: j, NoAutoReversal: cfg.NoAutoReversal,
+		Journal: j, NoAutoReversal: cfg.NoAutoReversal, Stats: p.stats,
 	}
 	if cfg.UpstreamHost != "" {
 		sc.UpstreamAddr = net.JoinHostPort(cfg.UpstreamHost, strconv.Itoa(cfg.UpstreamPort))

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	json "github.com/goccy/go-json"
+)
+
+// TestOperations: the stat server and GET /stats give the same figures,
+// the dump file carries them across a restart, SIGHUP resets them and
+// starts a new log file at the old path, and the pid file lives as long
+// as the process.
+func TestOperations(t *testing.T) {
+	dir := t.TempDir()
+	bankPort, posPort, httpPort, statPort := strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t))
+	logFile, dump, pid := filepath.Join(dir, "gw.log"), filepath.Join(dir, "stats.json"), filepath.Join(dir, "gw.pid")
+	args := []string{"--v", "--dataDir=" + dir, "--echoServerPort=" + bankPort, "--upstreamHost=127.0.0.1", "--upstreamPort=" + bankPort,
+		"--listenPort=" + posPort, "--listenHttpPort=" + httpPort, "--statServerPort=" + statPort,
+		"--statDumpFile=" + dump, "--logFile=" + logFile, "--pidFile=" + pid}
+	p := start(t, "bank link up", args...)
+	if b, err := os.ReadFile(pid); err != nil || strings.TrimSpace(string(b)) != strconv.Itoa(p.cmd.Process.Pid) {
+		t.Fatalf("pid file %q %v", b, err)
+	}
+	for i := 1; i <= 3; i++ {
+		if _, err := bare("127.0.0.1:"+posPort, purchaseMsg(t, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := `{"securedAmount":3,"processedAmount":3,"refundAmount":0,"reversalAmount":0,"faultStat":{},"packetCount":{"total":6,"0200":3,"0210":3}}`
+	if got := statLine(t, statPort); got != want {
+		t.Fatalf("stat server\n%s\nwant\n%s", got, want)
+	}
+	if got := httpStats(t, httpPort); got != want {
+		t.Fatalf("/stats\n%s", got)
+	}
+
+	// logrotate moves the file; SIGHUP makes a new one and resets.
+	os.Rename(logFile, logFile+".1")
+	p.cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, "a new log file", func() bool { _, err := os.Stat(logFile); return err == nil })
+	if got := statLine(t, statPort); !strings.Contains(got, `"total":0`) {
+		t.Fatalf("after SIGHUP: %s", got)
+	}
+	bare("127.0.0.1:"+posPort, purchaseMsg(t, 4))
+	if code := p.stop(t); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	old, _ := os.ReadFile(logFile + ".1")
+	fresh, _ := os.ReadFile(logFile)
+	if !strings.Contains(string(old), "bank link up") || !strings.Contains(string(fresh), "SIGHUP") || strings.Contains(string(fresh), "bank link up") {
+		t.Fatalf("log files: old %d bytes, new %q", len(old), fresh)
+	}
+	if _, err := os.Stat(pid); !os.IsNotExist(err) {
+		t.Fatal("pid file left behind")
+	}
+	var saved map[string]any
+	b, _ := os.ReadFile(dump)
+	if err := json.Unmarshal(b, &saved); err != nil || saved["processedAmount"].(float64) != 1 {
+		t.Fatalf("dump file %s: %v", b, err)
+	}
+	// The next run starts from the dump.
+	p = start(t, "bank link up", args...)
+	if got := statLine(t, statPort); !strings.Contains(got, `"processedAmount":1,`) {
+		t.Fatalf("after restart: %s", got)
+	}
+	p.stop(t)
+}
+
+func statLine(t *testing.T, port string) string {
+	t.Helper()
+	c, err := net.Dial("tcp", "127.0.0.1:"+port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rest, _ := io.ReadAll(c); len(rest) != 0 {
+		t.Fatalf("more than one line: %q", rest)
+	}
+	return strings.TrimSuffix(line, "\n")
+}
+
+func httpStats(t *testing.T, port string) string {
+	t.Helper()
+	resp, err := http.Get("http://127.0.0.1:" + port + "/stats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}

@@ -1,0 +1,61 @@
+package server
+
+import (
+	"github.com/socketqueue/socketqueue-go/isocodec"
+)
+
+// countRequest adds a client's request to the figures.
+func (g *Gateway) countRequest(s *isocodec.Scan, msg []byte) {
+	st := g.cfg.Stats
+	if st == nil {
+		return
+	}
+	st.Packet(s.MTI)
+	if s.MTI == (isocodec.MTI{'0', '2', '0', '0'}) {
+		st.Purchase(g.amountOf(s, msg))
+	}
+}
+
+// countFromBank adds a message from the bank to the figures.
+func (g *Gateway) countFromBank(s *isocodec.Scan, msg []byte) {
+	st := g.cfg.Stats
+	if st == nil {
+		return
+	}
+	st.Packet(s.MTI)
+	if !s.MTI.IsResponse() {
+		return
+	}
+	d := g.cfg.Dialect
+	var code, pc [8]byte
+	c := d.Layout.AppendText(code[:0], s, msg, 39)
+	refund := false
+	if s.Units(3) == 6 {
+		refund = string(d.Layout.AppendText(pc[:0], s, msg, 3)[:2]) == "20"
+	}
+	approved := d.IsApproved(c) || s.MTI.Class() == '4' && len(c) == 3 && string(c) == "400"
+	st.Reply(s.MTI, c, approved, refund, g.amountOf(s, msg))
+}
+
+// countOwn adds a message the gateway sends of its own accord.
+func (g *Gateway) countOwn(m isocodec.MTI) {
+	if g.cfg.Stats != nil {
+		g.cfg.Stats.Packet(m)
+	}
+}
+
+// amountOf reads field 4 in minor units (0 when absent or not digits).
+func (g *Gateway) amountOf(s *isocodec.Scan, msg []byte) int64 {
+	if !s.Has(4) || s.Units(4) > 18 {
+		return 0
+	}
+	var buf [18]byte
+	var v int64
+	for _, c := range g.cfg.Dialect.Layout.AppendText(buf[:0], s, msg, 4) {
+		if c < '0' || c > '9' {
+			return 0
+		}
+		v = v*10 + int64(c-'0')
+	}
+	return v
+}
