@@ -28,7 +28,7 @@ test-short:
 # once the load generator exists.
 bench: bench-micro
 
-BENCHPKGS := ./isocodec/... ./dispatch/... ./journal/... ./bank/...
+BENCHPKGS := ./isocodec/... ./dispatch/... ./journal/... ./stats/... ./metrics/... ./bank/...
 
 bench-micro:
 	$(GO) test -run='^$$' -bench=. -benchmem -count=1 $(BENCHPKGS)

@@ -40,6 +40,8 @@ type Request struct {
 	// while it has not. Set by Table.MarkSent, read once the table has
 	// handed the request back.
 	Sent int64
+	// Arrived is when the client's request arrived (Unix nanoseconds).
+	Arrived int64
 	// Journal is the request's journal record (0: none).
 	Journal uint64
 	// Reversal, for a reversal the gateway sends, is its bookkeeping.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -14,6 +15,8 @@ import (
 	"github.com/socketqueue/socketqueue-go/bank"
 	"github.com/socketqueue/socketqueue-go/isocodec"
 	"github.com/socketqueue/socketqueue-go/journal"
+	"github.com/socketqueue/socketqueue-go/metrics"
+	"github.com/socketqueue/socketqueue-go/stats"
 )
 
 // relayRig is a gateway in front of the emulator, both in this process,
@@ -45,6 +48,9 @@ func relayRigJournal(b *testing.B, mode journalMode) *Gateway {
 	g := startGateway(b, bk.Addr().String(), func(c *Config) {
 		c.POSFraming = ascii4(b)
 		c.Journal = j
+		if os.Getenv("BENCH_NO_FIGURES") == "" { // as socketqueue runs: figures on
+			c.Stats, c.Metrics = stats.New(), metrics.New()
+		}
 	})
 	if j != nil {
 		b.Cleanup(func() {

@@ -9,6 +9,7 @@ import (
 	"github.com/socketqueue/socketqueue-go/clock"
 	"github.com/socketqueue/socketqueue-go/isocodec"
 	"github.com/socketqueue/socketqueue-go/journal"
+	"github.com/socketqueue/socketqueue-go/metrics"
 	"github.com/socketqueue/socketqueue-go/stats"
 )
 
@@ -56,6 +57,8 @@ type Config struct {
 
 	// Stats collects the original's figures (nil: none).
 	Stats *stats.Stats
+	// Metrics collects Prometheus figures (nil: none).
+	Metrics *metrics.Metrics
 
 	Clock     clock.Clock
 	Log       zerolog.Logger

@@ -1,11 +1,34 @@
 package server
 
 import (
+	"time"
+
+	"github.com/socketqueue/socketqueue-go/dispatch"
 	"github.com/socketqueue/socketqueue-go/isocodec"
+	"github.com/socketqueue/socketqueue-go/metrics"
 )
+
+// countDelivered adds a reply handed to its client.
+func (g *Gateway) countDelivered(r *dispatch.Request, reply isocodec.MTI) {
+	m := g.cfg.Metrics
+	if m == nil {
+		return
+	}
+	m.Message(reply, metrics.ToClient)
+	now := g.now().UnixNano()
+	var wait, trip time.Duration
+	if r.Arrived != 0 {
+		wait = time.Duration(now - r.Arrived)
+	}
+	if r.Sent != 0 {
+		trip = time.Duration(now - r.Sent)
+	}
+	m.Reply(wait, trip)
+}
 
 // countRequest adds a client's request to the figures.
 func (g *Gateway) countRequest(s *isocodec.Scan, msg []byte) {
+	g.cfg.Metrics.Message(s.MTI, metrics.FromClient)
 	st := g.cfg.Stats
 	if st == nil {
 		return
@@ -18,6 +41,13 @@ func (g *Gateway) countRequest(s *isocodec.Scan, msg []byte) {
 
 // countFromBank adds a message from the bank to the figures.
 func (g *Gateway) countFromBank(s *isocodec.Scan, msg []byte) {
+	if m := g.cfg.Metrics; m != nil {
+		m.Message(s.MTI, metrics.FromBank)
+		if s.MTI.IsResponse() && s.Has(39) {
+			var code [8]byte
+			m.Code(s.MTI, g.cfg.Dialect.Layout.AppendText(code[:0], s, msg, 39))
+		}
+	}
 	st := g.cfg.Stats
 	if st == nil {
 		return
@@ -39,6 +69,7 @@ func (g *Gateway) countFromBank(s *isocodec.Scan, msg []byte) {
 
 // countOwn adds a message the gateway sends of its own accord.
 func (g *Gateway) countOwn(m isocodec.MTI) {
+	g.cfg.Metrics.Message(m, metrics.ToBank)
 	if g.cfg.Stats != nil {
 		g.cfg.Stats.Packet(m)
 	}

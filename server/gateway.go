@@ -17,6 +17,7 @@ import (
 	"github.com/socketqueue/socketqueue-go/isocodec"
 	"github.com/socketqueue/socketqueue-go/journal"
 	"github.com/socketqueue/socketqueue-go/logging"
+	"github.com/socketqueue/socketqueue-go/metrics"
 )
 
 // Gateway is one running gateway.
@@ -78,6 +79,9 @@ func New(cfg Config) (*Gateway, error) {
 	g.reversals = dispatch.NewReversals()
 	now := cfg.Clock.Now()
 	g.rrn.Store(uint64(now.Unix()%1_000_000) * 1_000_000)
+	if m := cfg.Metrics; m != nil {
+		g.registerMetrics(m)
+	}
 	g.stan.Store(uint64(now.UnixNano()/1000) % 900_000)
 	return g, nil
 }
@@ -316,6 +320,9 @@ func (g *Gateway) sendReq(r *dispatch.Request, onLoop bool) {
 		if e := g.log.Debug(); e.Enabled() {
 			g.dump(e, "to bank", r.Msg) // before: once sent, the reply may recycle r
 		}
+		if !r.Own {
+			g.cfg.Metrics.Message(r.MTI, metrics.ToBank) // own messages count when made
+		}
 		err := g.link.send(r.Msg, onLoop)
 		if err == nil {
 			return
@@ -380,6 +387,7 @@ func (g *Gateway) OnTick() (time.Duration, gnet.Action) {
 	g.expired, g.ready2 = g.table.Expire(now, g.expired[:0], g.ready2[:0])
 	for _, r := range g.expired {
 		g.log.Info().Str("mti", r.MTI.String()).Str("key", r.Key.String()).Msg("request timed out")
+		g.cfg.Metrics.Timeout()
 		g.unanswered(r, "no answer within the queue timeout")
 		g.fail(r, ErrTimeout)
 	}
@@ -492,3 +500,37 @@ type ownClient struct{}
 
 // Gone is never true: the gateway does not leave.
 func (ownClient) Gone() bool { return false }
+
+// registerMetrics exposes what the gateway already keeps, read at scrape
+// time.
+func (g *Gateway) registerMetrics(m *metrics.Metrics) {
+	b := func(v bool) float64 {
+		if v {
+			return 1
+		}
+		return 0
+	}
+	m.GaugeFunc("socketqueue_bank_link_up", "1 while the bank link is connected.", func() float64 { return b(g.link.Up()) })
+	m.CounterFunc("socketqueue_bank_link_drops_total", "Times the bank link went down.", func() float64 { return float64(g.link.downs.Load()) })
+	m.GaugeFunc("socketqueue_requests_in_flight", "Requests at the bank awaiting a reply.", func() float64 { return float64(g.table.Counts().InFlight) })
+	m.GaugeFunc("socketqueue_requests_waiting", "Requests waiting for their terminal's turn.", func() float64 { return float64(g.table.Counts().Waiting) })
+	m.GaugeFunc("socketqueue_pos_connections", "Open binary POS connections.", func() float64 {
+		n := 0
+		g.posConns.Range(func(any, any) bool { n++; return true })
+		return float64(n)
+	})
+	rc := func(f func(dispatch.ReversalCounts) int64) func() float64 {
+		return func() float64 { return float64(f(g.reversals.Counts())) }
+	}
+	m.CounterFunc("socketqueue_reversals_decided_total", "Purchases found to need a reversal.", rc(func(c dispatch.ReversalCounts) int64 { return c.Decided }))
+	m.CounterFunc("socketqueue_reversals_recovered_total", "Of those, found open in the journal at start.", rc(func(c dispatch.ReversalCounts) int64 { return c.Recovered }))
+	m.CounterFunc("socketqueue_reversals_sent_total", "Reversal messages sent, retries included.", rc(func(c dispatch.ReversalCounts) int64 { return c.Sent }))
+	m.CounterFunc("socketqueue_reversals_approved_total", "Reversals the bank approved.", rc(func(c dispatch.ReversalCounts) int64 { return c.Approved }))
+	m.CounterFunc("socketqueue_reversals_retried_total", "Reversal tries that failed and were scheduled again.", rc(func(c dispatch.ReversalCounts) int64 { return c.Retried }))
+	m.CounterFunc("socketqueue_reversals_rejected_total", "Reversals with a final answer other than approved.", rc(func(c dispatch.ReversalCounts) int64 { return c.Rejected }))
+	m.CounterFunc("socketqueue_reversals_given_up_total", "Reversals given up after the last try: alert on this.", rc(func(c dispatch.ReversalCounts) int64 { return c.GivenUp }))
+	m.GaugeFunc("socketqueue_reversals_pending", "Reversals not yet done.", func() float64 { return float64(g.reversals.Len()) })
+	if g.journal != nil {
+		m.GaugeFunc("socketqueue_journal_open", "Purchases in the journal not yet settled.", func() float64 { return float64(g.journal.Stats().Open) })
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
 
 	"github.com/socketqueue/socketqueue-go/dispatch"
 	"github.com/socketqueue/socketqueue-go/isocodec"
@@ -19,10 +20,11 @@ const MaxHTTPBody = 64 << 10
 
 // httpFront is the JSON and hex API.
 type httpFront struct {
-	g    *Gateway
-	srv  *fasthttp.Server
-	ln   net.Listener
-	done chan error
+	g       *Gateway
+	metrics fasthttp.RequestHandler
+	srv     *fasthttp.Server
+	ln      net.Listener
+	done    chan error
 }
 
 func newHTTPFront(g *Gateway, addr string) (*httpFront, error) {
@@ -31,6 +33,9 @@ func newHTTPFront(g *Gateway, addr string) (*httpFront, error) {
 		return nil, err
 	}
 	h := &httpFront{g: g, ln: ln, done: make(chan error, 1)}
+	if g.cfg.Metrics != nil {
+		h.metrics = fasthttpadaptor.NewFastHTTPHandler(g.cfg.Metrics.Handler())
+	}
 	h.srv = &fasthttp.Server{
 		Handler:               h.handle,
 		Name:                  "socketqueue",
@@ -81,6 +86,14 @@ func (h *httpFront) handle(ctx *fasthttp.RequestCtx) {
 		}
 		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
 		ctx.SetBodyString("bank link down\n")
+		return
+	case "/metrics":
+		if h.metrics == nil {
+			ctx.SetStatusCode(fasthttp.StatusNotFound)
+			writeErrors(ctx, nil, "metrics are off")
+			return
+		}
+		h.metrics(ctx)
 		return
 	case "/stats":
 		if !ctx.IsGet() && !ctx.IsHead() {
@@ -219,7 +232,7 @@ func (h *httpFront) exchange(msg []byte) ([]byte, error) {
 	w := &httpWaiter{ch: make(chan httpResult, 1)}
 	r := g.table.Get()
 	r.Fill(d, msg, &s, g.cfg.KeyFields)
-	r.Client = w
+	r.Client, r.Arrived = w, now.UnixNano()
 	switch g.table.Submit(r, now.Add(g.cfg.QueueTimeout)) {
 	case dispatch.Full:
 		g.table.Put(r)

@@ -123,7 +123,7 @@ func (p *posConn) request(msg []byte, onLoop bool) bool {
 	g.countRequest(&p.scan, msg)
 	r := g.table.Get()
 	r.Fill(d, msg, &p.scan, g.cfg.KeyFields)
-	r.Client = p
+	r.Client, r.Arrived = p, now.UnixNano()
 	p.inflight.Add(1)
 	if p.bare {
 		p.done = true

@@ -95,8 +95,10 @@ func (g *Gateway) deliver(r *dispatch.Request, s *isocodec.Scan, msg []byte) {
 	switch c := r.Client.(type) {
 	case *posConn:
 		c.deliver(msg)
+		g.countDelivered(r, s.MTI)
 	case *httpWaiter:
 		c.finish(msg, nil)
+		g.countDelivered(r, s.MTI)
 	case ownClient:
 		g.echoOut.Store(false)
 		g.log.Info().Str("mti", r.MTI.String()).Msg("bank answered the gateway's own message")

@@ -19,6 +19,7 @@ import (
 	"github.com/socketqueue/socketqueue-go/isocodec"
 	"github.com/socketqueue/socketqueue-go/journal"
 	"github.com/socketqueue/socketqueue-go/logging"
+	"github.com/socketqueue/socketqueue-go/metrics"
 	"github.com/socketqueue/socketqueue-go/selftest"
 	"github.com/socketqueue/socketqueue-go/server"
 	"github.com/socketqueue/socketqueue-go/stats"
@@ -269,7 +270,7 @@ func (p *process) startGateway(j *journal.Journal) (*server.Gateway, error) {
 		ClientIdle: cfg.ClientTimeout, MaxQueue: cfg.MaxQueue, LockTerminal: cfg.QueueLockTerminal,
 		QueueTimeout: cfg.QueueTimeout, ShortTimeout: cfg.QueueShortTimeout,
 		Log: p.log, Dangerous: cfg.Dangerous, Loops: cfg.Loops,
-		Journal: j, NoAutoReversal: cfg.NoAutoReversal, Stats: p.stats,
+		Journal: j, NoAutoReversal: cfg.NoAutoReversal, Stats: p.stats, Metrics: metrics.New(),
 	}
 	if cfg.UpstreamHost != "" {
 		sc.UpstreamAddr = net.JoinHostPort(cfg.UpstreamHost, strconv.Itoa(cfg.UpstreamPort))

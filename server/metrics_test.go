@@ -1,0 +1,90 @@
+package server
+
+import (
+	"net/http"
+	"testing"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/socketqueue/socketqueue-go/bank"
+	"github.com/socketqueue/socketqueue-go/metrics"
+)
+
+// TestMetrics: /metrics parses with Prometheus's own text parser and its
+// counters match the traffic sent.
+func TestMetrics(t *testing.T) {
+	b := startBank(t, bank.Faults{}, "")
+	g := startGateway(t, b.Addr().String(), func(c *Config) { c.Metrics = metrics.New() })
+	for i := 1; i <= 5; i++ {
+		amount := "000000000100"
+		if i == 5 {
+			amount = "000000116777" // declined 116
+		}
+		if _, err := bareExchange(g.POSAddr().String(), pack(t, purchaseFields(i, tid(i), amount))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bareExchange(g.POSAddr().String(), []byte("GET / HTTP/1.1\r\n\r\n")) // refused, counts nowhere
+	resp, err := http.Get("http://" + g.HTTPAddr().String() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	value := func(name string, labels map[string]string) float64 {
+		f, ok := fams[name]
+		if !ok {
+			t.Fatalf("no %s", name)
+		}
+	next:
+		for _, m := range f.Metric {
+			for _, l := range m.Label {
+				if want, ok := labels[l.GetName()]; ok && want != l.GetValue() {
+					continue next
+				}
+			}
+			return metricValue(m)
+		}
+		return 0
+	}
+	checks := []struct {
+		name   string
+		labels map[string]string
+		want   float64
+	}{
+		{"socketqueue_messages_total", map[string]string{"mti": "0200", "direction": "from_client"}, 5},
+		{"socketqueue_messages_total", map[string]string{"mti": "0200", "direction": "to_bank"}, 5},
+		{"socketqueue_messages_total", map[string]string{"mti": "0210", "direction": "from_bank"}, 5},
+		{"socketqueue_messages_total", map[string]string{"mti": "0210", "direction": "to_client"}, 5},
+		{"socketqueue_response_codes_total", map[string]string{"mti": "0210", "code": "000"}, 4},
+		{"socketqueue_response_codes_total", map[string]string{"mti": "0210", "code": "116"}, 1},
+		{"socketqueue_bank_link_up", nil, 1},
+		{"socketqueue_requests_in_flight", nil, 0},
+		{"socketqueue_reversals_decided_total", nil, 0},
+		{"socketqueue_reply_seconds", nil, 5},
+		{"socketqueue_bank_round_trip_seconds", nil, 5},
+	}
+	for _, c := range checks {
+		if got := value(c.name, c.labels); got != c.want {
+			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
+		}
+	}
+}
+
+func metricValue(m *dto.Metric) float64 {
+	switch {
+	case m.Counter != nil:
+		return m.Counter.GetValue()
+	case m.Gauge != nil:
+		return m.Gauge.GetValue()
+	case m.Histogram != nil:
+		return float64(m.Histogram.GetSampleCount())
+	}
+	return 0
+}
