@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -173,35 +174,20 @@ func (c *Config) validate() error {
 	if c.TestClients > 0 && c.TestTargetPort == 0 {
 		return errors.New("--testClients needs --testTargetPort")
 	}
-	switch c.ListenFraming {
-	case "bare", "header":
-	default:
-		return fmt.Errorf("--listenFraming: %q is not bare or header", c.ListenFraming)
-	}
-	switch c.Journal {
-	case "on", "off":
-	default:
-		return fmt.Errorf("--journal: %q is not on or off", c.Journal)
-	}
-	switch c.LogFormat {
-	case "text", "json":
-	default:
-		return fmt.Errorf("--logFormat: %q is not text or json", c.LogFormat)
-	}
-	switch c.JournalSync {
-	case "disk", "os":
-	default:
-		return fmt.Errorf("--journalSync: %q is not disk or os", c.JournalSync)
-	}
-	switch c.TestFraming {
-	case "bare", "header":
-	default:
-		return fmt.Errorf("--testFraming: %q is not bare or header", c.TestFraming)
-	}
-	switch c.TestMessages {
-	case "echo", "purchase", "mix":
-	default:
-		return fmt.Errorf("--testMessages: %q is not echo, purchase or mix", c.TestMessages)
+	for _, e := range []struct {
+		name, value string
+		allowed     []string
+	}{
+		{"listenFraming", c.ListenFraming, []string{"bare", "header"}},
+		{"journal", c.Journal, []string{"on", "off"}},
+		{"journalSync", c.JournalSync, []string{"disk", "os"}},
+		{"logFormat", c.LogFormat, []string{"text", "json"}},
+		{"testFraming", c.TestFraming, []string{"bare", "header"}},
+		{"testMessages", c.TestMessages, []string{"echo", "purchase", "mix"}},
+	} {
+		if !slices.Contains(e.allowed, e.value) {
+			return fmt.Errorf("--%s: %q is not one of %s", e.name, e.value, strings.Join(e.allowed, ", "))
+		}
 	}
 	return nil
 }

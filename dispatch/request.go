@@ -36,6 +36,9 @@ type Request struct {
 	Client Client
 	// Own marks a message the gateway made itself (echo, reversal).
 	Own bool
+	// HasRRN: the message carries field 37 (an 0200 that refers to a
+	// transaction the bank knows; never reversed).
+	HasRRN bool
 	// Sent is when the request went to the bank (Unix nanoseconds); 0
 	// while it has not. Set by Table.MarkSent, read once the table has
 	// handed the request back.
@@ -83,6 +86,7 @@ func (r *Request) Fill(d *isocodec.Dialect, msg []byte, s *isocodec.Scan, keyFie
 		r.TID = r.TID.Append(s, msg, tidField)
 	}
 	r.MTI = s.MTI
+	r.HasRRN = s.Has(37)
 	r.Msg = append(r.Msg[:0], msg[:s.Len]...)
 	r.amountLen = 0
 	if s.Has(4) {

@@ -41,24 +41,25 @@ func (g *Gateway) countRequest(s *isocodec.Scan, msg []byte) {
 
 // countFromBank adds a message from the bank to the figures.
 func (g *Gateway) countFromBank(s *isocodec.Scan, msg []byte) {
-	if m := g.cfg.Metrics; m != nil {
-		m.Message(s.MTI, metrics.FromBank)
-		if s.MTI.IsResponse() && s.Has(39) {
-			var code [8]byte
-			m.Code(s.MTI, g.cfg.Dialect.Layout.AppendText(code[:0], s, msg, 39))
-		}
-	}
-	st := g.cfg.Stats
-	if st == nil {
+	m, st := g.cfg.Metrics, g.cfg.Stats
+	if m == nil && st == nil {
 		return
 	}
-	st.Packet(s.MTI)
+	m.Message(s.MTI, metrics.FromBank)
 	if !s.MTI.IsResponse() {
+		st.Packet(s.MTI)
 		return
 	}
 	d := g.cfg.Dialect
 	var code, pc [8]byte
 	c := d.Layout.AppendText(code[:0], s, msg, 39)
+	if len(c) > 0 {
+		m.Code(s.MTI, c)
+	}
+	if st == nil {
+		return
+	}
+	st.Packet(s.MTI)
 	refund := false
 	if s.Units(3) == 6 {
 		refund = string(d.Layout.AppendText(pc[:0], s, msg, 3)[:2]) == "20"

@@ -15,11 +15,7 @@ import (
 // a client's 0200 without an RRN (field 37). An 0200 that carries 37
 // refers to a transaction the bank already knows; it is never reversed.
 func (g *Gateway) isPurchase(r *dispatch.Request) bool {
-	if r.Own || r.MTI != (isocodec.MTI{'0', '2', '0', '0'}) {
-		return false
-	}
-	var s isocodec.Scan
-	return g.cfg.Dialect.Layout.Scan(r.Msg, &s) == nil && !s.Has(37)
+	return !r.Own && !r.HasRRN && r.MTI == (isocodec.MTI{'0', '2', '0', '0'})
 }
 
 // needsJournal: only reversible purchases are journaled.

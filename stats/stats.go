@@ -46,8 +46,11 @@ func mtiIndex(m isocodec.MTI) (int, bool) {
 	return n, true
 }
 
-// Packet counts one message handled.
+// Packet counts one message handled (nothing on a nil Stats).
 func (s *Stats) Packet(m isocodec.MTI) {
+	if s == nil {
+		return
+	}
 	if i, ok := mtiIndex(m); ok {
 		s.packets[i].Add(1)
 		s.total.Add(1)
