@@ -139,3 +139,14 @@ func TestHelpListsEveryOption(t *testing.T) {
 		}
 	}
 }
+
+// TestDeploySample: the sample config in deploy/ is valid.
+func TestDeploySample(t *testing.T) {
+	c, err := Parse([]string{"-c", "../deploy/config.json"}, noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.UpstreamPort != 5000 || c.ListenPort != 2014 || c.LogFormat != "json" || !c.V {
+		t.Fatalf("%+v", c)
+	}
+}
