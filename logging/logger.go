@@ -19,6 +19,8 @@ type Options struct {
 	// lines if FileJSON, else in the human format.
 	File     io.Writer
 	FileJSON bool
+	// LogStash, when set, gets every line as JSON.
+	LogStash io.Writer
 }
 
 // New makes the logger.
@@ -40,6 +42,9 @@ func New(o Options) zerolog.Logger {
 		} else {
 			outs = append(outs, zerolog.ConsoleWriter{Out: o.File, TimeFormat: "2006-01-02 15:04:05.000", NoColor: true})
 		}
+	}
+	if o.LogStash != nil {
+		outs = append(outs, o.LogStash)
 	}
 	var out io.Writer
 	switch len(outs) {

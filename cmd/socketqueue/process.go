@@ -27,13 +27,14 @@ import (
 
 // process is what one run of the binary starts, and stops in reverse.
 type process struct {
-	cfg     *config.Config
-	log     zerolog.Logger
-	logFile *logging.File
-	stats   *stats.Stats
-	stdout  io.Writer
-	dialect *isocodec.Dialect
-	framing *isocodec.Framing // as the host frames
+	cfg      *config.Config
+	log      zerolog.Logger
+	logFile  *logging.File
+	logstash *logging.LogStash
+	stats    *stats.Stats
+	stdout   io.Writer
+	dialect  *isocodec.Dialect
+	framing  *isocodec.Framing // as the host frames
 }
 
 func newProcess(cfg *config.Config, stdout, stderr io.Writer) (*process, error) {
@@ -52,14 +53,16 @@ func newProcess(cfg *config.Config, stdout, stderr io.Writer) (*process, error) 
 		}
 		lo.File = p.logFile
 	}
+	if cfg.LogstashHost != "" {
+		if cfg.LogstashPort == 0 {
+			return nil, fmt.Errorf("%w: --logstashHost needs --logstashPort", config.ErrUsage)
+		}
+		p.logstash = logging.NewLogStash(net.JoinHostPort(cfg.LogstashHost, strconv.Itoa(cfg.LogstashPort)), cfg.LogstashNode)
+		lo.LogStash = p.logstash
+	}
 	p.log = logging.New(lo)
 	if p.framing, err = hostFraming(cfg, d); err != nil {
 		return nil, err
-	}
-	for name, set := range map[string]bool{"logstashHost": cfg.LogstashHost != ""} {
-		if set {
-			p.log.Warn().Str("option", name).Msg("option accepted but not implemented in this version; ignored")
-		}
 	}
 	return p, nil
 }
@@ -81,6 +84,9 @@ func hostFraming(cfg *config.Config, d *isocodec.Dialect) (*isocodec.Framing, er
 
 // close releases what newProcess opened.
 func (p *process) close() {
+	if p.logstash != nil {
+		p.logstash.Close()
+	}
 	if p.logFile != nil {
 		p.logFile.Close()
 	}
