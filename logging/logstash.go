@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/socketqueue/socketqueue-go/clock"
+	"github.com/socketqueue/socketqueue-go/isocodec"
 )
 
 // LogStash sends JSON log lines to a LogStash TCP input. It never blocks
@@ -38,7 +39,7 @@ func (l *LogStash) Write(p []byte) (int, error) {
 	line := make([]byte, 0, len(p)+len(l.node)+16)
 	if l.node != "" && len(p) > 1 && p[0] == '{' {
 		line = append(line, `{"node":`...)
-		line = appendJSONString(line, l.node)
+		line = isocodec.AppendJSONString(line, l.node)
 		line = append(line, ',')
 		line = append(line, p[1:]...)
 	} else {
@@ -100,20 +101,4 @@ func (l *LogStash) Close() error {
 	l.cancel()
 	<-l.done
 	return nil
-}
-
-func appendJSONString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
-			dst = append(dst, '\\', c)
-		case c < 0x20:
-			dst = append(dst, ' ')
-		default:
-			dst = append(dst, c)
-		}
-	}
-	return append(dst, '"')
 }
