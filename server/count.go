@@ -15,7 +15,7 @@ func (g *Gateway) countDelivered(r *dispatch.Request, reply isocodec.MTI) {
 		return
 	}
 	m.Message(reply, metrics.ToClient)
-	now := g.now().UnixNano()
+	now := g.loopNow // deliveries run on the link's loop
 	var wait, trip time.Duration
 	if r.Arrived != 0 {
 		wait = time.Duration(now - r.Arrived)

@@ -92,7 +92,7 @@ func (f *fakeBank) accept(t *testing.T) *framedConn {
 	}
 }
 
-func replyTo(t *testing.T, req []byte, edit func(isocodec.Fields)) []byte {
+func replyTo(t testing.TB, req []byte, edit func(isocodec.Fields)) []byte {
 	f := unpack(t, req)
 	mti, _ := isocodec.ParseMTI(f[0])
 	f[0], f[39] = mti.Response().String(), "000"

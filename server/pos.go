@@ -2,6 +2,7 @@ package server
 
 import (
 	"sync/atomic"
+	"time"
 
 	"github.com/panjf2000/gnet/v2"
 
@@ -49,12 +50,16 @@ func (p *posConn) traffic() gnet.Action {
 	c := p.c
 	buf, _ := c.Peek(-1)
 	onLoop := g.link.onLoop(p.loop)
+	now := g.now()
+	if onLoop {
+		g.loopNow = now.UnixNano()
+	}
 	action := gnet.None
 	off := len(buf) // a bare client gets one request; the rest is ignored
 	if !p.done {
 		var err error
 		off, err = g.cfg.POSFraming.Each(buf, &p.frame, func(msg []byte) bool {
-			if !p.request(msg, onLoop) {
+			if !p.request(msg, onLoop, now) {
 				action = gnet.Close
 				return false
 			}
@@ -84,11 +89,11 @@ func head(b []byte) []byte {
 	return b
 }
 
-// request handles one message; false closes the connection.
-func (p *posConn) request(msg []byte, onLoop bool) bool {
+// request handles one message; false closes the connection. now is the
+// time of the read batch.
+func (p *posConn) request(msg []byte, onLoop bool, now time.Time) bool {
 	g := p.g
 	d := g.cfg.Dialect
-	now := g.now()
 	p.last.Store(now.UnixNano())
 	if err := d.Layout.Scan(msg, &p.scan); err != nil {
 		g.log.Warn().Err(err).Str("peer", p.peer).Msg("POS request does not parse; closing")
@@ -168,7 +173,7 @@ func (p *posConn) deliver(msg []byte) {
 		g.log.Warn().Str("peer", p.peer).Msg("reply for a POS client that has left; dropped")
 		return
 	}
-	p.last.Store(g.now().UnixNano())
+	p.last.Store(g.loopNow) // deliver runs on the link's loop
 	if e := g.log.Debug(); e.Enabled() {
 		g.dump(e, "to POS "+p.peer, msg)
 	}

@@ -16,12 +16,13 @@ type upstreamConn struct {
 // upstreamTraffic writes what is pending, then matches every complete
 // reply in the buffer to its request and delivers it.
 func (g *Gateway) upstreamTraffic(c gnet.Conn, u *upstreamConn) gnet.Action {
+	g.loopNow = g.now().UnixNano()
 	g.link.flush()
 	buf, _ := c.Peek(-1)
 	if len(buf) == 0 {
 		return gnet.None
 	}
-	g.link.lastIO.Store(g.now().UnixNano())
+	g.link.lastIO.Store(g.loopNow)
 	action := gnet.None
 	off, err := g.cfg.HostFraming.Each(buf, &u.frame, func(msg []byte) bool {
 		g.fromBank(u, msg)
