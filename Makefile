@@ -6,7 +6,7 @@ BIN       := bin
 PKGS      := ./...
 FUZZTIME  ?= 20s
 
-.PHONY: all build run test test-short bench bench-micro fuzz lint fmt vet tidy clean
+.PHONY: all build run test test-short bench bench-e2e bench-micro fuzz lint fmt vet tidy clean
 
 all: build
 
@@ -24,9 +24,13 @@ test: vet
 test-short:
 	$(GO) test -short -count=1 $(PKGS)
 
-# Micro benchmarks with allocs/op; `make bench` adds the end-to-end run
-# once the load generator exists.
-bench: bench-micro
+# End to end: emulator and gateway as separate processes, the load
+# generator in each mode, and the emulator alone as the ceiling (under 5
+# minutes); then the Go micro benchmarks with allocs/op.
+bench: build bench-e2e bench-micro
+
+bench-e2e:
+	$(GO) run ./bench/suite --bin=$(BIN)/socketqueue
 
 BENCHPKGS := ./isocodec/... ./dispatch/... ./journal/... ./stats/... ./metrics/... ./bank/...
 

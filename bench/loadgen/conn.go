@@ -1,0 +1,301 @@
+package loadgen
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	json "github.com/goccy/go-json"
+
+	"github.com/socketqueue/socketqueue-go/isocodec"
+)
+
+// bare: a connection per request; the reply is read as one bare message.
+func (r *run) bare(ctx context.Context, conn int) []time.Duration {
+	var lat []time.Duration
+	tid := r.terminal(conn, 0)
+	bareFraming, _ := isocodec.FramingByName("bare", isocodec.FramingConfig{Layout: r.cfg.Dialect.Layout})
+	var s isocodec.Scan
+	buf := make([]byte, 8192)
+	tmpl := map[string]*template{}
+	var msg []byte
+	for seq := conn * 1000; ctx.Err() == nil; seq++ {
+		var stan string
+		var err error
+		msg, stan, err = r.message(msg, tmpl, tid, seq)
+		if err != nil {
+			r.fail("cannot build: " + err.Error())
+			return lat
+		}
+		start := time.Now()
+		c, err := net.DialTimeout("tcp", r.cfg.Addr, 5*time.Second)
+		if err != nil {
+			r.fail("connect: " + err.Error())
+			sleep(ctx, 10*time.Millisecond)
+			continue
+		}
+		c.SetDeadline(time.Now().Add(40 * time.Second))
+		_, err = c.Write(msg)
+		n := 0
+		var reply []byte
+		for err == nil {
+			var k int
+			k, err = c.Read(buf[n:])
+			n += k
+			adv, m, serr := bareFraming.Split(buf[:n], err != nil, &s)
+			if serr != nil {
+				err = serr
+				break
+			}
+			if adv > 0 {
+				reply = m
+				break
+			}
+		}
+		c.Close()
+		if reply == nil {
+			if ctx.Err() == nil {
+				r.fail("no reply: " + errString(err))
+			}
+			continue
+		}
+		if why := r.check(reply, stan, tid, &s); why != "" {
+			r.fail(why)
+			continue
+		}
+		lat = r.ok(lat, time.Since(start))
+	}
+	return lat
+}
+
+// framed: one persistent connection with InFlight requests outstanding,
+// each slot its own terminal; a reply frees its slot.
+func (r *run) framed(ctx context.Context, conn int) []time.Duration {
+	var lat []time.Duration
+	c, err := net.DialTimeout("tcp", r.cfg.Addr, 5*time.Second)
+	if err != nil {
+		r.fail("connect: " + err.Error())
+		return lat
+	}
+	defer c.Close()
+	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Now()) })
+	defer stop()
+	type pending struct {
+		stan, tid string
+		at        time.Time
+	}
+	n := r.cfg.InFlight
+	var mu sync.Mutex
+	out := make(map[string]pending, n) // by STAN+TID
+	free := make(chan int, n)
+	for slot := range n {
+		free <- slot
+	}
+	fr := r.cfg.Framing
+	done := make(chan struct{})
+	go func() { // reader
+		defer close(done)
+		br := bufio.NewReaderSize(c, 64<<10)
+		var s isocodec.Scan
+		var data []byte
+		chunk := make([]byte, 64<<10)
+		for {
+			k, err := br.Read(chunk)
+			data = append(data, chunk[:k]...)
+			for {
+				adv, msg, serr := fr.Split(data, false, nil)
+				if serr != nil {
+					r.fail("bad frame from target")
+					return
+				}
+				if adv == 0 {
+					break
+				}
+				if len(msg) > 0 {
+					if err := r.cfg.Dialect.Layout.Scan(msg, &s); err != nil {
+						r.fail("reply does not parse")
+						return
+					}
+					var b1, b2 [16]byte
+					key := string(r.cfg.Dialect.Layout.AppendText(b1[:0], &s, msg, 11)) + string(r.cfg.Dialect.Layout.AppendText(b2[:0], &s, msg, 41))
+					mu.Lock()
+					p, ok := out[key]
+					delete(out, key)
+					mu.Unlock()
+					if !ok {
+						r.fail("reply for no request")
+					} else if why := r.check(msg, p.stan, p.tid, &s); why != "" {
+						r.fail(why)
+					} else {
+						lat = r.ok(lat, time.Since(p.at))
+					}
+					n, _ := atoi(p.tid)
+					free <- (n - 1) % r.cfg.InFlight
+				}
+				data = data[adv:]
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	w := bufio.NewWriterSize(c, 64<<10)
+	var frame, msg []byte
+	tmpls := make([]map[string]*template, n)
+	for i := range tmpls {
+		tmpls[i] = map[string]*template{}
+	}
+	seq := conn * 1000
+	for ctx.Err() == nil {
+		var slot int
+		select {
+		case slot = <-free:
+		default:
+			w.Flush()
+			select {
+			case slot = <-free:
+			case <-ctx.Done():
+			case <-done:
+				return lat
+			}
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		tid := r.terminal(conn, slot)
+		seq++
+		var stan string
+		var err error
+		msg, stan, err = r.message(msg, tmpls[slot], tid, seq)
+		if err != nil {
+			r.fail("cannot build: " + err.Error())
+			break
+		}
+		mu.Lock()
+		out[stan+tid] = pending{stan, tid, time.Now()}
+		mu.Unlock()
+		if frame, err = fr.Append(frame[:0], msg); err != nil {
+			r.fail("cannot frame")
+			break
+		}
+		w.Write(frame)
+	}
+	w.Flush()
+	c.SetDeadline(time.Now())
+	<-done
+	return lat
+}
+
+func atoi(s string) (int, bool) {
+	n := 0
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
+}
+
+// http: keep-alive JSON requests, one at a time per client.
+func (r *run) http(ctx context.Context, conn int) []time.Duration {
+	var lat []time.Duration
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}, Timeout: 40 * time.Second}
+	tid := r.terminal(conn, 0)
+	url := "http://" + r.cfg.Addr + "/"
+	tmpl := map[string]*template{}
+	var msg, body []byte
+	for seq := conn * 1000; ctx.Err() == nil; seq++ {
+		var stan string
+		var err error
+		if msg, stan, err = r.message(msg, tmpl, tid, seq); err != nil {
+			r.fail("cannot build: " + err.Error())
+			return lat
+		}
+		body = r.jsonOf(body[:0], msg)
+		start := time.Now()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+		resp, err := client.Do(req)
+		if err != nil {
+			if ctx.Err() == nil {
+				r.fail("http: " + errString(err))
+			}
+			continue
+		}
+		var out struct {
+			Result map[string]string `json:"result"`
+			Errors []string          `json:"errors"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&out)
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 {
+			r.fail("http status " + resp.Status + " " + strings.Join(out.Errors, "; "))
+			continue
+		}
+		res := out.Result
+		mti, _ := isocodec.ParseMTI(res["0"])
+		switch {
+		case !mti.IsResponse():
+			r.fail("reply MTI " + res["0"] + " is not a response")
+		case res["11"] != stan:
+			r.fail("reply for another STAN")
+		case res["41"] != "" && res["41"] != tid:
+			r.fail("reply for another terminal")
+		case !r.cfg.Dialect.IsApproved([]byte(res["39"])):
+			r.fail("response code " + res["39"])
+		default:
+			lat = r.ok(lat, time.Since(start))
+		}
+	}
+	return lat
+}
+
+// jsonOf writes a message's fields as the JSON the HTTP API takes: every
+// value a string as on the wire (binary as hex).
+func (r *run) jsonOf(dst, msg []byte) []byte {
+	d := r.cfg.Dialect
+	var s isocodec.Scan
+	if d.Layout.Scan(msg, &s) != nil {
+		return dst
+	}
+	dst = append(dst, '{')
+	first := true
+	s.Present.Each(func(id int) bool {
+		if id == 1 {
+			return true
+		}
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		dst = append(dst, '"')
+		dst = strconv.AppendInt(dst, int64(id), 10)
+		dst = append(dst, `":`...)
+		var buf [1024]byte
+		dst = isocodec.AppendJSONString(dst, string(d.Layout.AppendText(buf[:0], &s, msg, id)))
+		return true
+	})
+	dst = append(dst, `,"0":"`...)
+	dst = append(dst, s.MTI[:]...)
+	return append(dst, `"}`...)
+}
+
+func errString(err error) string {
+	if err == nil {
+		return "closed"
+	}
+	var ne net.Error
+	if e, ok := err.(net.Error); ok && e.Timeout() {
+		return "timeout"
+	}
+	_ = ne
+	return err.Error()
+}
