@@ -29,7 +29,12 @@ func (g *Gateway) upstreamTraffic(c gnet.Conn, u *upstreamConn) gnet.Action {
 		return true
 	})
 	if err != nil {
-		g.log.Error().Err(err).Msg("bank link: bad frame, reconnecting")
+		// What was read around the break, masked, to tell a bank that
+		// sent garbage from a stream out of step.
+		lo, hi := max(0, off-160), min(len(buf), off+40)
+		g.log.Error().Err(err).Int("at", off).Int("buffered", len(buf)).
+			Str("before", g.cfg.Dialect.MaskedHex(buf[lo:off])).Str("after", g.cfg.Dialect.MaskedHex(buf[off:hi])).
+			Msg("bank link: bad frame, reconnecting")
 		action = gnet.Close
 	}
 	if _, err := c.Discard(off); err != nil {
