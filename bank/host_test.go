@@ -2,6 +2,7 @@ package bank
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"regexp"
@@ -263,5 +264,27 @@ func TestGarbageClosesConnection(t *testing.T) {
 	c := dial(t, srv)
 	if got := c.exchange(echo("000001", "00992468")); got[0] != "0810" {
 		t.Fatalf("after garbage: %v", got)
+	}
+}
+
+// TestSplitFrames: a frame that arrives a byte at a time is answered; the
+// bytes of a partial frame are kept until the rest comes.
+func TestSplitFrames(t *testing.T) {
+	srv := startBank(t, isocodec.SmartVista, Faults{}, 1)
+	c := dial(t, srv)
+	for i := 1; i <= 3; i++ {
+		msg, err := isocodec.SmartVista.Pack(echo(stan(i), "00992468"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		frame := append([]byte(fmt.Sprintf("%04d", len(msg))), msg...)
+		for _, b := range frame {
+			if _, err := c.conn.Write([]byte{b}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := c.recv(); got[11] != stan(i) {
+			t.Fatalf("reply %v", got)
+		}
 	}
 }

@@ -160,8 +160,12 @@ func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
 		s.cfg.Log.Warn().Err(err).Str("peer", c.RemoteAddr().String()).Msg("bank: bad frame, closing")
 		action = gnet.Close
 	}
-	if _, err := c.Discard(off); err != nil {
-		return gnet.Close
+	// Only a positive count: gnet's Discard(0) drops everything buffered,
+	// which would lose a partial frame waiting for its rest.
+	if off > 0 {
+		if _, err := c.Discard(off); err != nil {
+			return gnet.Close
+		}
 	}
 	if len(cc.out) > 0 {
 		if _, err := c.Write(cc.out); err != nil {

@@ -71,7 +71,7 @@ func (p *posConn) traffic() gnet.Action {
 			action = gnet.Close
 		}
 	}
-	if _, err := c.Discard(off); err != nil {
+	if err := discard(c, off); err != nil {
 		action = gnet.Close
 	}
 	if onLoop {

@@ -226,3 +226,60 @@ func TestClientIdle(t *testing.T) {
 }
 
 var _ = isocodec.SmartVista
+
+// TestSplitFrames: requests that arrive a byte at a time, bare and framed,
+// and a bank reply that arrives a byte at a time, all get through; a
+// partial frame is kept until its rest comes.
+func TestSplitFrames(t *testing.T) {
+	t.Run("bare POS", func(t *testing.T) {
+		b := startBank(t, bank.Faults{}, "")
+		g := startGateway(t, b.Addr().String(), nil)
+		c, err := net.Dial("tcp", g.POSAddr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		for _, x := range pack(t, purchaseFields(1, "00000001", "000000000100")) {
+			c.Write([]byte{x})
+		}
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		reply, _ := io.ReadAll(c)
+		if len(reply) == 0 || unpack(t, reply)[11] != "000001" {
+			t.Fatalf("reply %q", reply)
+		}
+	})
+	t.Run("framed POS", func(t *testing.T) {
+		b := startBank(t, bank.Faults{}, "")
+		g := startGateway(t, b.Addr().String(), func(c *Config) { c.POSFraming = ascii4(t) })
+		c := dialFramed(t, g.POSAddr().String())
+		for i := 1; i <= 3; i++ {
+			for _, x := range frame(pack(t, purchaseFields(i, "00000001", "000000000100"))) {
+				c.Write([]byte{x})
+			}
+			reply, err := c.read(5 * time.Second)
+			if err != nil || unpack(t, reply)[11] != stan(i) {
+				t.Fatalf("reply %d: %v", i, err)
+			}
+		}
+	})
+	t.Run("bank reply", func(t *testing.T) {
+		fb := newFakeBank(t)
+		g := startGateway(t, fb.Addr(), func(c *Config) { c.POSFraming = ascii4(t) })
+		bk := fb.accept(t)
+		c := dialFramed(t, g.POSAddr().String())
+		for i := 1; i <= 3; i++ {
+			c.Write(frame(pack(t, purchaseFields(i, "00000001", "000000000100"))))
+			req, err := bk.read(5 * time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, x := range frame(replyTo(t, req, nil)) {
+				bk.Write([]byte{x})
+			}
+			reply, err := c.read(5 * time.Second)
+			if err != nil || unpack(t, reply)[11] != stan(i) {
+				t.Fatalf("reply %d: %v", i, err)
+			}
+		}
+	})
+}

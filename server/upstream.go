@@ -37,7 +37,7 @@ func (g *Gateway) upstreamTraffic(c gnet.Conn, u *upstreamConn) gnet.Action {
 			Msg("bank link: bad frame, reconnecting")
 		action = gnet.Close
 	}
-	if _, err := c.Discard(off); err != nil {
+	if err := discard(c, off); err != nil {
 		action = gnet.Close
 	}
 	g.link.flush()
