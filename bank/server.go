@@ -53,6 +53,7 @@ var _ gnet.EventHandler = (*Server)(nil)
 
 // conn is one connection's scratch, owned by its event loop.
 type conn struct {
+	in    isocodec.Inbound
 	frame isocodec.Scan // for bare framing, which scans to find the end
 	scan  isocodec.Scan
 	reply []byte
@@ -146,7 +147,7 @@ func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
 // replies in one go.
 func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
 	cc := c.Context().(*conn)
-	buf, _ := c.Peek(-1)
+	buf := cc.in.Take(c)
 	cc.out = cc.out[:0]
 	action := gnet.None
 	off, err := s.cfg.Framing.Each(buf, &cc.frame, func(msg []byte) bool {
@@ -160,13 +161,7 @@ func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
 		s.cfg.Log.Warn().Err(err).Str("peer", c.RemoteAddr().String()).Msg("bank: bad frame, closing")
 		action = gnet.Close
 	}
-	// Only a positive count: gnet's Discard(0) drops everything buffered,
-	// which would lose a partial frame waiting for its rest.
-	if off > 0 {
-		if _, err := c.Discard(off); err != nil {
-			return gnet.Close
-		}
-	}
+	cc.in.Keep(off)
 	if len(cc.out) > 0 {
 		if _, err := c.Write(cc.out); err != nil {
 			return gnet.Close

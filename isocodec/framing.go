@@ -385,3 +385,41 @@ func (f *Framing) Each(data []byte, scratch *Scan, fn func(msg []byte) bool) (in
 	}
 	return off, nil
 }
+
+// Inbound holds the bytes a connection has received and not yet used:
+// the event loop moves what arrived into it, frames are cut from its
+// start, and a partial frame stays until the rest comes. Owning the
+// bytes (one copy per read) keeps the stream in step whatever the
+// network library does with its own buffers.
+type Inbound struct {
+	buf []byte
+}
+
+// Drainer is what Inbound reads from: gnet.Conn's Next.
+type Drainer interface {
+	Next(n int) ([]byte, error)
+}
+
+// Take moves everything c has buffered into in and returns all unused
+// bytes. The result is valid until Keep.
+func (in *Inbound) Take(c Drainer) []byte {
+	if data, _ := c.Next(-1); len(data) > 0 {
+		in.buf = append(in.buf, data...)
+	}
+	return in.buf
+}
+
+// Keep drops the first n bytes (the frames used) and keeps the rest.
+func (in *Inbound) Keep(n int) {
+	if n <= 0 {
+		return
+	}
+	m := copy(in.buf, in.buf[n:])
+	in.buf = in.buf[:m]
+	if cap(in.buf) > 1<<20 && m < 4096 { // let a burst's buffer go
+		in.buf = append([]byte(nil), in.buf...)
+	}
+}
+
+// Len is the number of bytes held.
+func (in *Inbound) Len() int { return len(in.buf) }

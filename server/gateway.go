@@ -545,15 +545,3 @@ func (g *Gateway) registerMetrics(m *metrics.Metrics) {
 		m.GaugeFunc("socketqueue_journal_open", "Purchases in the journal not yet settled.", func() float64 { return float64(g.journal.Stats().Open) })
 	}
 }
-
-// discard consumes n bytes of what c has buffered. gnet's Discard(0)
-// drops everything buffered, so a call with nothing to consume (only a
-// partial frame arrived) must not reach it: that lost the partial frame
-// and put the stream out of step under load.
-func discard(c gnet.Conn, n int) error {
-	if n <= 0 {
-		return nil
-	}
-	_, err := c.Discard(n)
-	return err
-}

@@ -21,6 +21,7 @@ type posConn struct {
 	// done: a bare client has sent its one message.
 	done bool
 
+	in          isocodec.Inbound
 	frame, scan isocodec.Scan
 	errs        isocodec.FieldErrors
 	out         []byte // framed replies not yet written (link loop only)
@@ -48,14 +49,14 @@ func (p *posConn) Gone() bool { return p.closed.Load() }
 func (p *posConn) traffic() gnet.Action {
 	g := p.g
 	c := p.c
-	buf, _ := c.Peek(-1)
+	buf := p.in.Take(c)
 	onLoop := g.link.onLoop(p.loop)
 	now := g.now()
 	if onLoop {
 		g.loopNow = now.UnixNano()
 	}
 	action := gnet.None
-	off := len(buf) // a bare client gets one request; the rest is ignored
+	off := len(buf) // a bare client gets one request; the rest is dropped
 	if !p.done {
 		var err error
 		off, err = g.cfg.POSFraming.Each(buf, &p.frame, func(msg []byte) bool {
@@ -71,9 +72,7 @@ func (p *posConn) traffic() gnet.Action {
 			action = gnet.Close
 		}
 	}
-	if err := discard(c, off); err != nil {
-		action = gnet.Close
-	}
+	p.in.Keep(off)
 	if onLoop {
 		g.link.flush()
 	}

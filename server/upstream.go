@@ -9,6 +9,7 @@ import (
 
 // upstreamConn is the link connection's scratch, owned by its loop.
 type upstreamConn struct {
+	in          isocodec.Inbound
 	frame, scan isocodec.Scan
 	answer      []byte
 }
@@ -18,7 +19,7 @@ type upstreamConn struct {
 func (g *Gateway) upstreamTraffic(c gnet.Conn, u *upstreamConn) gnet.Action {
 	g.loopNow = g.now().UnixNano()
 	g.link.flush()
-	buf, _ := c.Peek(-1)
+	buf := u.in.Take(c)
 	if len(buf) == 0 {
 		return gnet.None
 	}
@@ -37,9 +38,7 @@ func (g *Gateway) upstreamTraffic(c gnet.Conn, u *upstreamConn) gnet.Action {
 			Msg("bank link: bad frame, reconnecting")
 		action = gnet.Close
 	}
-	if err := discard(c, off); err != nil {
-		action = gnet.Close
-	}
+	u.in.Keep(off)
 	g.link.flush()
 	g.flushDirty()
 	return action
