@@ -127,3 +127,50 @@ func TestKeepAlive(t *testing.T) {
 		t.Fatalf("adv %d msg %q err %v", adv, msg, err)
 	}
 }
+
+type chunks [][]byte
+
+func (c *chunks) Next(int) ([]byte, error) {
+	if len(*c) == 0 {
+		return nil, nil
+	}
+	b := (*c)[0]
+	*c = (*c)[1:]
+	return b, nil
+}
+
+// TestInbound: frames cut across reads come out whole, in order, with
+// nothing lost between reads.
+func TestInbound(t *testing.T) {
+	f, _ := FramingByName("ascii4", FramingConfig{Layout: SmartVista.Layout})
+	msg := readFixture(t, "sv_800_echo.bin")
+	var stream []byte
+	for range 5 {
+		stream, _ = f.Append(stream, msg)
+	}
+	for _, size := range []int{1, 3, 7, 50, len(stream)} {
+		var in Inbound
+		src := chunks{}
+		for i := 0; i < len(stream); i += size {
+			src = append(src, stream[i:min(i+size, len(stream))])
+		}
+		got := 0
+		for range len(src) + 1 {
+			buf := in.Take(&src)
+			off, err := f.Each(buf, nil, func(m []byte) bool {
+				if string(m) != string(msg) {
+					t.Fatalf("size %d: message %d differs", size, got)
+				}
+				got++
+				return true
+			})
+			if err != nil {
+				t.Fatalf("size %d: %v", size, err)
+			}
+			in.Keep(off)
+		}
+		if got != 5 || in.Len() != 0 {
+			t.Fatalf("size %d: %d messages, %d bytes left", size, got, in.Len())
+		}
+	}
+}
