@@ -145,7 +145,6 @@ func suite() error {
 	defer os.RemoveAll(tmp)
 
 	bankFramed, bankBare := freePort(), freePort()
-	banks := []*proc{}
 	for _, b := range []struct {
 		port int
 		args []string
@@ -154,7 +153,6 @@ func suite() error {
 		if err != nil {
 			return err
 		}
-		banks = append(banks, p)
 		defer p.stop()
 		if err := waitPort(b.port); err != nil {
 			return err
