@@ -133,3 +133,16 @@ func BenchmarkAppendEdited(b *testing.B) {
 		buf, _ = SmartVista.Layout.AppendEdited(buf[:0], MTI{'0', '2', '1', '0'}, msg, &s, Set(39, code), Set(37, rrn), Set(38, auth))
 	}
 }
+
+func BenchmarkMessageToJSONScan(b *testing.B) {
+	msg := readFixture(b, "sv_200_purchase.bin")
+	var s Scan
+	dst := make([]byte, 0, 4096)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := SmartVista.Layout.Scan(msg, &s); err != nil {
+			b.Fatal(err)
+		}
+		dst = SmartVista.Layout.AppendMessageJSON(dst[:0], msg, &s)
+	}
+}

@@ -339,3 +339,39 @@ func TestFieldValue(t *testing.T) {
 		})
 	}
 }
+
+// TestAppendMessageJSON: the scanner's JSON is byte for byte what the
+// moov-io unpack gives, for every fixture and golden message.
+func TestAppendMessageJSON(t *testing.T) {
+	type tc struct {
+		d   *Dialect
+		msg []byte
+	}
+	cases := []tc{{SmartVista, readFixture(t, "sv_200_purchase.bin")}, {SmartVista, readFixture(t, "sv_800_echo.bin")}}
+	for _, g := range openWayGolden {
+		msg, err := OpenWay.Pack(g.fields)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cases = append(cases, tc{OpenWay, msg})
+	}
+	withSecondary, err := SmartVista.Pack(Fields{0: "0800", 3: "990000", 7: "1125120000", 11: "000001", 24: "831", 41: "00000001", 70: "301"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases = append(cases, tc{SmartVista, withSecondary})
+	for i, c := range cases {
+		f, err := c.d.Unpack(c.msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var s Scan
+		if err := c.d.Layout.Scan(c.msg, &s); err != nil {
+			t.Fatal(err)
+		}
+		want := string(AppendJSON(nil, f))
+		if got := string(c.d.Layout.AppendMessageJSON(nil, c.msg, &s)); got != want {
+			t.Fatalf("case %d:\n got %s\nwant %s", i, got, want)
+		}
+	}
+}

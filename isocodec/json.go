@@ -88,3 +88,40 @@ func AppendJSONString(dst []byte, s string) []byte {
 	}
 	return append(dst, '"')
 }
+
+// AppendMessageJSON writes a scanned message as AppendJSON writes its
+// unpacked Fields (the same bytes), straight from the scan: no moov-io
+// unpack, no map. s must describe msg.
+func (l *Layout) AppendMessageJSON(dst, msg []byte, s *Scan) []byte {
+	var text [2048]byte
+	dst = append(dst, `{"0":`...)
+	dst = appendJSONBytes(dst, s.MTI[:])
+	dst = append(dst, `,"1":`...)
+	dst = appendJSONBytes(dst, l.AppendText(text[:0], s, msg, 1))
+	s.Present.Each(func(id int) bool {
+		if id > 1 && s.Units(id) <= len(text)/2 {
+			dst = append(dst, ',', '"')
+			dst = strconv.AppendInt(dst, int64(id), 10)
+			dst = append(dst, '"', ':')
+			dst = appendJSONBytes(dst, l.AppendText(text[:0], s, msg, id))
+		}
+		return true
+	})
+	return append(dst, '}')
+}
+
+func appendJSONBytes(dst, b []byte) []byte {
+	const hexd = "0123456789abcdef"
+	dst = append(dst, '"')
+	for _, c := range b {
+		switch {
+		case c == '"' || c == '\\':
+			dst = append(dst, '\\', c)
+		case c < 0x20 || c > 0x7e:
+			dst = append(dst, '\\', 'u', '0', '0', hexd[c>>4], hexd[c&0xf])
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return append(dst, '"')
+}

@@ -136,15 +136,15 @@ func (h *httpFront) handle(ctx *fasthttp.RequestCtx) {
 		ctx.SetBody(hex.AppendEncode(nil, reply))
 		return
 	}
-	fields, err := h.g.cfg.Dialect.Unpack(reply)
-	if err != nil {
+	var s isocodec.Scan
+	if err := h.g.cfg.Dialect.Layout.Scan(reply, &s); err != nil {
 		ctx.SetStatusCode(fasthttp.StatusBadGateway)
 		h.writeFailure(ctx, raw, "bank reply does not parse: "+err.Error())
 		return
 	}
 	ctx.SetContentType("application/json")
 	out := append(ctx.Response.Body()[:0], `{"result":`...)
-	out = isocodec.AppendJSON(out, fields)
+	out = h.g.cfg.Dialect.Layout.AppendMessageJSON(out, reply, &s) // as AppendJSON(Unpack), without moov-io
 	out = append(out, `,"errors":[]}`...)
 	ctx.SetBody(out)
 }
