@@ -2,17 +2,15 @@ package loadgen
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"io"
 	"net"
-	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	json "github.com/goccy/go-json"
+	"github.com/valyala/fasthttp"
 
 	"github.com/socketqueue/socketqueue-go/isocodec"
 )
@@ -204,14 +202,24 @@ func atoi(s string) (int, bool) {
 	return n, true
 }
 
-// http: keep-alive JSON requests, one at a time per client.
+// http: keep-alive JSON requests, one at a time per client (fasthttp's
+// client: the generator must not be what limits the run).
 func (r *run) http(ctx context.Context, conn int) []time.Duration {
 	var lat []time.Duration
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}, Timeout: 40 * time.Second}
+	client := &fasthttp.HostClient{Addr: r.cfg.Addr, MaxConns: 1, ReadTimeout: 40 * time.Second, WriteTimeout: 10 * time.Second}
 	tid := r.terminal(conn, 0)
-	url := "http://" + r.cfg.Addr + "/"
 	tmpl := map[string]*template{}
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.SetRequestURI("http://" + r.cfg.Addr + "/")
+	req.Header.SetMethod(fasthttp.MethodPost)
+	req.Header.SetContentType("application/json")
 	var msg, body []byte
+	var out struct {
+		Result map[string]string `json:"result"`
+		Errors []string          `json:"errors"`
+	}
 	for seq := conn * 1000; ctx.Err() == nil; seq++ {
 		var stan string
 		var err error
@@ -220,24 +228,18 @@ func (r *run) http(ctx context.Context, conn int) []time.Duration {
 			return lat
 		}
 		body = r.jsonOf(body[:0], msg)
+		req.SetBody(body)
 		start := time.Now()
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-		resp, err := client.Do(req)
-		if err != nil {
+		if err := client.DoTimeout(req, resp, 40*time.Second); err != nil {
 			if ctx.Err() == nil {
 				r.fail("http: " + errString(err))
 			}
 			continue
 		}
-		var out struct {
-			Result map[string]string `json:"result"`
-			Errors []string          `json:"errors"`
-		}
-		err = json.NewDecoder(resp.Body).Decode(&out)
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if err != nil || resp.StatusCode != 200 {
-			r.fail("http status " + resp.Status + " " + strings.Join(out.Errors, "; "))
+		clear(out.Result)
+		out.Errors = out.Errors[:0]
+		if err := json.Unmarshal(resp.Body(), &out); err != nil || resp.StatusCode() != 200 {
+			r.fail("http status " + strconv.Itoa(resp.StatusCode()) + " " + strings.Join(out.Errors, "; "))
 			continue
 		}
 		res := out.Result
