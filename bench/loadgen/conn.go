@@ -77,6 +77,9 @@ func (r *run) bare(ctx context.Context, conn int) []time.Duration {
 // each slot its own terminal; a reply frees its slot.
 func (r *run) framed(ctx context.Context, conn int) []time.Duration {
 	var lat []time.Duration
+	if r.cfg.Pace > 0 && !sleep(ctx, r.cfg.Pace*time.Duration(conn)/time.Duration(r.cfg.Conns)) {
+		return lat
+	}
 	c, err := net.DialTimeout("tcp", r.cfg.Addr, 5*time.Second)
 	if err != nil {
 		r.fail("connect: " + err.Error())
@@ -165,6 +168,9 @@ func (r *run) framed(ctx context.Context, conn int) []time.Duration {
 			}
 		}
 		if ctx.Err() != nil {
+			break
+		}
+		if r.cfg.Pace > 0 && seq > conn*1000 && !sleep(ctx, r.cfg.Pace) {
 			break
 		}
 		tid := r.terminal(conn, slot)

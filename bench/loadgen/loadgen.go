@@ -45,6 +45,10 @@ type Config struct {
 	Mix      string
 	Duration time.Duration
 	Warmup   time.Duration
+	// Pace, for framed mode, is each connection's wait between a reply and
+	// its next request (many slow terminals); connections start spread
+	// over one Pace.
+	Pace time.Duration
 	Dialect  *isocodec.Dialect
 	// Framing for framed and pipelined modes (bare mode needs none).
 	Framing *isocodec.Framing

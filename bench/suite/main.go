@@ -277,6 +277,17 @@ func suite() error {
 			if err := idleFigure(gw, pos, *idle); err != nil {
 				fmt.Println("idle connections:", err)
 			}
+			// As many terminals, each sending a purchase a second.
+			label := fmt.Sprintf("framed, %d connections, 1/s each", *idle)
+			r, err := run("gateway", gw, loadgen.Config{Mode: loadgen.Framed, Addr: "127.0.0.1:" + strconv.Itoa(pos),
+				Conns: *idle, Pace: time.Second})
+			if err != nil {
+				gw.stop()
+				return err
+			}
+			r.Journal = journal
+			rows = append(rows, r)
+			report(label+", journal "+journal, r)
 		}
 		gw.stop()
 	}
