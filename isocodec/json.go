@@ -72,7 +72,9 @@ func AppendJSON(dst []byte, f Fields) []byte {
 
 // AppendJSONString writes s as a JSON string, escaping what JSON requires
 // and any byte outside printable ASCII.
-func AppendJSONString(dst []byte, s string) []byte {
+func AppendJSONString(dst []byte, s string) []byte { return appendJSON(dst, s) }
+
+func appendJSON[T string | []byte](dst []byte, s T) []byte {
 	const hexd = "0123456789abcdef"
 	dst = append(dst, '"')
 	for i := 0; i < len(s); i++ {
@@ -95,33 +97,17 @@ func AppendJSONString(dst []byte, s string) []byte {
 func (l *Layout) AppendMessageJSON(dst, msg []byte, s *Scan) []byte {
 	var text [2048]byte
 	dst = append(dst, `{"0":`...)
-	dst = appendJSONBytes(dst, s.MTI[:])
+	dst = appendJSON(dst, s.MTI[:])
 	dst = append(dst, `,"1":`...)
-	dst = appendJSONBytes(dst, l.AppendText(text[:0], s, msg, 1))
+	dst = appendJSON(dst, l.AppendText(text[:0], s, msg, 1))
 	s.Present.Each(func(id int) bool {
 		if id > 1 && s.Units(id) <= len(text)/2 {
 			dst = append(dst, ',', '"')
 			dst = strconv.AppendInt(dst, int64(id), 10)
 			dst = append(dst, '"', ':')
-			dst = appendJSONBytes(dst, l.AppendText(text[:0], s, msg, id))
+			dst = appendJSON(dst, l.AppendText(text[:0], s, msg, id))
 		}
 		return true
 	})
 	return append(dst, '}')
-}
-
-func appendJSONBytes(dst, b []byte) []byte {
-	const hexd = "0123456789abcdef"
-	dst = append(dst, '"')
-	for _, c := range b {
-		switch {
-		case c == '"' || c == '\\':
-			dst = append(dst, '\\', c)
-		case c < 0x20 || c > 0x7e:
-			dst = append(dst, '\\', 'u', '0', '0', hexd[c>>4], hexd[c&0xf])
-		default:
-			dst = append(dst, c)
-		}
-	}
-	return append(dst, '"')
 }

@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/socketqueue/socketqueue-go/clock"
 	"github.com/socketqueue/socketqueue-go/isocodec"
 )
 
@@ -48,8 +49,8 @@ type Config struct {
 	// Pace, for framed mode, is each connection's wait between a reply and
 	// its next request (many slow terminals); connections start spread
 	// over one Pace.
-	Pace time.Duration
-	Dialect  *isocodec.Dialect
+	Pace    time.Duration
+	Dialect *isocodec.Dialect
 	// Framing for framed and pipelined modes (bare mode needs none).
 	Framing *isocodec.Framing
 }
@@ -169,19 +170,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	return res, nil
 }
 
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
+func sleep(ctx context.Context, d time.Duration) bool { return clock.Sleep(ctx, d) }
 
 // terminal numbers a connection's (and slot's) terminal.
 func (r *run) terminal(conn, slot int) string {
