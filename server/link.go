@@ -139,6 +139,31 @@ func (l *link) send(msg []byte, onLoop bool) error {
 	return nil
 }
 
+// soonBelow: less pending than this waits for the loop's other ready
+// connections (a request or two from each of many one-at-a-time
+// terminals); more is written at once (a pipelining client's batch).
+const soonBelow = 4 << 10
+
+// flushOrSoon writes what is pending now if it is a batch worth a write
+// of its own, else has the loop flush once it has handled the events it
+// holds (a task queued by Wake runs after them), so that the requests of
+// many connections share one write. It runs on the link's loop.
+func (l *link) flushOrSoon() {
+	l.mu.Lock()
+	c, n := l.conn, len(l.pending)
+	wake := c != nil && n > 0 && n < soonBelow && !l.woken
+	if wake {
+		l.woken = true
+	}
+	l.mu.Unlock()
+	switch {
+	case wake:
+		_ = c.Wake(nil)
+	case n >= soonBelow:
+		l.flush()
+	}
+}
+
 // flush writes what is pending; it runs on the link's loop.
 func (l *link) flush() {
 	l.mu.Lock()

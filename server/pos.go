@@ -74,7 +74,7 @@ func (p *posConn) traffic() gnet.Action {
 	}
 	p.in.Keep(off)
 	if onLoop {
-		g.link.flush()
+		g.link.flushOrSoon()
 	}
 	return action
 }
