@@ -139,10 +139,12 @@ func (l *link) send(msg []byte, onLoop bool) error {
 	return nil
 }
 
-// soonBelow: less pending than this waits for the loop's other ready
-// connections (a request or two from each of many one-at-a-time
-// terminals); more is written at once (a pipelining client's batch).
-const soonBelow = 4 << 10
+// soonBelow: less pending than this (a request or three, as from a
+// terminal that sends one at a time) waits for the loop's other ready
+// connections; more (a pipelining client's batch) is written at once.
+// Measured on loopback: one at a time, 64 connections, +18%; pipelined
+// unchanged (4 KiB cost pipelining 13%).
+const soonBelow = 1 << 10
 
 // flushOrSoon writes what is pending now if it is a batch worth a write
 // of its own, else has the loop flush once it has handled the events it
