@@ -251,19 +251,7 @@ func (h *Host) pan(buf []byte, msg []byte, s *isocodec.Scan) (PAN, bool) {
 
 // amount reads field 4 as minor units.
 func (h *Host) amount(msg []byte, s *isocodec.Scan) (int64, bool) {
-	if !s.Has(4) || s.Units(4) > 18 {
-		return 0, false
-	}
-	var buf [18]byte
-	t := h.d.Layout.AppendText(buf[:0], s, msg, 4)
-	var v int64
-	for _, c := range t {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		v = v*10 + int64(c-'0')
-	}
-	return v, len(t) > 0
+	return h.d.Layout.Number(s, msg, 4)
 }
 
 // processing is the transaction type: field 3's first two digits.

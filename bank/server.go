@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -36,13 +35,12 @@ type Config struct {
 // request order, unless Faults delay them.
 type Server struct {
 	gnet.BuiltinEventEngine
-	cfg   Config
-	eng   gnet.Engine
-	addr  *net.TCPAddr
-	boot  chan error
-	done  chan error
-	conns atomic.Int64
-	stop  sync.Once
+	cfg  Config
+	eng  gnet.Engine
+	addr *net.TCPAddr
+	boot chan error
+	done chan error
+	stop sync.Once
 	// timers holds delayed writes so Shutdown can cancel them.
 	timersMu sync.Mutex
 	timers   map[*time.Timer]struct{}
@@ -121,20 +119,15 @@ func (s *Server) Addr() *net.TCPAddr { return s.addr }
 // Host is the server's host (its rules and ledger).
 func (s *Server) Host() *Host { return s.cfg.Host }
 
-// Connections is the number of open client connections.
-func (s *Server) Connections() int { return int(s.conns.Load()) }
-
 // OnOpen gives the connection its scratch.
 func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	c.SetContext(&conn{})
-	s.conns.Add(1)
 	s.cfg.Log.Info().Str("peer", c.RemoteAddr().String()).Msg("bank: connection opened")
 	return nil, gnet.None
 }
 
 // OnClose notes the close.
 func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
-	s.conns.Add(-1)
 	ev := s.cfg.Log.Info().Str("peer", c.RemoteAddr().String())
 	if err != nil && !errors.Is(err, io.EOF) {
 		ev = ev.Err(err)

@@ -66,14 +66,6 @@ type Request struct {
 // State is where the request is now.
 func (r *Request) State() State { return r.state }
 
-// Deadline is when the request times out (zero when not in the table).
-func (r *Request) Deadline() int64 {
-	if !r.timer.Scheduled() {
-		return 0
-	}
-	return r.timer.Deadline().UnixNano()
-}
-
 var tidField = []int{41}
 
 // Fill sets the request from a scanned message: its key, terminal, MTI

@@ -236,3 +236,21 @@ func (l *Layout) AppendText(dst []byte, s *Scan, msg []byte, id int) []byte {
 	}
 	return append(dst, raw...)
 }
+
+// Number reads field id as a whole number (up to 18 digits): an amount in
+// minor units, say. ok is false when the field is absent, empty or not
+// all digits.
+func (l *Layout) Number(s *Scan, msg []byte, id int) (v int64, ok bool) {
+	if !s.Has(id) || s.Units(id) > 18 {
+		return 0, false
+	}
+	var buf [18]byte
+	t := l.AppendText(buf[:0], s, msg, id)
+	for _, c := range t {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + int64(c-'0')
+	}
+	return v, len(t) > 0
+}

@@ -78,16 +78,6 @@ func (g *Gateway) countOwn(m isocodec.MTI) {
 
 // amountOf reads field 4 in minor units (0 when absent or not digits).
 func (g *Gateway) amountOf(s *isocodec.Scan, msg []byte) int64 {
-	if !s.Has(4) || s.Units(4) > 18 {
-		return 0
-	}
-	var buf [18]byte
-	var v int64
-	for _, c := range g.cfg.Dialect.Layout.AppendText(buf[:0], s, msg, 4) {
-		if c < '0' || c > '9' {
-			return 0
-		}
-		v = v*10 + int64(c-'0')
-	}
+	v, _ := g.cfg.Dialect.Layout.Number(s, msg, 4)
 	return v
 }

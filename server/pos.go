@@ -21,11 +21,11 @@ type posConn struct {
 	// done: a bare client has sent its one message.
 	done bool
 
-	in          isocodec.Inbound
-	frame, scan isocodec.Scan
-	errs        isocodec.FieldErrors
-	out         []byte // framed replies not yet written (link loop only)
-	dirty       bool
+	in    isocodec.Inbound
+	scan  isocodec.Scan // bare framing leaves each message's scan here
+	errs  isocodec.FieldErrors
+	out   []byte // framed replies not yet written (link loop only)
+	dirty bool
 
 	closed   atomic.Bool
 	inflight atomic.Int32
@@ -59,7 +59,7 @@ func (p *posConn) traffic() gnet.Action {
 	off := len(buf) // a bare client gets one request; the rest is dropped
 	if !p.done {
 		var err error
-		off, err = g.cfg.POSFraming.Each(buf, &p.frame, func(msg []byte) bool {
+		off, err = g.cfg.POSFraming.Each(buf, &p.scan, func(msg []byte) bool {
 			if !p.request(msg, onLoop, now) {
 				action = gnet.Close
 				return false
@@ -94,9 +94,11 @@ func (p *posConn) request(msg []byte, onLoop bool, now time.Time) bool {
 	g := p.g
 	d := g.cfg.Dialect
 	p.last.Store(now.UnixNano())
-	if err := d.Layout.Scan(msg, &p.scan); err != nil {
-		g.log.Warn().Err(err).Str("peer", p.peer).Msg("POS request does not parse; closing")
-		return false
+	if !p.bare { // a bare message was found by scanning: p.scan describes it
+		if err := d.Layout.Scan(msg, &p.scan); err != nil {
+			g.log.Warn().Err(err).Str("peer", p.peer).Msg("POS request does not parse; closing")
+			return false
+		}
 	}
 	if e := g.log.Debug(); e.Enabled() {
 		g.dump(e, "from POS "+p.peer, msg)
