@@ -11,7 +11,6 @@ require (
 	github.com/prometheus/common v0.73.1
 	github.com/rs/zerolog v1.35.1
 	github.com/valyala/fasthttp v1.78.0
-	go.etcd.io/bbolt v1.4.3
 )
 
 require (

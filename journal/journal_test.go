@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,40 +14,77 @@ import (
 	"time"
 )
 
-func open(t testing.TB, path string) *Journal {
+func open(t testing.TB, dir string, opts ...Options) *Journal {
 	t.Helper()
-	j, err := Open(path)
+	j, err := Open(dir, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return j
 }
 
-func TestBeginSettleReopen(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "journal.db")
-	j := open(t, path)
-	var ids []uint64
-	var wg sync.WaitGroup
-	for i := range 5 {
-		wg.Add(1)
-		ids = append(ids, j.Begin([]byte(fmt.Sprintf("msg %d", i)), func(_ uint64, err error) {
+// durableSignals makes Notify close each Begin's tag, a channel, once
+// its record is on disk, with the error if any.
+func durableSignals(t testing.TB, j *Journal) {
+	j.Notify(func(batch []Begun, err error) {
+		for _, b := range batch {
 			if err != nil {
 				t.Error(err)
 			}
-			wg.Done()
-		}))
+			close(b.Tag.(chan struct{}))
+		}
+	})
+}
+
+func begin(t testing.TB, j *Journal, msg string) uint64 {
+	t.Helper()
+	done := make(chan struct{})
+	id, err := j.Begin([]byte(msg), done)
+	if err != nil {
+		t.Fatal(err)
 	}
-	wg.Wait()
+	<-done
+	return id
+}
+
+func TestBeginSettleReopen(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "journal")
+	j := open(t, dir)
+	durableSignals(t, j)
+	var ids []uint64
+	for i := range 5 {
+		ids = append(ids, begin(t, j, fmt.Sprintf("msg %d", i)))
+	}
 	j.Settle(ids[1])
 	next := time.Unix(1_700_000_000, 0)
-	j.Reversing(Entry{ID: ids[2], Tries: 3, Next: next, Reason: "timeout", Msg: []byte("msg 2")}, nil)
+	j.Reversing(Entry{ID: ids[2], Tries: 3, Next: next, Reason: "timeout", Msg: []byte("msg 2")})
 	j.GiveUp(Entry{ID: ids[3], Tries: 10, Reason: "gave up", Msg: []byte("msg 3")})
+	if err := j.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if s := j.Stats(); s.Open != 3 {
+		t.Fatalf("stats %+v, want 3 open", s)
+	}
 	if err := j.Close(); err != nil {
 		t.Fatal(err)
 	}
 
-	j = open(t, path)
+	j = open(t, dir)
 	defer j.Close()
+	checkLive(t, j, ids, next)
+	if s := j.Stats(); s.Open != 3 {
+		t.Fatalf("stats after reopening %+v, want 3 open", s)
+	}
+	// New ids never reuse old ones.
+	if id, _ := j.Begin(nil, nil); id <= ids[4] {
+		t.Fatalf("id %d reused", id)
+	}
+}
+
+// checkLive: of ids, 0 and 4 are open, 2 is being reversed, 3 was given
+// up and 1 is settled.
+func checkLive(t testing.TB, j *Journal, ids []uint64, next time.Time) {
+	t.Helper()
 	pend, err := j.Pending()
 	if err != nil {
 		t.Fatal(err)
@@ -60,23 +98,116 @@ func TestBeginSettleReopen(t *testing.T) {
 	if e := pend[1]; e.State != Reversing || e.Tries != 3 || !e.Next.Equal(next) || e.Reason != "timeout" || string(e.Msg) != "msg 2" {
 		t.Fatalf("reversing record %+v", e)
 	}
-	gave, _ := j.GaveUp()
-	if len(gave) != 1 || gave[0].ID != ids[3] || gave[0].Tries != 10 {
+	gave, err := j.GaveUp()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(gave) != 1 || gave[0].ID != ids[3] || gave[0].Tries != 10 || gave[0].State != GaveUp || string(gave[0].Msg) != "msg 3" {
 		t.Fatalf("gave up %+v", gave)
 	}
-	// New ids never reuse old ones.
-	if id := j.Begin(nil, nil); id <= ids[4] {
-		t.Fatalf("id %d reused", id)
+}
+
+// TestRotation: with small segments, thousands of purchases begun and
+// settled rotate through many segments; the live entries ride each
+// checkpoint, the directory holds the current segment and one spare, and
+// a reopened journal finds exactly the live entries, not the settled
+// ones left in the recycled files.
+func TestRotation(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "journal")
+	j := open(t, dir, Options{SegmentSize: 8 << 10})
+	durableSignals(t, j)
+	ids := []uint64{begin(t, j, "msg 0"), begin(t, j, "msg 1"), begin(t, j, "msg 2"), begin(t, j, "msg 3")}
+	next := time.Unix(1_700_000_000, 0)
+	j.Reversing(Entry{ID: ids[2], Tries: 3, Next: next, Reason: "timeout", Msg: []byte("msg 2")})
+	j.GiveUp(Entry{ID: ids[3], Tries: 10, Reason: "gave up", Msg: []byte("msg 3")})
+	j.Settle(ids[1])
+	msg := strings.Repeat("x", 250)
+	for range 2000 {
+		j.Settle(begin(t, j, msg))
+	}
+	ids = append(ids, begin(t, j, "msg 4"))
+	if err := j.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	checkLive(t, j, ids, next)
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	names := dirNames(t, dir)
+	if len(names) != 2 || !slices.Contains(names, spareName) {
+		t.Fatalf("journal directory holds %v, want one segment and the spare", names)
+	}
+	j = open(t, dir, Options{SegmentSize: 8 << 10})
+	defer j.Close()
+	checkLive(t, j, ids, next)
+}
+
+func dirNames(t testing.TB, dir string) []string {
+	t.Helper()
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, de := range des {
+		names = append(names, de.Name())
+	}
+	return names
+}
+
+// TestDamagedTail: a record cut short or altered by a crash ends the
+// segment; what came before is intact and the journal opens.
+func TestDamagedTail(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		damage func(data []byte, last int) []byte
+	}{
+		{"cut short", func(data []byte, last int) []byte { return data[:last+5] }},
+		{"a byte flipped", func(data []byte, last int) []byte { data[last+recordHeader+3] ^= 0x40; return data }},
+		{"length beyond the file", func(data []byte, last int) []byte { data[last+4] = 0x7f; return data }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "journal")
+			j := open(t, dir, Options{NoSync: true})
+			durableSignals(t, j)
+			first := begin(t, j, "kept")
+			if err := j.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			last := j.off
+			begin(t, j, "damaged")
+			end := j.off
+			path := j.f.Name()
+			j.Close()
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			data = tc.damage(data[:end], int(last))
+			if err := os.WriteFile(path, data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			j = open(t, dir)
+			defer j.Close()
+			pend, err := j.Pending()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(pend) != 1 || pend[0].ID != first || string(pend[0].Msg) != "kept" {
+				t.Fatalf("pending %+v, want only the first purchase", pend)
+			}
+		})
 	}
 }
 
 func TestClosedJournalRefuses(t *testing.T) {
-	j := open(t, filepath.Join(t.TempDir(), "j.db"))
+	j := open(t, filepath.Join(t.TempDir(), "journal"))
 	j.Close()
-	var got error
-	j.Begin([]byte("x"), func(_ uint64, err error) { got = err })
-	if got != ErrClosed {
-		t.Fatalf("got %v", got)
+	if _, err := j.Begin([]byte("x"), nil); err != ErrClosed {
+		t.Fatalf("got %v", err)
+	}
+	if err := j.Flush(); err != ErrClosed {
+		t.Fatalf("flush: got %v", err)
 	}
 	if err := j.Close(); err != nil {
 		t.Fatal(err)
@@ -89,7 +220,7 @@ func TestKillNine(t *testing.T) {
 	if os.Getenv("JOURNAL_CHILD") != "" {
 		return
 	}
-	path := filepath.Join(t.TempDir(), "journal.db")
+	path := filepath.Join(t.TempDir(), "journal")
 	cmd := exec.Command(os.Args[0], "-test.run=TestChildWriter")
 	cmd.Env = append(os.Environ(), "JOURNAL_CHILD="+path)
 	out, err := cmd.StdoutPipe()
@@ -118,8 +249,14 @@ func TestKillNine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(pend) < durable {
-		t.Fatalf("%d records after kill -9, %d were reported durable", len(pend), durable)
+	found := 0
+	for _, e := range pend {
+		if strings.HasPrefix(string(e.Msg), "purchase ") {
+			found++
+		}
+	}
+	if found != durable {
+		t.Fatalf("%d of the %d purchases reported durable are in the journal after kill -9", found, durable)
 	}
 }
 
@@ -130,16 +267,28 @@ func TestChildWriter(t *testing.T) {
 	if path == "" {
 		t.Skip("run by TestKillNine")
 	}
-	j := open(t, path)
+	j := open(t, path, Options{SegmentSize: 64 << 10})
 	var wg sync.WaitGroup
+	j.Notify(func(batch []Begun, err error) {
+		if err != nil {
+			panic(err)
+		}
+		for _, b := range batch {
+			if b.Tag != nil {
+				wg.Done()
+			}
+		}
+	})
 	for i := range 500 {
 		wg.Add(1)
-		j.Begin([]byte("purchase "+strconv.Itoa(i)), func(uint64, error) { wg.Done() })
+		j.Begin([]byte("purchase "+strconv.Itoa(i)), true)
 	}
 	wg.Wait()
 	fmt.Println("durable 500")
+	// Keep writing, and rotating, until killed.
 	for i := 0; ; i++ {
-		j.Begin([]byte("more "+strconv.Itoa(i)), nil)
+		id, _ := j.Begin([]byte("more "+strconv.Itoa(i)), nil)
+		j.Settle(id)
 		if i%1000 == 0 {
 			j.Flush()
 		}
@@ -149,16 +298,24 @@ func TestChildWriter(t *testing.T) {
 // BenchmarkBeginSettle: a purchase recorded (waiting for the disk) and
 // settled, from many goroutines at once, as the gateway does.
 func BenchmarkBeginSettle(b *testing.B) {
-	j := open(b, filepath.Join(b.TempDir(), "j.db"))
+	j := open(b, filepath.Join(b.TempDir(), "journal"))
 	defer j.Close()
+	j.Notify(func(batch []Begun, err error) {
+		for _, x := range batch {
+			x.Tag.(chan error) <- err
+		}
+	})
 	msg := make([]byte, 263)
 	b.ReportAllocs()
 	b.SetParallelism(32)
 	b.RunParallel(func(pb *testing.PB) {
 		done := make(chan error, 1)
 		for pb.Next() {
-			id := j.Begin(msg, func(_ uint64, err error) { done <- err })
-			if err := <-done; err != nil {
+			id, err := j.Begin(msg, done)
+			if err == nil {
+				err = <-done
+			}
+			if err != nil {
 				b.Error(err)
 				return
 			}
@@ -166,4 +323,53 @@ func BenchmarkBeginSettle(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(j.commits.Load()), "commits")
+}
+
+// TestSettleCommitsWithoutFlush: a settle alone reaches the disk within
+// settleDelay, with nothing else to carry it.
+func TestSettleCommitsWithoutFlush(t *testing.T) {
+	j := open(t, filepath.Join(t.TempDir(), "journal"))
+	defer j.Close()
+	durableSignals(t, j)
+	id := begin(t, j, "msg")
+	commits := j.Stats().Commits
+	j.Settle(id)
+	deadline := time.Now().Add(10 * time.Second)
+	for j.Stats().Open != 0 || j.Stats().Commits == commits {
+		if time.Now().After(deadline) {
+			t.Fatalf("settle never committed: %+v", j.Stats())
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestFailureIsSticky: once a write fails, the purchases of that commit
+// come back with the error and every later Begin is refused, so nothing
+// goes to the bank unrecorded.
+func TestFailureIsSticky(t *testing.T) {
+	j := open(t, filepath.Join(t.TempDir(), "journal"))
+	got := make(chan error, 1)
+	j.Notify(func(batch []Begun, err error) { got <- err })
+	if _, err := j.Begin([]byte("fine"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+	j.liveMu.Lock()
+	j.f.Close() // the disk goes away under the writer
+	j.liveMu.Unlock()
+	if _, err := j.Begin([]byte("lost"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-got; err == nil {
+		t.Fatal("a purchase whose write failed was reported durable")
+	}
+	if _, err := j.Begin([]byte("after"), nil); err == nil {
+		t.Fatal("Begin accepted after a failed write")
+	}
+	if err := j.Flush(); err == nil {
+		t.Fatal("Flush reported success after a failed write")
+	}
+	j.Close()
 }

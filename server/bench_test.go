@@ -39,7 +39,7 @@ func relayRigJournal(b *testing.B, mode journalMode) *Gateway {
 	var j *journal.Journal
 	if mode != noJournal {
 		var err error
-		j, err = journal.Open(filepath.Join(b.TempDir(), "journal.db"), journal.Options{NoSync: mode == syncOS})
+		j, err = journal.Open(filepath.Join(b.TempDir(), "journal"), journal.Options{NoSync: mode == syncOS})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -10,6 +10,8 @@ var (
 	ErrTimeout     = errors.New("server: no reply from the bank in time")
 	ErrFull        = errors.New("server: queue full")
 	ErrStopping    = errors.New("server: shutting down")
+	// ErrJournal: the purchase could not be recorded, so it was not sent.
+	ErrJournal = errors.New("server: the journal cannot record purchases")
 )
 
 // failCodes are the response codes a framed POS client gets when the
@@ -31,7 +33,7 @@ func (f failCodes) of(err error) string {
 	switch {
 	case errors.Is(err, ErrTimeout):
 		return f.timeout
-	case errors.Is(err, ErrFull):
+	case errors.Is(err, ErrFull), errors.Is(err, ErrJournal):
 		return f.full
 	}
 	return f.down

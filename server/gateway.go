@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -81,6 +82,9 @@ func New(cfg Config) (*Gateway, error) {
 	})
 	g.link = newLink(g)
 	g.journal = cfg.Journal
+	if g.journal != nil {
+		g.journal.Notify(g.journaledBatch)
+	}
 	g.reversals = dispatch.NewReversals()
 	now := cfg.Clock.Now()
 	g.rrn.Store(uint64(now.Unix()%1_000_000) * 1_000_000)
@@ -315,8 +319,9 @@ func (g *Gateway) sendReq(r *dispatch.Request, onLoop bool) {
 			// arrives meanwhile; the loop never waits on the disk (a
 			// commit per loop batch, tried, stalled every client for
 			// each sync).
-			req := r // r itself changes in this loop; a closure over it would move it to the heap
-			g.journal.Begin(req.Msg, func(id uint64, err error) { g.journaled(req, id, err) })
+			if _, err := g.journal.Begin(r.Msg, r); err != nil {
+				g.journaled(r, 0, err, 0)
+			}
 			return
 		}
 		var sent int64
@@ -474,7 +479,8 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 			err = e
 		}
 		if g.journal != nil {
-			if e := g.journal.Flush(); e != nil && err == nil {
+			// Closed already: Close committed what was queued.
+			if e := g.journal.Flush(); e != nil && !errors.Is(e, journal.ErrClosed) && err == nil {
 				err = e
 			}
 		}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -23,19 +24,29 @@ func (g *Gateway) needsJournal(r *dispatch.Request) bool {
 	return g.journal != nil && !g.cfg.NoAutoReversal && g.isPurchase(r)
 }
 
-// journaled continues sendReq once r's record is on disk; it runs on the
-// journal's goroutine.
-func (g *Gateway) journaled(r *dispatch.Request, id uint64, err error) {
+// journaledBatch continues sendReq for the purchases of a group commit;
+// it runs on the journal's goroutine, and their writes to the bank share
+// one wake-up of the link's loop.
+func (g *Gateway) journaledBatch(batch []journal.Begun, err error) {
+	now := g.now().UnixNano()
+	for _, b := range batch {
+		g.journaled(b.Tag.(*dispatch.Request), b.ID, err, now)
+	}
+}
+
+// journaled continues sendReq once r's record is on disk (at now, Unix
+// nanoseconds), or failed to get there.
+func (g *Gateway) journaled(r *dispatch.Request, id uint64, err error, now int64) {
 	if err != nil {
 		g.log.Error().Err(err).Msg("journal write failed; purchase not sent")
 		next, ok := g.table.Abort(r)
 		if ok {
-			g.fail(r, ErrLinkDown)
+			g.fail(r, fmt.Errorf("%w: %w", ErrJournal, err))
 		}
 		g.sendReq(next, false)
 		return
 	}
-	if !g.table.MarkSent(r, id, g.now().UnixNano()) {
+	if !g.table.MarkSent(r, id, now) {
 		// It timed out or failed while the record was written: it never
 		// went, so there is nothing to reverse.
 		g.journal.Settle(id)
@@ -71,7 +82,7 @@ func (g *Gateway) reverse(r *dispatch.Request, reason string) {
 	}
 	rv := &dispatch.Reversal{ID: r.Journal, Original: append([]byte(nil), r.Msg...), Reason: reason, Next: g.now()}
 	if g.journal != nil && rv.ID != 0 {
-		g.journal.Reversing(entryOf(rv), nil)
+		g.journal.Reversing(entryOf(rv))
 	}
 	g.logReversal(g.log.Warn(), rv).Msg("purchase to be reversed") // before Add hands rv to the ticker
 	g.reversals.Add(rv, false)
@@ -104,7 +115,7 @@ func (g *Gateway) recover() error {
 			g.logReversal(g.log.Error(), rv).Msg("purchase left open by an earlier run; noAutoReversal is set, not reversed")
 			continue
 		}
-		g.journal.Reversing(entryOf(rv), nil)
+		g.journal.Reversing(entryOf(rv))
 		g.logReversal(g.log.Warn(), rv).Msg("purchase recovered from the journal, to be reversed")
 		g.reversals.Add(rv, true)
 	}
@@ -214,7 +225,7 @@ func (g *Gateway) reversalOutcome(out dispatch.TryOutcome, snap dispatch.Reversa
 		g.logReversal(g.log.Warn(), rv).Msg("reversal refused by the bank; nothing more to do")
 	case dispatch.Retry:
 		if g.journal != nil && rv.ID != 0 {
-			g.journal.Reversing(entryOf(rv), nil)
+			g.journal.Reversing(entryOf(rv))
 		}
 		g.logReversal(g.log.Warn(), rv).Time("next", rv.Next).Msg("reversal not done; will retry")
 	case dispatch.GiveUp:

@@ -69,7 +69,7 @@ func TestReverseUnanswered(t *testing.T) {
 			b := startBank(t, bank.Faults{MuteEvery: 5}, "")
 			var j *journal.Journal
 			if withJournal {
-				j = openJournal(t, filepath.Join(t.TempDir(), "journal.db"))
+				j = openJournal(t, filepath.Join(t.TempDir(), "journal"))
 			}
 			g := startGateway(t, b.Addr().String(), func(c *Config) {
 				c.QueueTimeout = 300 * time.Millisecond
@@ -103,7 +103,7 @@ func TestReverseUnanswered(t *testing.T) {
 func TestReverseWhenClientLeaves(t *testing.T) {
 	b := startBank(t, bank.Faults{Delay: 200 * time.Millisecond}, "")
 	g := startGateway(t, b.Addr().String(), func(c *Config) {
-		c.Journal = openJournal(t, filepath.Join(t.TempDir(), "journal.db"))
+		c.Journal = openJournal(t, filepath.Join(t.TempDir(), "journal"))
 	})
 	c, err := net.Dial("tcp", g.POSAddr().String())
 	if err != nil {
@@ -202,7 +202,7 @@ func TestReverseWhenLinkDrops(t *testing.T) {
 	}
 	t.Cleanup(func() { stopBank(t, b) })
 	g := startGateway(t, b.Addr().String(), func(c *Config) {
-		c.Journal = openJournal(t, filepath.Join(t.TempDir(), "journal.db"))
+		c.Journal = openJournal(t, filepath.Join(t.TempDir(), "journal"))
 	})
 	reply, _ := bareExchange(g.POSAddr().String(), pack(t, purchaseFields(1, "00000001", "000000000100")))
 	if len(reply) != 0 {
@@ -217,14 +217,21 @@ func TestReverseWhenLinkDrops(t *testing.T) {
 // gateway at start.
 func TestRecoverFromJournal(t *testing.T) {
 	b := startBank(t, bank.Faults{MuteEvery: 1}, "")
-	path := filepath.Join(t.TempDir(), "journal.db")
+	path := filepath.Join(t.TempDir(), "journal")
 	// What the dead gateway did: journal each purchase, then send it.
 	j := openJournal(t, path)
+	j.Notify(func(batch []journal.Begun, err error) {
+		for _, b := range batch {
+			b.Tag.(chan error) <- err
+		}
+	})
 	bk := dialFramed(t, b.Addr().String())
 	for i := 1; i <= 5; i++ {
 		msg := pack(t, purchaseFields(i, tid(i), "000000000100"))
 		done := make(chan error, 1)
-		j.Begin(msg, func(_ uint64, err error) { done <- err })
+		if _, err := j.Begin(msg, done); err != nil {
+			t.Fatal(err)
+		}
 		if err := <-done; err != nil {
 			t.Fatal(err)
 		}
@@ -239,4 +246,30 @@ func TestRecoverFromJournal(t *testing.T) {
 		t.Fatalf("counts %+v", c)
 	}
 	checkLedger(t, b, 5)
+}
+
+// TestJournalRefusesPurchase: when the journal cannot record a purchase,
+// the purchase is not sent; its client is answered 909 (system
+// malfunction) and the bank sees nothing. Echoes, which are not
+// journaled, still go.
+func TestJournalRefusesPurchase(t *testing.T) {
+	b := startBank(t, bank.Faults{}, "")
+	j := openJournal(t, filepath.Join(t.TempDir(), "journal"))
+	g := startGateway(t, b.Addr().String(), func(c *Config) {
+		c.POSFraming = ascii4(t)
+		c.Journal = j
+	})
+	j.Close()
+	c := dialFramed(t, g.POSAddr().String())
+	c.Write(frame(pack(t, purchaseFields(1, tid(1), "000000000100"))))
+	reply, err := c.read(10 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := unpack(t, reply); f[0] != "0210" || f[11] != stan(1) || f[39] != "909" {
+		t.Fatalf("reply %v, want 0210 with 909", f)
+	}
+	if n := len(b.Host().Ledger().Transactions()); n != 0 {
+		t.Fatalf("the bank saw %d transactions", n)
+	}
 }

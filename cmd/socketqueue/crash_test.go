@@ -81,7 +81,7 @@ func bare(addr string, msg []byte) ([]byte, error) {
 
 func journalPending(t *testing.T, dir string) []journal.Entry {
 	t.Helper()
-	j, err := journal.Open(filepath.Join(dir, "journal.db"))
+	j, err := journal.Open(filepath.Join(dir, "journal"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -309,7 +309,7 @@ func (p *process) openJournal() (*journal.Journal, error) {
 	if err := os.MkdirAll(p.cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("--dataDir: %w", err)
 	}
-	j, err := journal.Open(filepath.Join(p.cfg.DataDir, "journal.db"), journal.Options{NoSync: p.cfg.JournalSync == "os"})
+	j, err := journal.Open(filepath.Join(p.cfg.DataDir, "journal"), journal.Options{NoSync: p.cfg.JournalSync == "os"})
 	if err != nil {
 		return nil, fmt.Errorf("--dataDir: %w", err)
 	}
