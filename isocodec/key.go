@@ -36,6 +36,9 @@ func (k Key) Append(s *Scan, msg []byte, fields []int) Key {
 	return k
 }
 
+// Bytes is the key's encoding (length-prefixed values), for hashing.
+func (k *Key) Bytes() []byte { return k.b[:k.n] }
+
 // Len is the key's length in bytes.
 func (k Key) Len() int { return int(k.n) }
 
