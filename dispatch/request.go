@@ -47,6 +47,8 @@ type Request struct {
 	Arrived int64
 	// Journal is the request's journal record (0: none).
 	Journal uint64
+	// Begun is when it was handed to the journal (Unix nanoseconds).
+	Begun int64
 	// Reversal, for a reversal the gateway sends, is its bookkeeping.
 	Reversal *Reversal
 

@@ -45,6 +45,7 @@ type Metrics struct {
 	refused   *prometheus.CounterVec
 	reply     prometheus.Histogram
 	roundTrip prometheus.Histogram
+	journal   prometheus.Histogram
 
 	// Counters resolved once per MTI and direction, then shared: the hot
 	// path reads a pointer and adds, with no lock.
@@ -72,7 +73,10 @@ func New() *Metrics {
 		Help: "From a client's request arriving to its reply being handed back.", Buckets: buckets})
 	m.roundTrip = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "socketqueue_bank_round_trip_seconds",
 		Help: "From a request written to the bank to its reply.", Buckets: buckets})
-	m.reg.MustRegister(m.messages, m.codes, m.timeouts, m.refused, m.reply, m.roundTrip,
+	m.journal = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "socketqueue_journal_wait_seconds",
+		Help:    "From a purchase handed to the journal to its record on disk: what the journal adds before it goes to the bank.",
+		Buckets: []float64{.0001, .0002, .0005, .001, .002, .005, .01, .025, .05, .1, .25, 1}})
+	m.reg.MustRegister(m.messages, m.codes, m.timeouts, m.refused, m.reply, m.roundTrip, m.journal,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -168,6 +172,13 @@ func (m *Metrics) Reply(wait, roundTrip time.Duration) {
 	}
 	if roundTrip > 0 {
 		m.roundTrip.Observe(roundTrip.Seconds())
+	}
+}
+
+// JournalWait observes how long a purchase waited for its record.
+func (m *Metrics) JournalWait(d time.Duration) {
+	if m != nil {
+		m.journal.Observe(d.Seconds())
 	}
 }
 

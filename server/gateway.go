@@ -319,6 +319,11 @@ func (g *Gateway) sendReq(r *dispatch.Request, onLoop bool) {
 			// arrives meanwhile; the loop never waits on the disk (a
 			// commit per loop batch, tried, stalled every client for
 			// each sync).
+			if onLoop {
+				r.Begun = g.loopNow
+			} else {
+				r.Begun = g.now().UnixNano()
+			}
 			if _, err := g.journal.Begin(r.Msg, r); err != nil {
 				g.journaled(r, 0, err, 0)
 			}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"path/filepath"
 	"testing"
 
 	dto "github.com/prometheus/client_model/go"
@@ -16,7 +17,10 @@ import (
 // counters match the traffic sent.
 func TestMetrics(t *testing.T) {
 	b := startBank(t, bank.Faults{}, "")
-	g := startGateway(t, b.Addr().String(), func(c *Config) { c.Metrics = metrics.New() })
+	g := startGateway(t, b.Addr().String(), func(c *Config) {
+		c.Metrics = metrics.New()
+		c.Journal = openJournal(t, filepath.Join(t.TempDir(), "journal"))
+	})
 	for i := 1; i <= 5; i++ {
 		amount := "000000000100"
 		if i == 5 {
@@ -69,6 +73,7 @@ func TestMetrics(t *testing.T) {
 		{"socketqueue_reversals_decided_total", nil, 0},
 		{"socketqueue_reply_seconds", nil, 5},
 		{"socketqueue_bank_round_trip_seconds", nil, 5},
+		{"socketqueue_journal_wait_seconds", nil, 5},
 	}
 	for _, c := range checks {
 		if got := value(c.name, c.labels); got != c.want {

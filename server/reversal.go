@@ -10,6 +10,7 @@ import (
 	"github.com/socketqueue/socketqueue-go/dispatch"
 	"github.com/socketqueue/socketqueue-go/isocodec"
 	"github.com/socketqueue/socketqueue-go/journal"
+	"github.com/socketqueue/socketqueue-go/metrics"
 )
 
 // A purchase is what the gateway reverses when its answer may be lost:
@@ -30,7 +31,9 @@ func (g *Gateway) needsJournal(r *dispatch.Request) bool {
 func (g *Gateway) journaledBatch(batch []journal.Begun, err error) {
 	now := g.now().UnixNano()
 	for _, b := range batch {
-		g.journaled(b.Tag.(*dispatch.Request), b.ID, err, now)
+		r := b.Tag.(*dispatch.Request)
+		g.cfg.Metrics.JournalWait(time.Duration(now - r.Begun))
+		g.journaled(r, b.ID, err, now)
 	}
 }
 
@@ -55,6 +58,7 @@ func (g *Gateway) journaled(r *dispatch.Request, id uint64, err error, now int64
 	if e := g.log.Debug(); e.Enabled() {
 		g.dump(e, "to bank", r.Msg) // before: once sent, the reply may recycle r
 	}
+	g.cfg.Metrics.Message(r.MTI, metrics.ToBank) // journaled: a client's purchase, never Own
 	if err := g.link.send(r.Msg, false); err != nil {
 		g.journal.Settle(id)
 		next, ok := g.table.Abort(r)

@@ -3,8 +3,10 @@
 // load generator, also straight at the emulator (the ceiling: what this
 // machine does with no gateway in between), and prints each mode's
 // throughput, latency, the gateway's CPU and peak memory, and its share of
-// the ceiling. Then it holds 10 000 idle POS connections and reports the
-// memory each costs.
+// the ceiling. Three gateways run side by side, with the journal synced to
+// disk, left to the OS cache and off; every row runs against each in turn
+// and the suite prints what the journal costs. Then it holds 10 000 idle
+// POS connections and reports the memory each costs.
 package main
 
 import (
@@ -44,8 +46,9 @@ func main() {
 }
 
 type proc struct {
-	cmd  *exec.Cmd
-	name string
+	cmd     *exec.Cmd
+	name    string
+	stopped bool
 }
 
 func start(name string, args ...string) (*proc, error) {
@@ -54,10 +57,14 @@ func start(name string, args ...string) (*proc, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	return &proc{cmd, name}, nil
+	return &proc{cmd: cmd, name: name}, nil
 }
 
 func (p *proc) stop() {
+	if p.stopped {
+		return
+	}
+	p.stopped = true
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan struct{})
 	go func() { p.cmd.Wait(); close(done) }()
@@ -83,6 +90,12 @@ func (p *proc) cpu() float64 {
 	u, _ := strconv.ParseFloat(f[11], 64)
 	k, _ := strconv.ParseFloat(f[12], 64)
 	return (u + k) / 100 // USER_HZ
+}
+
+// fds counts the process's open descriptors.
+func (p *proc) fds() int {
+	des, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", p.cmd.Process.Pid))
+	return len(des)
 }
 
 // memory reads VmRSS or VmHWM (peak) in MiB.
@@ -246,50 +259,76 @@ func suite() error {
 		return p, pos, http, nil
 	}
 
-	for _, journal := range []string{"disk", "os", "off"} {
+	// The three journal modes run side by side, each row in turn against
+	// each (an idle gateway costs nothing), so that what they cost is
+	// compared within moments, not across the minutes of a run.
+	type gwRef struct {
+		p         *proc
+		pos, http int
+	}
+	modes := []string{"disk", "os", "off"}
+	gws := map[string]gwRef{}
+	for _, journal := range modes {
 		gw, pos, http, err := gateway("header", journal)
 		if err != nil {
 			return err
 		}
-		runs := framedRuns
-		if journal != "os" {
-			runs = append(append([]spec{}, framedRuns...), httpRuns...)
-		}
-		for _, s := range runs {
+		defer gw.stop()
+		gws[journal] = gwRef{gw, pos, http}
+	}
+	type costKey struct{ label, journal string }
+	tps := map[costKey]float64{}
+	var costLabels []string
+	for _, s := range append(append([]spec{}, framedRuns...), httpRuns...) {
+		costLabels = append(costLabels, s.label)
+		for _, journal := range modes {
+			g := gws[journal]
 			cfg := s.cfg
-			cfg.Addr = "127.0.0.1:" + strconv.Itoa(pos)
+			cfg.Addr = "127.0.0.1:" + strconv.Itoa(g.pos)
 			if cfg.Mode == loadgen.HTTP {
-				cfg.Addr = "127.0.0.1:" + strconv.Itoa(http)
+				cfg.Addr = "127.0.0.1:" + strconv.Itoa(g.http)
 			}
-			r, err := run("gateway", gw, cfg)
+			r, err := run("gateway", g.p, cfg)
 			if err != nil {
-				gw.stop()
 				return err
 			}
 			r.Journal = journal
 			if c := ceiling[s.label]; c > 0 {
 				r.Ceiling, r.Share = c, r.TPS/c
 			}
+			tps[costKey{s.label, journal}] = r.TPS
 			rows = append(rows, r)
 			report(s.label+", journal "+journal, r)
 		}
-		if journal == "disk" && *idle > 0 {
-			if err := idleFigure(gw, pos, *idle); err != nil {
-				fmt.Println("idle connections:", err)
-			}
-			// As many terminals, each sending a purchase a second.
-			label := fmt.Sprintf("framed, %d connections, 1/s each", *idle)
-			r, err := run("gateway", gw, loadgen.Config{Mode: loadgen.Framed, Addr: "127.0.0.1:" + strconv.Itoa(pos),
-				Conns: *idle, Pace: time.Second})
-			if err != nil {
-				gw.stop()
-				return err
-			}
-			r.Journal = journal
-			rows = append(rows, r)
-			report(label+", journal "+journal, r)
+	}
+	fmt.Println("\njournal cost (throughput lost against --journal=off, same row, run side by side):")
+	for _, l := range costLabels {
+		off := tps[costKey{l, "off"}]
+		if off == 0 {
+			continue
 		}
-		gw.stop()
+		fmt.Printf("  %-26s synced to disk %4.0f%%   OS cache %4.0f%%\n", l,
+			100*(1-tps[costKey{l, "disk"}]/off), 100*(1-tps[costKey{l, "os"}]/off))
+	}
+	fmt.Println()
+	if *idle > 0 {
+		g := gws["disk"]
+		if err := idleFigure(g.p, g.pos, *idle); err != nil {
+			fmt.Println("idle connections:", err)
+		}
+		// As many terminals, each sending a purchase a second.
+		label := fmt.Sprintf("framed, %d connections, 1/s each", *idle)
+		r, err := run("gateway", g.p, loadgen.Config{Mode: loadgen.Framed, Addr: "127.0.0.1:" + strconv.Itoa(g.pos),
+			Conns: *idle, Pace: time.Second})
+		if err != nil {
+			return err
+		}
+		r.Journal = "disk"
+		rows = append(rows, r)
+		report(label+", journal disk", r)
+	}
+	for _, journal := range modes {
+		gws[journal].p.stop()
 	}
 	gw, pos, _, err := gateway("bare", "disk")
 	if err != nil {
@@ -346,7 +385,7 @@ func report(label string, r row) {
 // idleFigure opens n idle connections to the gateway's POS port and
 // reports the resident memory they add.
 func idleFigure(gw *proc, port, n int) error {
-	before := gw.memory("VmRSS")
+	before, fdsBefore := gw.memory("VmRSS"), gw.fds()
 	conns := make([]net.Conn, 0, n)
 	defer func() {
 		for _, c := range conns {
@@ -363,9 +402,16 @@ func idleFigure(gw *proc, port, n int) error {
 		}
 		conns = append(conns, c)
 	}
-	time.Sleep(500 * time.Millisecond) // let the gateway accept them all
+	// The gateway has them all once it holds a descriptor for each.
+	deadline := time.Now().Add(30 * time.Second)
+	for gw.fds()-fdsBefore < n {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the gateway accepted %d of %d connections", gw.fds()-fdsBefore, n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	after := gw.memory("VmRSS")
-	fmt.Printf("gateway  %d idle POS connections: RSS %.0f MiB -> %.0f MiB (%.1f KiB each)\n",
-		n, before, after, (after-before)*1024/float64(n))
+	fmt.Printf("gateway  %d idle POS connections (%d descriptors more): RSS %.0f MiB -> %.0f MiB (%.1f KiB each)\n",
+		n, gw.fds()-fdsBefore, before, after, (after-before)*1024/float64(n))
 	return nil
 }
