@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"time"
 
 	json "github.com/goccy/go-json"
@@ -29,7 +30,19 @@ func main() {
 	warmup := flag.Duration("warmup", 2*time.Second, "unmeasured time first")
 	dialect := flag.String("dialect", "smartVista", "smartVista, openWay or a dialect file")
 	framing := flag.String("framing", "ascii4", "framing of the framed modes: ascii4, bin2, hex4, bcd2, tpdu or a header format")
+	cpuProfile := flag.String("cpuprofile", "", "write the generator's CPU profile to this file (is it the limit?)")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "load: --cpuprofile:", err)
+			os.Exit(2)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	d, err := isocodec.OpenDialect(*dialect, "")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
@@ -52,6 +65,7 @@ func main() {
 	line, _ := json.Marshal(res)
 	fmt.Println(string(line))
 	if res.Failures > 0 {
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }

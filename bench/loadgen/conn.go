@@ -24,15 +24,15 @@ func (r *run) bare(ctx context.Context, conn int) []time.Duration {
 	buf := make([]byte, 8192)
 	tmpl := map[string]*template{}
 	var msg []byte
+	var st stamps
+	var stan [6]byte
 	for seq := conn * 1000; ctx.Err() == nil; seq++ {
-		var stan string
 		var err error
-		msg, stan, err = r.message(msg, tmpl, tid, seq)
-		if err != nil {
+		start := time.Now()
+		if msg, err = r.message(msg, tmpl, tid, seq, start, &st, &stan); err != nil {
 			r.fail("cannot build: " + err.Error())
 			return lat
 		}
-		start := time.Now()
 		c, err := net.DialTimeout("tcp", r.cfg.Addr, 5*time.Second)
 		if err != nil {
 			r.fail("connect: " + err.Error())
@@ -64,7 +64,7 @@ func (r *run) bare(ctx context.Context, conn int) []time.Duration {
 			}
 			continue
 		}
-		if why := r.check(reply, stan, tid, &s); why != "" {
+		if why := r.check(reply, stan[:], tid, &s); why != "" {
 			r.fail(why)
 			continue
 		}
@@ -89,12 +89,16 @@ func (r *run) framed(ctx context.Context, conn int) []time.Duration {
 	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Now()) })
 	defer stop()
 	type pending struct {
-		stan, tid string
-		at        time.Time
+		slot int
+		at   time.Time
 	}
 	n := r.cfg.InFlight
+	tids := make([]string, n)
+	for slot := range tids {
+		tids[slot] = r.terminal(conn, slot)
+	}
 	var mu sync.Mutex
-	out := make(map[string]pending, n) // by STAN+TID
+	out := make(map[[6]byte]pending, n) // by STAN: unique among a connection's requests in flight
 	free := make(chan int, n)
 	for slot := range n {
 		free <- slot
@@ -124,21 +128,22 @@ func (r *run) framed(ctx context.Context, conn int) []time.Duration {
 						r.fail("reply does not parse")
 						return
 					}
-					var b1, b2 [16]byte
-					key := string(r.cfg.Dialect.Layout.AppendText(b1[:0], &s, msg, 11)) + string(r.cfg.Dialect.Layout.AppendText(b2[:0], &s, msg, 41))
+					var key [6]byte
+					copy(key[:], r.cfg.Dialect.Layout.AppendText(key[:0], &s, msg, 11))
 					mu.Lock()
 					p, ok := out[key]
 					delete(out, key)
 					mu.Unlock()
 					if !ok {
 						r.fail("reply for no request")
-					} else if why := r.check(msg, p.stan, p.tid, &s); why != "" {
+						return
+					}
+					if why := r.checkScanned(msg, key[:], tids[p.slot], &s); why != "" {
 						r.fail(why)
 					} else {
 						lat = r.ok(lat, time.Since(p.at))
 					}
-					n, _ := atoi(p.tid)
-					free <- (n - 1) % r.cfg.InFlight
+					free <- p.slot
 				}
 				data = data[adv:]
 			}
@@ -154,6 +159,7 @@ func (r *run) framed(ctx context.Context, conn int) []time.Duration {
 		tmpls[i] = map[string]*template{}
 	}
 	seq := conn * 1000
+	var st stamps
 	for ctx.Err() == nil {
 		var slot int
 		select {
@@ -173,17 +179,16 @@ func (r *run) framed(ctx context.Context, conn int) []time.Duration {
 		if r.cfg.Pace > 0 && seq > conn*1000 && !sleep(ctx, r.cfg.Pace) {
 			break
 		}
-		tid := r.terminal(conn, slot)
 		seq++
-		var stan string
+		var stan [6]byte
 		var err error
-		msg, stan, err = r.message(msg, tmpls[slot], tid, seq)
-		if err != nil {
+		now := time.Now()
+		if msg, err = r.message(msg, tmpls[slot], tids[slot], seq, now, &st, &stan); err != nil {
 			r.fail("cannot build: " + err.Error())
 			break
 		}
 		mu.Lock()
-		out[stan+tid] = pending{stan, tid, time.Now()}
+		out[stan] = pending{slot, now}
 		mu.Unlock()
 		if frame, err = fr.Append(frame[:0], msg); err != nil {
 			r.fail("cannot frame")
@@ -226,10 +231,11 @@ func (r *run) http(ctx context.Context, conn int) []time.Duration {
 		Result map[string]string `json:"result"`
 		Errors []string          `json:"errors"`
 	}
+	var st stamps
+	var stan [6]byte
 	for seq := conn * 1000; ctx.Err() == nil; seq++ {
-		var stan string
 		var err error
-		if msg, stan, err = r.message(msg, tmpl, tid, seq); err != nil {
+		if msg, err = r.message(msg, tmpl, tid, seq, time.Now(), &st, &stan); err != nil {
 			r.fail("cannot build: " + err.Error())
 			return lat
 		}
@@ -253,7 +259,7 @@ func (r *run) http(ctx context.Context, conn int) []time.Duration {
 		switch {
 		case !mti.IsResponse():
 			r.fail("reply MTI " + res["0"] + " is not a response")
-		case res["11"] != stan:
+		case res["11"] != string(stan[:]):
 			r.fail("reply for another STAN")
 		case res["41"] != "" && res["41"] != tid:
 			r.fail("reply for another terminal")

@@ -233,54 +233,79 @@ func (r *run) fields(tid, kind string) isocodec.Fields {
 	return f
 }
 
+// stamps are a connection's time fields, formatted once a second: they
+// change no faster, and formatting them per request was a tenth of the
+// generator's time.
+type stamps struct {
+	sec          int64
+	f7, f12, f13 [12]byte
+	n7, n12, n13 int
+}
+
+func (st *stamps) at(now time.Time, localTime isocodec.LocalTimeRule) {
+	if sec := now.Unix(); sec != st.sec || st.n7 == 0 {
+		st.sec = sec
+		st.n7 = len(isocodec.AppendMMDDhhmmss(st.f7[:0], now.UTC()))
+		if localTime == isocodec.LocalTimeField12And13 {
+			st.n12 = len(now.AppendFormat(st.f12[:0], "150405"))
+			st.n13 = len(now.AppendFormat(st.f13[:0], "0102"))
+		} else {
+			st.n12 = len(now.AppendFormat(st.f12[:0], "060102150405"))
+			st.n13 = 0
+		}
+	}
+}
+
 // message makes request seq for a terminal into dst, from the terminal's
-// template, and returns it with its STAN.
-func (r *run) message(dst []byte, tmpl map[string]*template, tid string, seq int) ([]byte, string, error) {
+// template, with its STAN in stan.
+func (r *run) message(dst []byte, tmpl map[string]*template, tid string, seq int, now time.Time, st *stamps, stan *[6]byte) ([]byte, error) {
 	kind := r.kindOf(seq)
 	t := tmpl[kind]
 	d := r.cfg.Dialect
 	if t == nil {
 		msg, err := d.Pack(r.fields(tid, kind))
 		if err != nil {
-			return dst, "", err
+			return dst, err
 		}
 		t = &template{msg: msg}
 		if err := d.Layout.Scan(msg, &t.scan); err != nil {
-			return dst, "", err
+			return dst, err
 		}
 		tmpl[kind] = t
 	}
-	var stan [6]byte
 	v := seq%999999 + 1
 	for i := 5; i >= 0; i-- {
 		stan[i] = '0' + byte(v%10)
 		v /= 10
 	}
-	now := time.Now()
-	var f7, f12, f13 [12]byte
-	edits := []isocodec.Edit{isocodec.Set(11, stan[:]), isocodec.Set(7, isocodec.AppendMMDDhhmmss(f7[:0], now.UTC()))}
+	st.at(now, d.Rules.LocalTime)
+	var edits [4]isocodec.Edit
+	e := append(edits[:0], isocodec.Set(11, stan[:]), isocodec.Set(7, st.f7[:st.n7]))
 	if t.scan.Has(12) {
-		if d.Rules.LocalTime == isocodec.LocalTimeField12And13 {
-			edits = append(edits, isocodec.Set(12, now.AppendFormat(f12[:0], "150405")), isocodec.Set(13, now.AppendFormat(f13[:0], "0102")))
-		} else {
-			edits = append(edits, isocodec.Set(12, now.AppendFormat(f12[:0], "060102150405")))
+		e = append(e, isocodec.Set(12, st.f12[:st.n12]))
+		if st.n13 > 0 {
+			e = append(e, isocodec.Set(13, st.f13[:st.n13]))
 		}
 	}
-	out, err := d.Layout.AppendEdited(dst[:0], t.scan.MTI, t.msg, &t.scan, edits...)
-	return out, string(stan[:]), err
+	return d.Layout.AppendEdited(dst[:0], t.scan.MTI, t.msg, &t.scan, e...)
 }
 
 // check verifies a reply: response MTI, STAN, TID and an approved code.
-func (r *run) check(msg []byte, stan, tid string, s *isocodec.Scan) string {
-	d := r.cfg.Dialect
-	if err := d.Layout.Scan(msg, s); err != nil {
+func (r *run) check(msg []byte, stan []byte, tid string, s *isocodec.Scan) string {
+	if err := r.cfg.Dialect.Layout.Scan(msg, s); err != nil {
 		return "reply does not parse"
 	}
+	return r.checkScanned(msg, stan, tid, s)
+}
+
+// checkScanned is check for a reply s already describes.
+func (r *run) checkScanned(msg []byte, stan []byte, tid string, s *isocodec.Scan) string {
+	d := r.cfg.Dialect
 	if !s.MTI.IsResponse() {
 		return "reply MTI " + s.MTI.String() + " is not a response"
 	}
 	var buf [16]byte
-	if string(d.Layout.AppendText(buf[:0], s, msg, 11)) != stan {
+	if string(d.Layout.AppendText(buf[:0], s, msg, 11)) != string(stan) {
 		return "reply for another STAN"
 	}
 	if s.Has(41) && string(d.Layout.AppendText(buf[:0], s, msg, 41)) != tid {
