@@ -99,6 +99,13 @@ func Open(dir string, opts ...Options) (*Journal, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(segs) == 0 {
+		// Numbering starts again at 1, and a spare from an earlier life
+		// may hold records sealed for segment 1: they would read as ours.
+		if err := os.Remove(filepath.Join(dir, spareName)); err != nil && !os.IsNotExist(err) {
+			return nil, fmt.Errorf("journal: %w", err)
+		}
+	}
 	entries, next, err := replay(dir, segs)
 	if err != nil {
 		return nil, err
