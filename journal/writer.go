@@ -1,0 +1,184 @@
+package journal
+
+import (
+	"fmt"
+	"slices"
+	"time"
+)
+
+// writer commits what is queued, a record per wake-up: what arrives
+// while it writes and syncs goes into the next.
+func (j *Journal) writer() {
+	defer close(j.done)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		select {
+		case <-j.kick:
+		case <-j.lazy:
+			timer.Reset(settleDelay)
+			continue
+		case <-timer.C:
+		}
+		timer.Stop()
+		j.mu.Lock()
+		rec, waiting, upTo, closed, failed := j.rec, j.waiting, j.queued, j.closed, j.err
+		j.rec, j.waiting = j.spareRec, j.spareWaiting
+		j.spareRec, j.spareWaiting = nil, nil
+		j.kicked, j.lazyArmed = false, false
+		notify := j.notify
+		j.mu.Unlock()
+
+		err := failed
+		if err == nil && len(rec) > recordHeader {
+			if err = j.commit(rec); err != nil {
+				j.fail(err) // before notify: whoever hears of it finds Begin refusing
+			}
+		}
+		if notify != nil && len(waiting) > 0 {
+			notify(waiting, err)
+		}
+		// The commit's purchases are on their way; a segment to replace
+		// is replaced after, off their path.
+		if err == nil && j.off >= j.rotateAt {
+			if err := j.rotate(); err != nil {
+				j.fail(err)
+			}
+		}
+		clear(waiting)
+		j.mu.Lock()
+		j.spareRec, j.spareWaiting = rec[:recordHeader], waiting[:0]
+		j.durable = upTo
+		j.flushed.Broadcast()
+		j.mu.Unlock()
+		if closed {
+			return
+		}
+	}
+}
+
+func (j *Journal) fail(err error) {
+	j.mu.Lock()
+	if j.err == nil {
+		j.err = err
+	}
+	j.mu.Unlock()
+}
+
+// commit writes and syncs one record, then updates the live entries.
+func (j *Journal) commit(rec []byte) error {
+	sealRecord(rec, j.seg)
+	if _, err := j.f.WriteAt(rec, j.off); err != nil {
+		return fmt.Errorf("journal: writing %s: %w", j.f.Name(), err)
+	}
+	if !j.opts.NoSync {
+		if err := datasync(j.f); err != nil {
+			return fmt.Errorf("journal: syncing %s: %w", j.f.Name(), err)
+		}
+	}
+	base := j.off
+	j.off += int64(len(rec))
+	var ops, open int64
+	j.liveMu.Lock()
+	err := eachOp(rec[recordHeader:], func(kind byte, id uint64, entry []byte, at int) {
+		ops++
+		old, had := j.live[id]
+		if had && old.state != GaveUp {
+			open--
+		}
+		if kind == opSettle {
+			delete(j.live, id)
+			return
+		}
+		st := State(entry[1])
+		j.live[id] = loc{at: base + recordHeader + int64(at), n: uint32(len(entry)), state: st}
+		if st != GaveUp {
+			open++
+		}
+	})
+	j.liveMu.Unlock()
+	j.open.Add(open)
+	j.commits.Add(1)
+	j.nops.Add(ops)
+	if err != nil {
+		return fmt.Errorf("journal: own record: %w", err)
+	}
+	return nil
+}
+
+// startSegment makes segment n current: its header and a checkpoint of
+// entries, synced, before anything else goes into it. The segment it
+// replaces is retired only after.
+func (j *Journal) startSegment(n uint64, entries []liveEntry) error {
+	f, err := createSegment(j.dir, n, j.opts.SegmentSize, !j.opts.NoSync)
+	if err != nil {
+		return err
+	}
+	buf := appendHeader(nil, j.next.Load())
+	sealRecord(buf, n)
+	head := len(buf)
+	live := make(map[uint64]loc, max(2*len(entries), 1024))
+	var open int64
+	if len(entries) > 0 {
+		buf = append(buf, make([]byte, recordHeader)...)
+		for _, e := range entries {
+			buf = appendPut(buf, e.id, e.entry)
+			st := State(e.entry[1])
+			live[e.id] = loc{at: int64(len(buf) - len(e.entry)), n: uint32(len(e.entry)), state: st}
+			if st != GaveUp {
+				open++
+			}
+		}
+		sealRecord(buf[head:], n)
+	}
+	fail := func(err error) error {
+		f.Close()
+		return fmt.Errorf("journal: starting segment %s: %w", f.Name(), err)
+	}
+	if _, err := f.WriteAt(buf, 0); err != nil {
+		return fail(err)
+	}
+	if !j.opts.NoSync {
+		if err := datasync(f); err != nil {
+			return fail(err)
+		}
+		if err := syncDir(j.dir); err != nil {
+			return fail(err)
+		}
+	}
+	j.liveMu.Lock()
+	old := j.f
+	j.f, j.live = f, live
+	j.liveMu.Unlock()
+	j.seg, j.off = n, int64(len(buf))
+	// A checkpoint bigger than a segment would otherwise rotate at every
+	// commit.
+	j.rotateAt = max(j.opts.SegmentSize, 2*int64(len(buf)))
+	j.open.Store(open)
+	if old != nil {
+		if err := retire(j.dir, old); err != nil {
+			return fmt.Errorf("journal: retiring %s: %w", old.Name(), err)
+		}
+	}
+	return nil
+}
+
+// rotate replaces the full current segment.
+func (j *Journal) rotate() error {
+	j.liveMu.Lock()
+	entries := make([]liveEntry, 0, len(j.live))
+	var err error
+	for id, l := range j.live {
+		e := make([]byte, l.n)
+		if _, err = j.f.ReadAt(e, l.at); err != nil {
+			break
+		}
+		entries = append(entries, liveEntry{id, e})
+	}
+	j.liveMu.Unlock()
+	if err != nil {
+		return fmt.Errorf("journal: reading %s for its checkpoint: %w", j.f.Name(), err)
+	}
+	slices.SortFunc(entries, func(a, b liveEntry) int { return cmpID(a.id, b.id) })
+	return j.startSegment(j.seg+1, entries)
+}
