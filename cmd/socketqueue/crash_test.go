@@ -3,8 +3,10 @@ package main
 import (
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -175,5 +177,20 @@ func TestSIGTERMDeliversInFlight(t *testing.T) {
 	}
 	if tot := bankTotals(t, bankHTTP); tot.Reversals != 0 {
 		t.Fatalf("answered purchases reversed: %+v", tot)
+	}
+}
+
+// TestRefusesOldJournal: a data directory holding the journal of an
+// earlier version (journal.db) is refused at start, with what to do,
+// rather than its open purchases silently forgotten.
+func TestRefusesOldJournal(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "journal.db"), []byte("old journal"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code := runBinary(t, "--upstreamHost=127.0.0.1", "--upstreamPort="+strconv.Itoa(freePort(t)),
+		"--listenPort="+strconv.Itoa(freePort(t)), "--listenHttpPort="+strconv.Itoa(freePort(t)), "--dataDir="+dir)
+	if code != 1 || !strings.Contains(stderr, "journal.db is the journal of an earlier version") {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
 	}
 }

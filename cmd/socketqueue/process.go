@@ -309,11 +309,22 @@ func (p *process) openJournal() (*journal.Journal, error) {
 	if err := os.MkdirAll(p.cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("--dataDir: %w", err)
 	}
+	// The journal of earlier builds; purchases open in it would never be
+	// reversed, so say so rather than start without them.
+	if old := filepath.Join(p.cfg.DataDir, "journal.db"); fileExists(old) {
+		return nil, fmt.Errorf("--dataDir: %s is the journal of an earlier version, whose open purchases this one cannot read: "+
+			"run that version until it stops cleanly (SIGTERM settles or keeps nothing open), then remove the file", old)
+	}
 	j, err := journal.Open(filepath.Join(p.cfg.DataDir, "journal"), journal.Options{NoSync: p.cfg.JournalSync == "os"})
 	if err != nil {
 		return nil, fmt.Errorf("--dataDir: %w", err)
 	}
 	return j, nil
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 func (p *process) serveLedger(l *bank.Ledger) (func(context.Context) error, error) {
