@@ -310,6 +310,14 @@ func (j *Journal) list(want func(State) bool) ([]Entry, error) {
 	return out, nil
 }
 
+// Err is why the journal refuses purchases (closed, or a failure), if it
+// does.
+func (j *Journal) Err() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.refusal()
+}
+
 // Stats are the journal's figures.
 type Stats struct {
 	Commits, Ops int64

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"time"
 
 	"github.com/socketqueue/socketqueue-go/dispatch"
@@ -80,4 +81,33 @@ func (g *Gateway) countOwn(m isocodec.MTI) {
 func (g *Gateway) amountOf(s *isocodec.Scan, msg []byte) int64 {
 	v, _ := g.cfg.Dialect.Layout.Number(s, msg, 4)
 	return v
+}
+
+// Why a client's request never reached the bank, as
+// socketqueue_refused_total counts it.
+const (
+	refusedMalformed = "malformed"  // not an ISO-8583 message of the dialect
+	refusedInvalid   = "invalid"    // parsed, failed validation (or a response MTI)
+	refusedLinkDown  = "link_down"  // no bank link
+	refusedStopping  = "stopping"   // the gateway is shutting down
+	refusedFull      = "queue_full" // maxQueue reached
+	refusedJournal   = "journal"    // the journal could not record the purchase
+)
+
+// refusalOf names the refusal an error from the HTTP exchange stands
+// for; "" for an error after the request reached the bank (or its
+// journal, which counts its own).
+func refusalOf(err error) string {
+	var inv errInvalid
+	switch {
+	case errors.As(err, &inv):
+		return refusedInvalid
+	case errors.Is(err, ErrStopping):
+		return refusedStopping
+	case errors.Is(err, ErrLinkDown):
+		return refusedLinkDown
+	case errors.Is(err, ErrFull):
+		return refusedFull
+	}
+	return ""
 }

@@ -62,9 +62,12 @@ type Gateway struct {
 	lastSlow        time.Time
 
 	stopping atomic.Bool
-	cancel   context.CancelFunc
-	bg       sync.WaitGroup
-	stopOnce sync.Once
+	// journalFailed: the journal's failure has been logged (once; the
+	// purchases it refuses after are counted, not logged each).
+	journalFailed atomic.Bool
+	cancel        context.CancelFunc
+	bg            sync.WaitGroup
+	stopOnce      sync.Once
 }
 
 var _ gnet.EventHandler = (*Gateway)(nil)

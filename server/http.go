@@ -80,12 +80,20 @@ func (h *httpFront) handle(ctx *fasthttp.RequestCtx) {
 			methodNotAllowed(ctx, "GET, HEAD")
 			return
 		}
-		if h.g.link.Up() && !h.g.stopping.Load() {
+		switch {
+		case h.g.stopping.Load():
+			ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
+			ctx.SetBodyString("stopping\n")
+		case !h.g.link.Up():
+			ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
+			ctx.SetBodyString("bank link down\n")
+		case h.g.journal != nil && h.g.journal.Err() != nil:
+			// Purchases are refused: send them elsewhere.
+			ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
+			ctx.SetBodyString("journal failed\n")
+		default:
 			ctx.SetBodyString("up\n")
-			return
 		}
-		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
-		ctx.SetBodyString("bank link down\n")
 		return
 	case "/metrics":
 		if h.metrics == nil {
@@ -121,12 +129,16 @@ func (h *httpFront) handle(ctx *fasthttp.RequestCtx) {
 	raw := path == "/raw"
 	msg, status, errs := h.parse(ctx.PostBody(), raw)
 	if status != 0 {
+		h.g.cfg.Metrics.Refused(refusedInvalid)
 		ctx.SetStatusCode(status)
 		h.writeFailure(ctx, raw, errs...)
 		return
 	}
 	reply, err := h.exchange(msg)
 	if err != nil {
+		if why := refusalOf(err); why != "" {
+			h.g.cfg.Metrics.Refused(why)
+		}
 		ctx.SetStatusCode(statusOf(err))
 		h.writeFailure(ctx, raw, err.Error())
 		return

@@ -30,7 +30,10 @@ func TestMetrics(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	bareExchange(g.POSAddr().String(), []byte("GET / HTTP/1.1\r\n\r\n")) // refused, counts nowhere
+	bareExchange(g.POSAddr().String(), []byte("GET / HTTP/1.1\r\n\r\n")) // refused: malformed
+	stale := purchaseFields(6, tid(6), "000000000100")
+	stale[12] = "150820130600"                         // local time years out of the window
+	bareExchange(g.POSAddr().String(), pack(t, stale)) // refused: invalid
 	resp, err := http.Get("http://" + g.HTTPAddr().String() + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -74,6 +77,8 @@ func TestMetrics(t *testing.T) {
 		{"socketqueue_reply_seconds", nil, 5},
 		{"socketqueue_bank_round_trip_seconds", nil, 5},
 		{"socketqueue_journal_wait_seconds", nil, 5},
+		{"socketqueue_refused_total", map[string]string{"reason": "malformed"}, 1},
+		{"socketqueue_refused_total", map[string]string{"reason": "invalid"}, 1},
 	}
 	for _, c := range checks {
 		if got := value(c.name, c.labels); got != c.want {

@@ -69,6 +69,7 @@ func (p *posConn) traffic() gnet.Action {
 		if err != nil {
 			g.log.Warn().Err(err).Str("peer", p.peer).Str("hex", g.cfg.Dialect.MaskedHex(head(buf[off:]))).
 				Msg("POS client sent something that is not ISO-8583; closing")
+			g.cfg.Metrics.Refused(refusedMalformed)
 			action = gnet.Close
 		}
 	}
@@ -97,6 +98,7 @@ func (p *posConn) request(msg []byte, onLoop bool, now time.Time) bool {
 	if !p.bare { // a bare message was found by scanning: p.scan describes it
 		if err := d.Layout.Scan(msg, &p.scan); err != nil {
 			g.log.Warn().Err(err).Str("peer", p.peer).Msg("POS request does not parse; closing")
+			g.cfg.Metrics.Refused(refusedMalformed)
 			return false
 		}
 	}
@@ -110,17 +112,19 @@ func (p *posConn) request(msg []byte, onLoop bool, now time.Time) bool {
 			ev = ev.Strs("errors", p.errs.Strings())
 		}
 		ev.Msg("POS request refused, not sent to the bank")
+		g.cfg.Metrics.Refused(refusedInvalid)
 		if p.bare {
 			return false
 		}
 		return p.answerSelf(msg, &p.scan, g.codes.invalid)
 	}
 	if g.stopping.Load() || !g.link.Up() {
-		err := ErrLinkDown
+		err, why := ErrLinkDown, refusedLinkDown
 		if g.stopping.Load() {
-			err = ErrStopping
+			err, why = ErrStopping, refusedStopping
 		}
 		g.log.Warn().Err(err).Str("peer", p.peer).Msg("POS request refused")
+		g.cfg.Metrics.Refused(why)
 		if p.bare {
 			return false
 		}
@@ -141,6 +145,7 @@ func (p *posConn) request(msg []byte, onLoop bool, now time.Time) bool {
 		p.inflight.Add(-1)
 		g.table.Put(r)
 		g.log.Warn().Str("peer", p.peer).Int("held", g.table.Held()).Msg("queue full, POS request refused")
+		g.cfg.Metrics.Refused(refusedFull)
 		if p.bare {
 			return false
 		}

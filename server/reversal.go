@@ -41,7 +41,12 @@ func (g *Gateway) journaledBatch(batch []journal.Begun, err error) {
 // nanoseconds), or failed to get there.
 func (g *Gateway) journaled(r *dispatch.Request, id uint64, err error, now int64) {
 	if err != nil {
-		g.log.Error().Err(err).Msg("journal write failed; purchase not sent")
+		if g.journalFailed.CompareAndSwap(false, true) {
+			g.log.Error().Err(err).Msg("the journal cannot record purchases: they are refused until it is fixed and the gateway restarted")
+		} else if e := g.log.Debug(); e.Enabled() {
+			e.Err(err).Msg("purchase refused: journal failed")
+		}
+		g.cfg.Metrics.Refused(refusedJournal)
 		next, ok := g.table.Abort(r)
 		if ok {
 			g.fail(r, fmt.Errorf("%w: %w", ErrJournal, err))

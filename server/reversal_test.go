@@ -3,6 +3,7 @@ package server
 import (
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -271,5 +272,14 @@ func TestJournalRefusesPurchase(t *testing.T) {
 	}
 	if n := len(b.Host().Ledger().Transactions()); n != 0 {
 		t.Fatalf("the bank saw %d transactions", n)
+	}
+	// A load balancer asking is told to go elsewhere.
+	resp, err := http.Get("http://" + g.HTTPAddr().String() + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 503 {
+		t.Fatalf("healthz %d with the journal refusing", resp.StatusCode)
 	}
 }
