@@ -30,13 +30,20 @@ func (j *Journal) writer() {
 		j.mu.Unlock()
 
 		err := failed
+		base, written := j.off, false
 		if err == nil && len(rec) > recordHeader {
 			if err = j.commit(rec); err != nil {
 				j.fail(err) // before notify: whoever hears of it finds Begin refusing
 			}
+			written = err == nil
 		}
 		if notify != nil && len(waiting) > 0 {
 			notify(waiting, err)
+		}
+		if written {
+			if err = j.index(rec, base); err != nil {
+				j.fail(err)
+			}
 		}
 		// The commit's purchases are on their way; a segment to replace
 		// is replaced after, off their path.
@@ -65,7 +72,7 @@ func (j *Journal) fail(err error) {
 	j.mu.Unlock()
 }
 
-// commit writes and syncs one record, then updates the live entries.
+// commit writes and syncs one record.
 func (j *Journal) commit(rec []byte) error {
 	sealRecord(rec, j.seg)
 	if _, err := j.f.WriteAt(rec, j.off); err != nil {
@@ -76,8 +83,14 @@ func (j *Journal) commit(rec []byte) error {
 			return fmt.Errorf("journal: syncing %s: %w", j.f.Name(), err)
 		}
 	}
-	base := j.off
 	j.off += int64(len(rec))
+	return nil
+}
+
+// index applies a committed record, written at base, to the live
+// entries. It runs after the commit's purchases are told, off their path,
+// and before the next commit.
+func (j *Journal) index(rec []byte, base int64) error {
 	var ops, open int64
 	j.liveMu.Lock()
 	err := eachOp(rec[recordHeader:], func(kind byte, id uint64, entry []byte, at int) {
