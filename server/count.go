@@ -1,7 +1,6 @@
 package server
 
 import (
-	"errors"
 	"time"
 
 	"github.com/socketqueue/socketqueue-go/dispatch"
@@ -93,21 +92,3 @@ const (
 	refusedFull      = "queue_full" // maxQueue reached
 	refusedJournal   = "journal"    // the journal could not record the purchase
 )
-
-// refusalOf names the refusal an error from the HTTP exchange stands
-// for; "" for an error after the request reached the bank (or its
-// journal, which counts its own).
-func refusalOf(err error) string {
-	var inv errInvalid
-	switch {
-	case errors.As(err, &inv):
-		return refusedInvalid
-	case errors.Is(err, ErrStopping):
-		return refusedStopping
-	case errors.Is(err, ErrLinkDown):
-		return refusedLinkDown
-	case errors.Is(err, ErrFull):
-		return refusedFull
-	}
-	return ""
-}

@@ -136,10 +136,11 @@ func (h *httpFront) handle(ctx *fasthttp.RequestCtx) {
 	}
 	reply, err := h.exchange(msg)
 	if err != nil {
-		if why := refusalOf(err); why != "" {
-			h.g.cfg.Metrics.Refused(why)
+		status, refused := outcomeOf(err)
+		if refused != "" {
+			h.g.cfg.Metrics.Refused(refused)
 		}
-		ctx.SetStatusCode(statusOf(err))
+		ctx.SetStatusCode(status)
 		h.writeFailure(ctx, raw, err.Error())
 		return
 	}
@@ -265,17 +266,26 @@ func (h *httpFront) exchange(msg []byte) ([]byte, error) {
 	}
 }
 
-func statusOf(err error) int {
+// outcomeOf maps an error from the exchange to its HTTP status and, when
+// the request never reached the bank, the refusal it counts as ("" for an
+// error after it did, or from the journal, which counts its own).
+func outcomeOf(err error) (status int, refused string) {
 	var inv errInvalid
 	switch {
 	case errors.As(err, &inv):
-		return statusInvalid
+		return statusInvalid, refusedInvalid
 	case errors.Is(err, ErrTimeout):
-		return fasthttp.StatusGatewayTimeout
+		return fasthttp.StatusGatewayTimeout, ""
 	case errors.Is(err, ErrLinkDropped):
-		return fasthttp.StatusBadGateway
+		return fasthttp.StatusBadGateway, ""
+	case errors.Is(err, ErrStopping):
+		return fasthttp.StatusServiceUnavailable, refusedStopping
+	case errors.Is(err, ErrLinkDown):
+		return fasthttp.StatusServiceUnavailable, refusedLinkDown
+	case errors.Is(err, ErrFull):
+		return fasthttp.StatusServiceUnavailable, refusedFull
 	}
-	return fasthttp.StatusServiceUnavailable // link down, queue full, stopping
+	return fasthttp.StatusServiceUnavailable, "" // the journal refused
 }
 
 func methodNotAllowed(ctx *fasthttp.RequestCtx, allow string) {
