@@ -40,7 +40,7 @@ bench-micro:
 	$(GO) test -run='^$$' -bench=SubmitMatch -benchmem -count=1 -cpu=1,2,4 ./dispatch/
 
 # Each fuzz target in turn (go test -fuzz takes one target at a time).
-FUZZPKGS := ./isocodec ./bank ./journal
+FUZZPKGS := ./isocodec ./bank ./journal ./server ./config
 
 fuzz:
 	@set -e; for p in $(FUZZPKGS); do for t in $$($(GO) test -list='^Fuzz' $$p | grep '^Fuzz'); do \

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -89,6 +90,9 @@ func TestJSONErrors(t *testing.T) {
 		{"bad hex", `{"0":"0200","55":"zz"}`, 55, ErrBadValue},
 		{"undefined field", `{"0":"0800","99":"1"}`, 99, ErrUndefinedField},
 		{"bad mti", `{"0":"08x0"}`, 0, ErrBadValue},
+		{"trailing data", `{"0":"0800"} {}`, -1, ErrBadJSON},
+		{"null", `null`, -1, ErrBadJSON},
+		{"nested value", `{"0":"0800","48":{"a":1}}`, 48, ErrBadValue},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f, err := FieldsFromJSON([]byte(tc.body))
@@ -105,6 +109,43 @@ func TestJSONErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Two keys for one field, or a key not written as the field's number,
+// would leave the value sent to chance (map order); each is refused,
+// naming the keys.
+func TestJSONKeysNameAFieldOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name, body string
+		want       []string // in the error
+	}{
+		{"padded and plain", `{"0":"0200","4":1000,"04":999999}`, []string{`"4", "04"`, "field 4"}},
+		{"plain twice", `{"0":"0200","4":1000,"4":999999}`, []string{`"4", "4"`}},
+		{"sign", `{"0":"0200","+4":1000}`, []string{`"+4"`, `write it "4"`}},
+		{"leading zero alone", `{"0":"0200","011":"000001"}`, []string{`"011"`, "field 11"}},
+		{"three keys", `{"0":"0200","04":1,"4":2,"+4":3}`, []string{`"04", "4", "+4"`}},
+		{"several fields", `{"0":"0200","04":1,"4":2,"11":"1","011":"2"}`, []string{"field 4", "field 11"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := FieldsFromJSON([]byte(tc.body))
+			if !errors.Is(err, ErrBadJSON) {
+				t.Fatalf("err = %v, want ErrBadJSON", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %s", err, w)
+				}
+			}
+		})
+	}
+	// The canonical spelling of every field number is accepted.
+	for id := 0; id <= 128; id++ {
+		k := strconv.Itoa(id)
+		f, err := FieldsFromJSON([]byte(`{"` + k + `":"1"}`))
+		if err != nil || f[id] != "1" {
+			t.Fatalf("key %q: %v %v", k, f, err)
+		}
 	}
 }
 

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 
 	json "github.com/goccy/go-json"
 )
@@ -14,25 +16,55 @@ var ErrBadJSON = errors.New("isocodec: request is not a JSON object of field num
 
 // FieldsFromJSON reads the HTTP API's request: an object of field number
 // to string or number, e.g. {"0": "0200", "4": 1000, "41": 992468}.
-// Numbers are taken digit for digit (no float rounding). A body that is
-// not such an object is ErrBadJSON; a bad value is a FieldError for its
-// field, all of them reported together.
+// Numbers are taken digit for digit (no float rounding). A key must be a
+// field number as written canonically ("4", not "04" or "+4") and name
+// its field once: with two keys for one field, which value went to the
+// bank would be chance. A body that is not such an object is ErrBadJSON
+// (naming the keys at fault); a bad value is a FieldError for its field,
+// all of them reported together.
 func FieldsFromJSON(body []byte) (Fields, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
-	var raw map[string]any
-	if err := dec.Decode(&raw); err != nil || raw == nil {
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
 		return nil, ErrBadJSON
 	}
-	if dec.More() {
-		return nil, ErrBadJSON
-	}
-	out := make(Fields, len(raw))
+	out := Fields{}
 	var errs FieldErrors
-	for k, v := range raw {
-		id, err := strconv.Atoi(k)
-		if err != nil || id < 0 || id > 128 {
-			return nil, fmt.Errorf("%w: key %q is not a field number 0..128", ErrBadJSON, k)
+	var keys map[int][]string // every key naming a field, when one is wrong
+	var problems []string
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, ErrBadJSON
+		}
+		k, ok := t.(string)
+		if !ok {
+			return nil, ErrBadJSON
+		}
+		v, err := dec.Token()
+		if err != nil {
+			return nil, ErrBadJSON
+		}
+		if d, ok := v.(json.Delim); ok {
+			// Skip a nested value whole, so that the rest still parses
+			// and every error is reported.
+			if d != '{' && d != '[' || skipNested(dec) != nil {
+				return nil, ErrBadJSON
+			}
+		}
+		id, canonical := fieldKey(k)
+		if id < 0 {
+			problems = append(problems, "key "+strconv.Quote(k)+" is not a field number 0..128")
+			continue
+		}
+		if _, seen := out[id]; seen || !canonical || keys[id] != nil {
+			if keys == nil {
+				keys = map[int][]string{}
+			}
+			if len(keys[id]) == 0 && seen {
+				keys[id] = append(keys[id], strconv.Itoa(id))
+			}
+			keys[id] = append(keys[id], k)
 		}
 		switch v := v.(type) {
 		case string:
@@ -41,17 +73,87 @@ func FieldsFromJSON(body []byte) (Fields, error) {
 			s := v.String()
 			if _, ok := num([]byte(s)); !ok {
 				errs = append(errs, FieldError{Field: id, Offset: -1, Err: fmt.Errorf("%w: numbers must be whole and not negative", ErrBadValue)})
-				continue
 			}
 			out[id] = s
 		default:
 			errs = append(errs, FieldError{Field: id, Offset: -1, Err: fmt.Errorf("%w: want a string or a number", ErrBadValue)})
+			out[id] = ""
 		}
+	}
+	if t, err := dec.Token(); err != nil || t != json.Delim('}') {
+		return nil, ErrBadJSON
+	}
+	if _, err := dec.Token(); err == nil {
+		return nil, ErrBadJSON // something after the object
+	}
+	for _, id := range sortedKeys(keys) {
+		ks := keys[id]
+		quoted := make([]string, len(ks))
+		for i, k := range ks {
+			quoted[i] = strconv.Quote(k)
+		}
+		if len(ks) > 1 {
+			problems = append(problems, "keys "+strings.Join(quoted, ", ")+" all name field "+strconv.Itoa(id)+"; send it once")
+		} else {
+			problems = append(problems, "key "+quoted[0]+" names field "+strconv.Itoa(id)+"; write it \""+strconv.Itoa(id)+"\"")
+		}
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("%w: %s", ErrBadJSON, strings.Join(problems, "; "))
 	}
 	if len(errs) > 0 {
 		return nil, errs
 	}
 	return out, nil
+}
+
+// fieldKey reads a JSON key as a field number: -1 when it is none, and
+// whether it is written canonically (decimal, no sign, no leading zero).
+func fieldKey(k string) (id int, canonical bool) {
+	digits := strings.TrimLeft(k, "+")
+	if digits == "" || len(digits) > 8 {
+		return -1, false
+	}
+	n := 0
+	for i := 0; i < len(digits); i++ {
+		c := digits[i]
+		if c < '0' || c > '9' {
+			return -1, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	if n > 128 {
+		return -1, false
+	}
+	return n, k == strconv.Itoa(n)
+}
+
+func sortedKeys(m map[int][]string) []int {
+	ids := make([]int, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// skipNested consumes the rest of an object or array whose opening
+// delimiter was just read.
+func skipNested(dec *json.Decoder) error {
+	for depth := 1; depth > 0; {
+		t, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		if d, ok := t.(json.Delim); ok {
+			if d == '{' || d == '[' {
+				depth++
+			} else {
+				depth--
+			}
+		}
+	}
+	return nil
 }
 
 // AppendJSON writes fields as a JSON object in field order, every value a

@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -45,9 +46,32 @@ func newHTTPFront(g *Gateway, addr string) (*httpFront, error) {
 		IdleTimeout:           120 * time.Second,
 		MaxRequestBodySize:    MaxHTTPBody,
 		Logger:                fasthttpLogger{g},
+		ErrorHandler:          h.requestError,
 	}
 	go func() { h.done <- h.srv.Serve(ln) }()
 	return h, nil
+}
+
+// requestError answers a request fasthttp could not read, in the API's
+// own shape: a body over MaxHTTPBody is 413 (its default says 400).
+func (h *httpFront) requestError(ctx *fasthttp.RequestCtx, err error) {
+	h.g.cfg.Metrics.Refused(refusedMalformed)
+	var small *fasthttp.ErrSmallBuffer
+	var ne *net.OpError
+	switch {
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		ctx.SetStatusCode(fasthttp.StatusRequestEntityTooLarge)
+		writeErrors(ctx, nil, "request body over "+strconv.Itoa(MaxHTTPBody>>10)+" KiB")
+	case errors.As(err, &small):
+		ctx.SetStatusCode(fasthttp.StatusRequestHeaderFieldsTooLarge)
+		writeErrors(ctx, nil, "request headers too large")
+	case errors.As(err, &ne) && ne.Timeout():
+		ctx.SetStatusCode(fasthttp.StatusRequestTimeout)
+		writeErrors(ctx, nil, "request not received in time")
+	default:
+		ctx.SetStatusCode(fasthttp.StatusBadRequest)
+		writeErrors(ctx, nil, "request does not parse as HTTP: "+err.Error())
+	}
 }
 
 type fasthttpLogger struct{ g *Gateway }
@@ -219,18 +243,9 @@ func (h *httpFront) exchange(msg []byte) ([]byte, error) {
 	g := h.g
 	d := g.cfg.Dialect
 	var s isocodec.Scan
-	if err := d.Layout.Scan(msg, &s); err != nil {
-		return nil, errInvalid{[]string{err.Error()}}
-	}
-	if s.Len != len(msg) {
-		return nil, errInvalid{[]string{"bytes after the end of the message"}}
-	}
 	now := g.now()
-	if errs := d.Check(msg, &s, isocodec.CheckOptions{Now: now, Window: g.cfg.ExpiryWindow, Location: g.cfg.Location}, nil); len(errs) > 0 {
-		return nil, errInvalid{errs.Strings()}
-	}
-	if s.MTI.IsResponse() {
-		return nil, errInvalid{[]string{"MTI " + s.MTI.String() + " is a response, not a request"}}
+	if err := h.validate(msg, &s, now); err != nil {
+		return nil, err
 	}
 	if e := g.log.Debug(); e.Enabled() {
 		g.dump(e, "from HTTP", msg)
@@ -264,6 +279,26 @@ func (h *httpFront) exchange(msg []byte) ([]byte, error) {
 		w.gone.Store(true)
 		return nil, ErrTimeout
 	}
+}
+
+// validate scans msg into s and checks it as a request the bank may get
+// (an errInvalid when not).
+func (h *httpFront) validate(msg []byte, s *isocodec.Scan, now time.Time) error {
+	g := h.g
+	d := g.cfg.Dialect
+	if err := d.Layout.Scan(msg, s); err != nil {
+		return errInvalid{[]string{err.Error()}}
+	}
+	if s.Len != len(msg) {
+		return errInvalid{[]string{"bytes after the end of the message"}}
+	}
+	if errs := d.Check(msg, s, isocodec.CheckOptions{Now: now, Window: g.cfg.ExpiryWindow, Location: g.cfg.Location}, nil); len(errs) > 0 {
+		return errInvalid{errs.Strings()}
+	}
+	if s.MTI.IsResponse() {
+		return errInvalid{[]string{"MTI " + s.MTI.String() + " is a response, not a request"}}
+	}
+	return nil
 }
 
 // outcomeOf maps an error from the exchange to its HTTP status and, when

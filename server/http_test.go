@@ -93,6 +93,10 @@ func TestHTTPRefusals(t *testing.T) {
 		{"hex garbage", "POST", "/raw", "474554202f20485454502f312e31", 422, ""},
 		{"unknown path", "POST", "/pay", "{}", 404, "unknown path"},
 		{"GET on /", "GET", "/", "", 405, "not allowed"},
+		{"field twice", "POST", "/", strings.Replace(seedCurl(), `"4": 1000,`, `"4": 1000, "04": 999999,`, 1), 400, `\"4\", \"04\"`},
+		{"signed key", "POST", "/", strings.Replace(seedCurl(), `"4": 1000,`, `"+4": 1000,`, 1), 400, `\"+4\"`},
+		{"body over the limit", "POST", "/", `{"0":"0800","48":"` + strings.Repeat("1", MaxHTTPBody) + `"}`, 413, "KiB"},
+		{"raw body over the limit", "POST", "/raw", strings.Repeat("30", MaxHTTPBody), 413, "KiB"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
