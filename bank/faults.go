@@ -32,9 +32,9 @@ type Faults struct {
 	// MuteEvery N > 0: every Nth purchase or refund is processed (the
 	// money moves) but never answered, as when a bank's reply is lost.
 	MuteEvery int
-	// Code, when set, answers requests of CodeMTI (0200 when zero) with
-	// this response code and no effect on the ledger; only the first
-	// CodeCount of them when CodeCount > 0.
+	// Code, when set, answers requests of CodeMTI (0200 when zero) and
+	// its repeats (0401 for 0400) with this response code and no effect
+	// on the ledger; only the first CodeCount of them when CodeCount > 0.
 	Code      string
 	CodeMTI   isocodec.MTI
 	CodeCount int
@@ -86,7 +86,7 @@ func (f *faultState) draw(mti isocodec.MTI, money bool) Decision {
 		if want == (isocodec.MTI{}) {
 			want = isocodec.MTI{'0', '2', '0', '0'}
 		}
-		if mti == want && (c.CodeCount <= 0 || f.coded < c.CodeCount) {
+		if first(mti) == want && (c.CodeCount <= 0 || f.coded < c.CodeCount) {
 			f.coded++
 			d.Code = c.Code
 		}
@@ -106,4 +106,12 @@ func (f *faultState) draw(mti isocodec.MTI, money bool) Decision {
 		d.Delay += time.Duration(f.rand.IntN(int(c.Jitter)))
 	}
 	return d
+}
+
+// first is the MTI a repeat repeats (0401 -> 0400).
+func first(m isocodec.MTI) isocodec.MTI {
+	if m.IsRepeat() {
+		m[3]--
+	}
+	return m
 }

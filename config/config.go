@@ -34,6 +34,7 @@ type Config struct {
 	QueueShortTimeout     time.Duration
 	QueueMessageKeyFields string
 	NoAutoReversal        bool
+	ReversalRepeatMTI     string
 	DataDir               string
 	Journal               string
 	JournalSync           string

@@ -155,6 +155,8 @@ func options(c *Config) []*Option {
 			Help: "event loops for the bank link and POS clients; one keeps each request on one thread"},
 		{Name: "noAutoReversal", Group: gateway, Switch: true, Default: "false", ptr: &c.NoAutoReversal,
 			Help: "never reverse unanswered purchases"},
+		{Name: "reversalRepeatMti", Group: gateway, Default: "0401", ptr: &c.ReversalRepeatMTI,
+			Help: "MTI of a reversal sent again after a try that got no answer (0401, the ISO 8583 repeat; 0400 for hosts that want the first MTI again)"},
 		{Name: "dataDir", Group: gateway, Default: "data", ptr: &c.DataDir,
 			Help: "directory of the purchase journal"},
 		{Name: "journal", Group: gateway, Default: "on", ptr: &c.Journal,

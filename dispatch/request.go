@@ -1,6 +1,8 @@
 package dispatch
 
 import (
+	"time"
+
 	"github.com/socketqueue/socketqueue-go/dispatch/wheel"
 	"github.com/socketqueue/socketqueue-go/isocodec"
 )
@@ -51,6 +53,11 @@ type Request struct {
 	Begun int64
 	// Reversal, for a reversal the gateway sends, is its bookkeeping.
 	Reversal *Reversal
+	// TryTimeout, when set, restarts the request's deadline when it is
+	// marked sent: a reversal's try is timed from when it is written to
+	// the bank, not from when it was queued behind its terminal (the
+	// deadline given to Submit bounds only the wait for its turn).
+	TryTimeout time.Duration
 
 	// For telling apart two requests under one key (SPEC 4).
 	amount    [12]byte

@@ -4,6 +4,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/socketqueue/socketqueue-go/isocodec"
 )
 
 // MaxReversalTries is how often a reversal is sent before the gateway
@@ -37,9 +39,19 @@ type Reversal struct {
 	Next  time.Time
 	// LastCode is the response code of the last answer, if any.
 	LastCode string
+	// Key is the match key of the last try written, under which a late
+	// answer to it is recognised (set by the sender while it holds the
+	// try).
+	Key isocodec.Key
 
 	sending bool
+	keyed   bool         // in Reversals.byKey: a written try may still be answered
+	keyedAs isocodec.Key // under this key
 }
+
+// Repeat reports whether the try being sent is a repeat: an earlier
+// one was written to the bank and may have reached it.
+func (rv *Reversal) Repeat() bool { return rv.Tries > 1 }
 
 // ReversalCounts are the reversal figures since start.
 type ReversalCounts struct {
@@ -50,6 +62,9 @@ type ReversalCounts struct {
 	Retried   int64
 	Rejected  int64 // a final answer other than approved (e.g. not found)
 	GivenUp   int64
+	// Late: answers that came after their try had timed out and settled
+	// the reversal instead of a retry.
+	Late int64
 }
 
 // Reversals holds the pending reversals and their schedule. It is safe
@@ -57,14 +72,18 @@ type ReversalCounts struct {
 type Reversals struct {
 	mu      sync.Mutex
 	pending map[*Reversal]struct{}
-	counts  struct {
-		decided, recovered, sent, approved, retried, rejected, givenUp atomic.Int64
+	// byKey: the reversals between a try that was written and the next,
+	// by the key of the try, so that its answer still settles them when
+	// it comes late.
+	byKey  map[isocodec.Key][]*Reversal
+	counts struct {
+		decided, recovered, sent, approved, retried, rejected, givenUp, late atomic.Int64
 	}
 }
 
 // NewReversals makes an empty set.
 func NewReversals() *Reversals {
-	return &Reversals{pending: make(map[*Reversal]struct{})}
+	return &Reversals{pending: make(map[*Reversal]struct{}), byKey: make(map[isocodec.Key][]*Reversal)}
 }
 
 // Add schedules rv's next try; recovered marks one found at start.
@@ -106,6 +125,63 @@ func (rs *Reversals) Unsent(rv *Reversal) {
 	rs.counts.sent.Add(-1)
 }
 
+// Late finds the reversal a reply answers that matched no request in
+// flight: one whose try timed out (or whose link dropped) before its
+// answer came, now waiting for its retry. That reversal is taken as
+// being sent again (it comes back through Answered), so that its retry
+// is not sent; nil when none waits under key. amount is the reply's
+// field 4 (nil when absent) and must be the original's where both have
+// one.
+func (rs *Reversals) Late(key isocodec.Key, amount []byte, amountOf func(*Reversal) []byte) *Reversal {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	for _, rv := range rs.byKey[key] {
+		if rv.sending {
+			continue // its next try is under way; the table has it
+		}
+		if a := amountOf(rv); amount != nil && a != nil && string(a) != string(amount) {
+			continue
+		}
+		rs.unkey(rv)
+		rv.sending = true
+		rs.counts.late.Add(1)
+		return rv
+	}
+	return nil
+}
+
+// key files rv under the key of its last try written.
+func (rs *Reversals) key(rv *Reversal) {
+	rs.unkey(rv)
+	rv.keyed, rv.keyedAs = true, rv.Key
+	rs.byKey[rv.Key] = append(rs.byKey[rv.Key], rv)
+}
+
+func (rs *Reversals) unkey(rv *Reversal) {
+	if !rv.keyed {
+		return
+	}
+	rv.keyed = false
+	list := rs.byKey[rv.keyedAs]
+	for i, x := range list {
+		if x == rv {
+			list = append(list[:i], list[i+1:]...)
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(rs.byKey, rv.keyedAs)
+	} else {
+		rs.byKey[rv.keyedAs] = list
+	}
+}
+
+// forget takes rv out for good. Callers hold mu.
+func (rs *Reversals) forget(rv *Reversal) {
+	rs.unkey(rv)
+	delete(rs.pending, rv)
+}
+
 // TryOutcome is what became of one try.
 type TryOutcome uint8
 
@@ -130,13 +206,13 @@ func (rs *Reversals) Answered(rv *Reversal, code string, approved, systemError b
 	rv.LastCode = code
 	switch {
 	case approved:
-		delete(rs.pending, rv)
+		rs.forget(rv)
 		rs.counts.approved.Add(1)
 		return Done, *rv
 	case systemError:
-		return rs.failed(rv, now)
+		return rs.failed(rv, now, false)
 	}
-	delete(rs.pending, rv)
+	rs.forget(rv)
 	rs.counts.rejected.Add(1)
 	return Rejected, *rv
 }
@@ -148,16 +224,21 @@ func (rs *Reversals) Failed(rv *Reversal, now time.Time) (TryOutcome, Reversal) 
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	rv.LastCode = ""
-	return rs.failed(rv, now)
+	return rs.failed(rv, now, true)
 }
 
-func (rs *Reversals) failed(rv *Reversal, now time.Time) (TryOutcome, Reversal) {
+// failed schedules rv again; unanswered: its try got no answer, which
+// may yet come.
+func (rs *Reversals) failed(rv *Reversal, now time.Time, unanswered bool) (TryOutcome, Reversal) {
 	if rv.Tries >= MaxReversalTries {
-		delete(rs.pending, rv)
+		rs.forget(rv)
 		rs.counts.givenUp.Add(1)
 		return GiveUp, *rv
 	}
 	rv.sending = false
+	if unanswered {
+		rs.key(rv)
+	}
 	rv.Next = now.Add(ReversalDelay(rv.Tries + 1))
 	rs.counts.retried.Add(1)
 	return Retry, *rv
@@ -186,5 +267,5 @@ func (rs *Reversals) Len() int {
 func (rs *Reversals) Counts() ReversalCounts {
 	c := &rs.counts
 	return ReversalCounts{c.decided.Load(), c.recovered.Load(), c.sent.Load(), c.approved.Load(),
-		c.retried.Load(), c.rejected.Load(), c.givenUp.Load()}
+		c.retried.Load(), c.rejected.Load(), c.givenUp.Load(), c.late.Load()}
 }

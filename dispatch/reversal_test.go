@@ -3,6 +3,8 @@ package dispatch
 import (
 	"testing"
 	"time"
+
+	"github.com/socketqueue/socketqueue-go/isocodec"
 )
 
 func TestReversalDelays(t *testing.T) {
@@ -74,5 +76,82 @@ func TestReversalOutcomes(t *testing.T) {
 	}
 	if cnt := rs.Counts(); cnt.Approved != 1 || cnt.Rejected != 1 || cnt.Recovered != 1 || cnt.Decided != 3 {
 		t.Fatalf("counts %+v", cnt)
+	}
+}
+
+// TestTryTimedFromWrite: a request with TryTimeout that waited behind its
+// terminal gets its whole TryTimeout once marked sent, whatever it spent
+// waiting; the wait itself is bound by Submit's deadline.
+func TestTryTimedFromWrite(t *testing.T) {
+	g := newRig(t, Config{LockTerminal: true})
+	first, _ := g.submit(purchase(t, 1, "00000001", "100"), time.Second)
+	rev, out := g.submit(purchase(t, 2, "00000001", "100"), 10*time.Second)
+	if out != Wait {
+		t.Fatalf("second request for the terminal: %v", out)
+	}
+	rev.TryTimeout = 500 * time.Millisecond
+	_, ready := g.tab.Expire(t0.Add(time.Second), nil, nil) // the first times out
+	if len(ready) != 1 || ready[0] != rev {
+		t.Fatalf("ready %v", ready)
+	}
+	_ = first
+	sent := t0.Add(3 * time.Second) // written well after it went in flight
+	if !g.tab.MarkSent(rev, 0, sent.UnixNano()) {
+		t.Fatal("not in flight")
+	}
+	if exp, _ := g.tab.Expire(sent.Add(490*time.Millisecond), nil, nil); len(exp) != 0 {
+		t.Fatalf("expired %v after it was written, before its try timeout", 490*time.Millisecond)
+	}
+	if exp, _ := g.tab.Expire(sent.Add(500*time.Millisecond), nil, nil); len(exp) != 1 || exp[0] != rev {
+		t.Fatalf("not expired at its try timeout: %v", exp)
+	}
+}
+
+// TestLateAnswer: only a reversal whose written try got no answer, and
+// that is not being sent again, is found by a late answer, once.
+func TestLateAnswer(t *testing.T) {
+	k := func(s string) isocodec.Key {
+		stanN := map[string]int{"a": 1, "b": 2}[s]
+		m := purchase(t, stanN, "00000001", "100")
+		return isocodec.Key{}.Append(&m.s, m.b, isocodec.DefaultKeyFields)
+	}
+	amountOf := func(rv *Reversal) []byte { return []byte(rv.Reason) } // the test keeps the amount there
+	rs := NewReversals()
+	rv := &Reversal{Next: t0, Reason: "000000000100"}
+	rs.Add(rv, false)
+	if rs.Late(k("a"), nil, amountOf) != nil {
+		t.Fatal("found before any try")
+	}
+	due := rs.Due(t0, nil)
+	rv.Key = k("a")
+	if len(due) != 1 || rs.Late(k("a"), nil, amountOf) != nil {
+		t.Fatal("found while its try is in flight (the table answers that one)")
+	}
+	rs.Failed(rv, t0) // timed out; retry in 2 s
+	for _, tc := range []struct {
+		name   string
+		key    string
+		amount string
+		found  bool
+	}{
+		{"other key", "b", "", false},
+		{"other amount", "a", "000000000200", false},
+		{"its key and amount", "a", "000000000100", true},
+		{"a second answer", "a", "", false},
+	} {
+		var amount []byte
+		if tc.amount != "" {
+			amount = []byte(tc.amount)
+		}
+		got := rs.Late(k(tc.key), amount, amountOf)
+		if (got == rv) != tc.found {
+			t.Fatalf("%s: found %v", tc.name, got)
+		}
+	}
+	if out, _ := rs.Answered(rv, "000", true, false, t0); out != Done || rs.Len() != 0 {
+		t.Fatalf("late approval: %v, %d pending", out, rs.Len())
+	}
+	if len(rs.Due(t0.Add(time.Hour), nil)) != 0 {
+		t.Fatal("its retry is still due")
 	}
 }

@@ -322,6 +322,9 @@ func (t *Table) MarkSent(r *Request, journal uint64, now int64) bool {
 		return false
 	}
 	r.Sent, r.Journal = now, journal
+	if r.TryTimeout > 0 {
+		s.wheel.Schedule(&r.timer, time.Unix(0, now).Add(r.TryTimeout))
+	}
 	return true
 }
 

@@ -416,3 +416,21 @@ func TestAppendMessageJSON(t *testing.T) {
 		}
 	}
 }
+
+func TestMTIResponseAndRepeat(t *testing.T) {
+	for _, tc := range []struct {
+		mti, resp string
+		repeat    bool
+	}{
+		{"0200", "0210", false}, {"0201", "0210", true}, {"0400", "0410", false}, {"0401", "0410", true},
+		{"0420", "0430", false}, {"0421", "0430", true}, {"0800", "0810", false}, {"0410", "0410", false},
+	} {
+		m, err := ParseMTI(tc.mti)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := m.Response().String(); got != tc.resp || m.IsRepeat() != tc.repeat {
+			t.Errorf("%s: response %s repeat %v, want %s %v", tc.mti, got, m.IsRepeat(), tc.resp, tc.repeat)
+		}
+	}
+}

@@ -90,14 +90,23 @@ func (m MTI) Class() byte { return m[1] }
 // IsResponse reports whether the function digit says response (0210, 0410, 0810).
 func (m MTI) IsResponse() bool { return (m[2]-'0')%2 == 1 }
 
-// Response is the MTI of the reply to m (0200 -> 0210).
+// Response is the MTI of the reply to m (0200 -> 0210). A repeat is
+// answered as its first sending is (0401 -> 0410, 0421 -> 0430): the
+// origin's repeat bit does not carry into the reply.
 func (m MTI) Response() MTI {
 	r := m
 	if !m.IsResponse() {
 		r[2]++
+		if r[3] >= '0' && r[3] <= '9' {
+			r[3] = '0' + (r[3]-'0')&^1
+		}
 	}
 	return r
 }
+
+// IsRepeat reports whether m is the repeat of a message sent before
+// (the odd origins of ISO 8583:1987: 0401, 0421, 0201).
+func (m MTI) IsRepeat() bool { return m[3] >= '0' && m[3] <= '9' && (m[3]-'0')%2 == 1 }
 
 // FieldSet is a set of field numbers 1..128, comparable and free to copy.
 type FieldSet [2]uint64

@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -54,6 +55,10 @@ type Config struct {
 	Journal *journal.Journal
 	// NoAutoReversal: never reverse (SPEC 5's noAutoReversal).
 	NoAutoReversal bool
+	// ReversalRepeatMTI is the MTI of a reversal's tries after the first
+	// written one (0401 when zero; 0400 for hosts that want the first
+	// MTI again).
+	ReversalRepeatMTI isocodec.MTI
 
 	// Stats collects the original's figures (nil: none).
 	Stats *stats.Stats
@@ -106,6 +111,13 @@ func (c *Config) check() error {
 	}
 	if c.Loops <= 0 {
 		c.Loops = 1
+	}
+	switch c.ReversalRepeatMTI {
+	case isocodec.MTI{}:
+		c.ReversalRepeatMTI = isocodec.MTI{'0', '4', '0', '1'}
+	case isocodec.MTI{'0', '4', '0', '0'}, isocodec.MTI{'0', '4', '0', '1'}, isocodec.MTI{'0', '4', '2', '0'}, isocodec.MTI{'0', '4', '2', '1'}:
+	default:
+		return fmt.Errorf("server: reversal repeat MTI %s: want 0400, 0401, 0420 or 0421", c.ReversalRepeatMTI)
 	}
 	return nil
 }

@@ -362,7 +362,7 @@ func (g *Gateway) sendReq(r *dispatch.Request, onLoop bool) {
 // fail tells r's client that r failed. Safe from any goroutine.
 func (g *Gateway) fail(r *dispatch.Request, err error) {
 	if r.Reversal != nil {
-		g.reversalFailed(r.Reversal, err)
+		g.reversalFailed(r, err)
 		return
 	}
 	switch c := r.Client.(type) {
@@ -554,6 +554,7 @@ func (g *Gateway) registerMetrics(m *metrics.Metrics) {
 	m.CounterFunc("socketqueue_reversals_retried_total", "Reversal tries that failed and were scheduled again.", rc(func(c dispatch.ReversalCounts) int64 { return c.Retried }))
 	m.CounterFunc("socketqueue_reversals_rejected_total", "Reversals with a final answer other than approved.", rc(func(c dispatch.ReversalCounts) int64 { return c.Rejected }))
 	m.CounterFunc("socketqueue_reversals_given_up_total", "Reversals given up after the last try: alert on this.", rc(func(c dispatch.ReversalCounts) int64 { return c.GivenUp }))
+	m.CounterFunc("socketqueue_reversals_late_total", "Reversal answers that came after their try timed out and settled it (no retry sent).", rc(func(c dispatch.ReversalCounts) int64 { return c.Late }))
 	m.GaugeFunc("socketqueue_reversals_pending", "Reversals not yet done.", func() float64 { return float64(g.reversals.Len()) })
 	if g.journal != nil {
 		m.GaugeFunc("socketqueue_journal_open", "Purchases in the journal not yet settled.", func() float64 { return float64(g.journal.Stats().Open) })

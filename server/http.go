@@ -19,6 +19,13 @@ import (
 // JSON or hex a few times that.
 const MaxHTTPBody = 64 << 10
 
+// readHTTPBody is what fasthttp reads of a body before giving up. It is
+// past MaxHTTPBody so that a body somewhat over the limit is read whole
+// and answered 413 by the handler: refused while its client still
+// writes, the connection is closed with data unread and the client gets
+// a reset instead of the answer.
+const readHTTPBody = 4 * MaxHTTPBody
+
 // httpFront is the JSON and hex API.
 type httpFront struct {
 	g       *Gateway
@@ -44,7 +51,7 @@ func newHTTPFront(g *Gateway, addr string) (*httpFront, error) {
 		ReadTimeout:           30 * time.Second,
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           120 * time.Second,
-		MaxRequestBodySize:    MaxHTTPBody,
+		MaxRequestBodySize:    readHTTPBody,
 		Logger:                fasthttpLogger{g},
 		ErrorHandler:          h.requestError,
 	}
@@ -61,7 +68,7 @@ func (h *httpFront) requestError(ctx *fasthttp.RequestCtx, err error) {
 	switch {
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		ctx.SetStatusCode(fasthttp.StatusRequestEntityTooLarge)
-		writeErrors(ctx, nil, "request body over "+strconv.Itoa(MaxHTTPBody>>10)+" KiB")
+		writeErrors(ctx, nil, tooLarge)
 	case errors.As(err, &small):
 		ctx.SetStatusCode(fasthttp.StatusRequestHeaderFieldsTooLarge)
 		writeErrors(ctx, nil, "request headers too large")
@@ -73,6 +80,8 @@ func (h *httpFront) requestError(ctx *fasthttp.RequestCtx, err error) {
 		writeErrors(ctx, nil, "request does not parse as HTTP: "+err.Error())
 	}
 }
+
+var tooLarge = "request body over " + strconv.Itoa(MaxHTTPBody>>10) + " KiB"
 
 type fasthttpLogger struct{ g *Gateway }
 
@@ -151,6 +160,12 @@ func (h *httpFront) handle(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	raw := path == "/raw"
+	if len(ctx.PostBody()) > MaxHTTPBody {
+		h.g.cfg.Metrics.Refused(refusedMalformed)
+		ctx.SetStatusCode(fasthttp.StatusRequestEntityTooLarge)
+		h.writeFailure(ctx, raw, tooLarge)
+		return
+	}
 	msg, status, errs := h.parse(ctx.PostBody(), raw)
 	if status != 0 {
 		h.g.cfg.Metrics.Refused(refusedInvalid)

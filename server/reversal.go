@@ -154,12 +154,17 @@ func (g *Gateway) sendDueReversals(now time.Time) {
 		}
 		// Logged before it goes: once sent, the answer may settle rv on
 		// the link's loop.
-		g.logReversal(g.log.Info(), rv).Msg("reversal sent")
-		g.countOwn(isocodec.MTI{'0', '4', '0', '0'})
+		g.logReversal(g.log.Info(), rv).Str("mti", s.MTI.String()).Msg("reversal sent")
+		g.countOwn(s.MTI)
 		r := g.table.Get()
 		r.Fill(g.cfg.Dialect, msg, &s, g.cfg.KeyFields)
 		r.Client, r.Own, r.Reversal = ownClient{}, true, rv
-		switch g.table.Submit(r, now.Add(g.cfg.ShortTimeout)) {
+		rv.Key = r.Key
+		// The try is timed from when it is written; behind a busy
+		// terminal it may wait for the requests ahead of it, each bound
+		// by the queue timeout (a wait past that is not a try: Unsent).
+		r.TryTimeout = g.cfg.ShortTimeout
+		switch g.table.Submit(r, now.Add(g.cfg.QueueTimeout+g.cfg.ShortTimeout)) {
 		case dispatch.Full:
 			g.table.Put(r)
 			g.reversals.Unsent(rv)
@@ -172,8 +177,14 @@ func (g *Gateway) sendDueReversals(now time.Time) {
 // reversalOf makes the 0400 for rv: the original's fields, MTI 0400,
 // field 7 now; smartVista field 24 = 400; where the dialect has field 90
 // (ISO 8583:1987 hosts such as openWay), the original data elements.
-// The PIN block is not repeated.
+// The PIN block is not repeated. A try after one that was written is a
+// repeat, sent as RepeatMTI (0401 unless configured), so that the bank
+// can tell it from a second reversal.
 func (g *Gateway) reversalOf(rv *dispatch.Reversal, now time.Time) ([]byte, error) {
+	mti := isocodec.MTI{'0', '4', '0', '0'}
+	if rv.Repeat() {
+		mti = g.cfg.ReversalRepeatMTI
+	}
 	d := g.cfg.Dialect
 	var s isocodec.Scan
 	if err := d.Layout.Scan(rv.Original, &s); err != nil {
@@ -196,7 +207,7 @@ func (g *Gateway) reversalOf(rv *dispatch.Reversal, now time.Time) ([]byte, erro
 			edits = append(edits, isocodec.Set(90, ode))
 		}
 	}
-	return d.Layout.AppendEdited(nil, isocodec.MTI{'0', '4', '0', '0'}, rv.Original, &s, edits...)
+	return d.Layout.AppendEdited(nil, mti, rv.Original, &s, edits...)
 }
 
 // reversalAnswered handles the bank's answer to a reversal.
@@ -209,12 +220,38 @@ func (g *Gateway) reversalAnswered(rv *dispatch.Reversal, s *isocodec.Scan, msg 
 }
 
 // reversalFailed handles a try with no answer.
-func (g *Gateway) reversalFailed(rv *dispatch.Reversal, err error) {
-	if errors.Is(err, ErrLinkDown) {
-		g.reversals.Unsent(rv) // never went out
+func (g *Gateway) reversalFailed(r *dispatch.Request, err error) {
+	if errors.Is(err, ErrLinkDown) || r.Sent == 0 {
+		// Never went out (no link, or it waited behind its terminal
+		// past its bound): not a try.
+		g.reversals.Unsent(r.Reversal)
 		return
 	}
-	g.reversalOutcome(g.reversals.Failed(rv, g.now()))
+	g.reversalOutcome(g.reversals.Failed(r.Reversal, g.now()))
+}
+
+// lateReversalAnswer takes a reversal answer that matched nothing in
+// flight: if it answers a try that timed out and waits for its retry,
+// the reversal is settled by it and the retry is not sent. It reports
+// whether it did.
+func (g *Gateway) lateReversalAnswer(key isocodec.Key, s *isocodec.Scan, msg []byte) bool {
+	if s.MTI.Class() != '4' || g.reversals.Len() == 0 {
+		return false
+	}
+	d := g.cfg.Dialect
+	rv := g.reversals.Late(key, s.Raw(msg, 4), func(rv *dispatch.Reversal) []byte {
+		var o isocodec.Scan
+		if d.Layout.Scan(rv.Original, &o) != nil {
+			return nil
+		}
+		return o.Raw(rv.Original, 4)
+	})
+	if rv == nil {
+		return false
+	}
+	g.logReversal(g.log.Info(), rv).Msg("reversal answered after its try timed out; its retry is not sent")
+	g.reversalAnswered(rv, s, msg)
+	return true
 }
 
 // reversalOutcome journals and logs a try's outcome from snap, a copy

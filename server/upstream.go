@@ -67,6 +67,9 @@ func (g *Gateway) fromBank(u *upstreamConn, msg []byte) {
 	}
 	r, next := g.table.Match(key, tid, &u.scan, msg)
 	if r == nil {
+		if g.lateReversalAnswer(key, &u.scan, msg) {
+			return
+		}
 		g.log.Warn().Str("mti", u.scan.MTI.String()).Str("key", key.String()).
 			Msg("reply matches no waiting request (late, duplicate or unknown); dropped")
 		return

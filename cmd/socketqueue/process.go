@@ -278,6 +278,9 @@ func (p *process) startGateway(j *journal.Journal) (*server.Gateway, error) {
 		Log: p.log, Dangerous: cfg.Dangerous, Loops: cfg.Loops,
 		Journal: j, NoAutoReversal: cfg.NoAutoReversal, Stats: p.stats, Metrics: metrics.New(),
 	}
+	if sc.ReversalRepeatMTI, err = isocodec.ParseMTI(cfg.ReversalRepeatMTI); err != nil {
+		return nil, fmt.Errorf("%w: --reversalRepeatMti: %w", config.ErrUsage, err)
+	}
 	if cfg.UpstreamHost != "" {
 		sc.UpstreamAddr = net.JoinHostPort(cfg.UpstreamHost, strconv.Itoa(cfg.UpstreamPort))
 	} else {
