@@ -151,7 +151,8 @@ func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
 		return true
 	})
 	if err != nil {
-		s.cfg.Log.Warn().Err(err).Str("peer", c.RemoteAddr().String()).Msg("bank: bad frame, closing")
+		s.cfg.Log.Warn().Err(err).Str("peer", c.RemoteAddr().String()).
+			Str("hex", s.cfg.Host.d.LogHex(buf[off:min(len(buf), off+64)], true, s.cfg.Dangerous)).Msg("bank: bad frame, closing")
 		action = gnet.Close
 	}
 	cc.in.Keep(off)
@@ -170,7 +171,7 @@ func (s *Server) answer(c gnet.Conn, cc *conn, msg []byte) bool {
 	reply, dec, err := host.Answer(cc.reply[:0], msg, &cc.scan)
 	cc.reply = reply
 	if err != nil {
-		s.cfg.Log.Warn().Err(err).Str("peer", c.RemoteAddr().String()).Str("hex", host.d.MaskedHex(msg)).Msg("bank: not a message, closing")
+		s.cfg.Log.Warn().Err(err).Str("peer", c.RemoteAddr().String()).Str("hex", host.d.LogHex(msg, false, s.cfg.Dangerous)).Msg("bank: not a message, closing")
 		return false
 	}
 	if e := s.cfg.Log.Debug(); e.Enabled() {

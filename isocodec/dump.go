@@ -1,7 +1,6 @@
 package isocodec
 
 import (
-	"encoding/hex"
 	"errors"
 	"strconv"
 	"strings"
@@ -35,11 +34,7 @@ func (d *Dialect) Dump(msg []byte, opt DumpOptions) string {
 		b.WriteString("[<faulty>] ")
 		b.WriteString(err.Error())
 		b.WriteString("\nRaw: ")
-		if opt.Dangerous {
-			b.WriteString(hex.EncodeToString(msg))
-		} else {
-			b.WriteString(d.MaskedHex(msg))
-		}
+		b.WriteString(d.LogHex(msg, false, opt.Dangerous))
 		b.WriteByte('\n')
 		b.WriteString(dumpRule)
 		return b.String()
@@ -64,7 +59,7 @@ func (d *Dialect) Dump(msg []byte, opt DumpOptions) string {
 		}
 		v := f[id]
 		if !opt.Dangerous {
-			v = MaskValue(id, v)
+			v = d.MaskField(id, v)
 		}
 		b.WriteString(v)
 		if c := d.caption(id, f[id]); c != "" {
@@ -113,6 +108,21 @@ func MaskValue(id int, v string) string {
 		return MaskEMVHex(v)
 	}
 	return v
+}
+
+// MaskField is MaskValue with the dialect's knowledge: a card number in
+// a variable-length field not meant for one (private or additional
+// data) is masked too, as MaskedHex masks it.
+func (d *Dialect) MaskField(id int, v string) string {
+	if m := MaskValue(id, v); m != v || id < 3 || id == 35 || id == 45 || id == 52 || id == 55 {
+		return m
+	}
+	if f, ok := d.Field(id); !ok || f.Fixed() {
+		return v
+	}
+	b := []byte(v)
+	maskCardText([]byte(v), b, 1, false)
+	return string(b)
 }
 
 // Title names a message as the verbose log does: "Purchase Request".

@@ -24,7 +24,13 @@ func seedMessages(f *testing.F) {
 func FuzzScan(f *testing.F) {
 	seedMessages(f)
 	f.Fuzz(func(t *testing.T, msg []byte) {
+		if h := MaskedStreamHex(msg); len(h) != 2*len(msg) {
+			t.Fatalf("masked stream hex of %d bytes is %d long", len(msg), len(h))
+		}
 		for _, d := range []*Dialect{SmartVista, OpenWay} {
+			if h := d.MaskedHex(msg); len(h) != 2*len(msg) {
+				t.Fatalf("%s: masked hex of %d bytes is %d long", d.Name, len(msg), len(h))
+			}
 			var s Scan
 			if err := d.Layout.Scan(msg, &s); err == nil {
 				if s.Len > len(msg) {

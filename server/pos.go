@@ -67,7 +67,7 @@ func (p *posConn) traffic() gnet.Action {
 			return !p.done
 		})
 		if err != nil {
-			g.log.Warn().Err(err).Str("peer", p.peer).Str("hex", g.cfg.Dialect.MaskedHex(head(buf[off:]))).
+			g.log.Warn().Err(err).Str("peer", p.peer).Str("hex", g.cfg.Dialect.LogHex(head(buf[off:]), !g.cfg.POSFraming.Bare(), g.cfg.Dangerous)).
 				Msg("POS client sent something that is not ISO-8583; closing")
 			g.cfg.Metrics.Refused(refusedMalformed)
 			action = gnet.Close

@@ -34,7 +34,7 @@ func (g *Gateway) upstreamTraffic(c gnet.Conn, u *upstreamConn) gnet.Action {
 		// sent garbage from a stream out of step.
 		lo, hi := max(0, off-160), min(len(buf), off+40)
 		g.log.Error().Err(err).Int("at", off).Int("buffered", len(buf)).
-			Str("before", g.cfg.Dialect.MaskedHex(buf[lo:off])).Str("after", g.cfg.Dialect.MaskedHex(buf[off:hi])).
+			Str("before", g.cfg.Dialect.LogHex(buf[lo:off], true, g.cfg.Dangerous)).Str("after", g.cfg.Dialect.LogHex(buf[off:hi], true, g.cfg.Dangerous)).
 			Msg("bank link: bad frame, reconnecting")
 		action = gnet.Close
 	}
@@ -49,7 +49,7 @@ func (g *Gateway) fromBank(u *upstreamConn, msg []byte) {
 	d := g.cfg.Dialect
 	if err := d.Layout.Scan(msg, &u.scan); err != nil {
 		// The frame said where it ends, so the link stays in step.
-		g.log.Error().Err(err).Str("hex", d.MaskedHex(msg)).Msg("bank sent a message that does not parse; dropped")
+		g.log.Error().Err(err).Str("hex", d.LogHex(msg, false, g.cfg.Dangerous)).Msg("bank sent a message that does not parse; dropped")
 		return
 	}
 	if e := g.log.Debug(); e.Enabled() {

@@ -34,6 +34,9 @@ type judge struct {
 	answer func(m seenMsg) (time.Duration, bool)
 	delay  time.Duration
 	rrn    int
+	// trailer, when set, follows the next reply in the same write (a
+	// bank whose stream goes out of step).
+	trailer []byte
 }
 
 // seenMsg is one request as the judge read it.
@@ -113,6 +116,8 @@ func (j *judge) serve(c net.Conn) {
 		j.rrn++
 		rrn := fmt.Sprintf("%012d", j.rrn)
 		answer := j.answer
+		trailer := j.trailer
+		j.trailer = nil
 		j.mu.Unlock()
 		delay, ok := j.delay, true
 		if answer != nil {
@@ -129,7 +134,7 @@ func (j *judge) serve(c net.Conn) {
 		time.AfterFunc(delay, func() {
 			wmu.Lock()
 			defer wmu.Unlock()
-			c.Write(append([]byte(fmt.Sprintf("%04d", len(reply))), reply...))
+			c.Write(append(append([]byte(fmt.Sprintf("%04d", len(reply))), reply...), trailer...))
 		})
 	}
 }

@@ -131,7 +131,7 @@ func dump(data []byte, d *isocodec.Dialect, fr *isocodec.Framing, asJSON, danger
 			}
 			if !dangerous {
 				for id, v := range f {
-					f[id] = isocodec.MaskValue(id, v)
+					f[id] = d.MaskField(id, v)
 				}
 			}
 			fmt.Fprintf(w, "%s\n", isocodec.AppendJSON(nil, f))
