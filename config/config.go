@@ -38,6 +38,7 @@ type Config struct {
 	DataDir               string
 	Journal               string
 	JournalSync           string
+	JournalRecover        string
 
 	// Bank emulator
 	EchoServerPort int

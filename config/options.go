@@ -163,6 +163,8 @@ func options(c *Config) []*Option {
 			Help: "on: every purchase is on disk before it goes to the bank and is reversed after a crash; off: in memory only"},
 		{Name: "journalSync", Group: gateway, Default: "disk", ptr: &c.JournalSync,
 			Help: "disk: each group commit is synced to the disk (survives a power cut); os: left to the OS cache (survives a crash or kill -9 of the gateway, not of the machine; faster)"},
+		{Name: "journalRecover", Group: gateway, Default: "refuse", ptr: &c.JournalRecover,
+			Help: "a damaged journal (not as a crash leaves one): refuse to start, naming the file and offset; skip: start anyway, replaying every intact record and logging what was skipped (after a person looked; the damaged file is kept as .damaged)"},
 
 		{Name: "echoServerPort", Group: bank, Default: "0", ptr: &c.EchoServerPort,
 			Help: "run the bank emulator on this port"},

@@ -181,6 +181,7 @@ func (c *Config) validate() error {
 		{"listenFraming", c.ListenFraming, []string{"bare", "header"}},
 		{"journal", c.Journal, []string{"on", "off"}},
 		{"journalSync", c.JournalSync, []string{"disk", "os"}},
+		{"journalRecover", c.JournalRecover, []string{"refuse", "skip"}},
 		{"reversalRepeatMti", c.ReversalRepeatMTI, []string{"0400", "0401", "0420", "0421"}},
 		{"logFormat", c.LogFormat, []string{"text", "json"}},
 		{"testFraming", c.TestFraming, []string{"bare", "header"}},

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,6 +28,12 @@ type Options struct {
 	// SegmentSize is the size past which a segment is replaced
 	// (DefaultSegmentSize when 0).
 	SegmentSize int64
+	// SkipDamage opens a damaged journal anyway (after a person looked):
+	// the intact records before and after each damage are replayed, the
+	// damage is reported by Skipped, and the damaged files are kept
+	// aside (".damaged"). Without it, Open refuses a damaged journal
+	// with a *Damage naming the file and offset.
+	SkipDamage bool
 }
 
 // DefaultSegmentSize holds about 100 000 purchases.
@@ -70,6 +77,7 @@ type Journal struct {
 
 	// The writer's own: the current segment and where the next record goes.
 	f        *os.File
+	path     string // f's name as a segment
 	seg      uint64
 	off      int64
 	rotateAt int64
@@ -79,6 +87,8 @@ type Journal struct {
 
 	open          atomic.Int64 // live entries not given up
 	commits, nops atomic.Int64
+
+	skipped []*Damage // what Open passed over (SkipDamage)
 }
 
 // Open opens the journal in dir, creating it if needed. What a crash
@@ -98,17 +108,29 @@ func Open(dir string, opts ...Options) (*Journal, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(segs) == 0 {
+	current, err := readCurrent(dir)
+	var skipped []*Damage
+	if d := (*Damage)(nil); errors.As(err, &d) && o.SkipDamage {
+		skipped, err = append(skipped, d), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := removePrepared(dir); err != nil {
+		return nil, err
+	}
+	if len(segs) == 0 && current == 0 {
 		// Numbering starts again at 1, and a spare from an earlier life
 		// may hold records sealed for segment 1: they would read as ours.
 		if err := os.Remove(filepath.Join(dir, spareName)); err != nil && !os.IsNotExist(err) {
 			return nil, fmt.Errorf("journal: %w", err)
 		}
 	}
-	entries, next, err := replay(dir, segs)
+	rp, err := replay(dir, segs, current, o.SkipDamage)
 	if err != nil {
 		return nil, err
 	}
+	entries, next := rp.entries, rp.next
 	j := &Journal{
 		dir:          dir,
 		opts:         o,
@@ -123,17 +145,21 @@ func Open(dir string, opts ...Options) (*Journal, error) {
 	}
 	j.flushed = sync.NewCond(&j.mu)
 	j.next.Store(next)
-	var last uint64
+	j.skipped = append(skipped, rp.skipped...)
+	last := current // never a number used before: a spare may hold its records
 	if len(segs) > 0 {
-		last = segs[len(segs)-1]
+		last = max(last, segs[len(segs)-1])
 	}
 	if err := j.startSegment(last+1, entries); err != nil {
 		return nil, err
 	}
 	for _, n := range segs {
-		f, err := os.Open(filepath.Join(dir, segmentName(n)))
-		if err == nil {
-			err = retire(dir, f)
+		path := filepath.Join(dir, segmentName(n))
+		var err error
+		if slices.Contains(rp.damaged, path) {
+			err = os.Rename(path, path+damagedSuffix) // for whoever looks into it
+		} else {
+			err = retire(dir, path, nil)
 		}
 		if err != nil {
 			j.f.Close()
@@ -143,6 +169,31 @@ func Open(dir string, opts ...Options) (*Journal, error) {
 	go j.writer()
 	return j, nil
 }
+
+// damagedSuffix marks a damaged segment kept aside by SkipDamage.
+const damagedSuffix = ".damaged"
+
+// removePrepared removes segments a crash left half prepared (under
+// their temporary name): nothing in them was acknowledged.
+func removePrepared(dir string) error {
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	for _, de := range des {
+		if name, ok := strings.CutSuffix(de.Name(), newSuffix); ok {
+			if _, isSeg := segmentNumber(name); isSeg || name == currentName {
+				if err := os.Remove(filepath.Join(dir, de.Name())); err != nil {
+					return fmt.Errorf("journal: %w", err)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// Skipped is the damage Open passed over (SkipDamage), for the log.
+func (j *Journal) Skipped() []*Damage { return j.skipped }
 
 // Notify sets what is told, from the journal's goroutine once per group
 // commit, which Begins are on disk (err nil) or were kept off it. Set it

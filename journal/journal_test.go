@@ -2,6 +2,8 @@ package journal
 
 import (
 	"bufio"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -134,8 +136,8 @@ func TestRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	names := dirNames(t, dir)
-	if len(names) != 2 || !slices.Contains(names, spareName) {
-		t.Fatalf("journal directory holds %v, want one segment and the spare", names)
+	if len(names) != 3 || !slices.Contains(names, spareName) || !slices.Contains(names, currentName) {
+		t.Fatalf("journal directory holds %v, want one segment, the spare and %s", names, currentName)
 	}
 	j = open(t, dir, Options{SegmentSize: 8 << 10})
 	defer j.Close()
@@ -155,16 +157,19 @@ func dirNames(t testing.TB, dir string) []string {
 	return names
 }
 
-// TestDamagedTail: a record cut short or altered by a crash ends the
-// segment; what came before is intact and the journal opens.
+// TestDamagedTail: a last record altered, as a crash leaves one, ends
+// the segment; what came before is intact and the journal opens. A file
+// cut short, or a last record whose length runs past the segment, is no
+// crash's doing: damage.
 func TestDamagedTail(t *testing.T) {
 	for _, tc := range []struct {
-		name   string
-		damage func(data []byte, last int) []byte
+		name    string
+		damage  func(data []byte, last int) []byte
+		damaged bool
 	}{
-		{"cut short", func(data []byte, last int) []byte { return data[:last+5] }},
-		{"a byte flipped", func(data []byte, last int) []byte { data[last+recordHeader+3] ^= 0x40; return data }},
-		{"length beyond the file", func(data []byte, last int) []byte { data[last+4] = 0x7f; return data }},
+		{"cut short", func(data []byte, last int) []byte { return data[:last+5] }, true},
+		{"a byte flipped", func(data []byte, last int) []byte { data[last+recordHeader+3] ^= 0x40; return data }, false},
+		{"length beyond the file", func(data []byte, last int) []byte { data[last+4] = 0x7f; return data }, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "journal")
@@ -177,15 +182,22 @@ func TestDamagedTail(t *testing.T) {
 			last := j.off
 			begin(t, j, "damaged")
 			end := j.off
-			path := j.f.Name()
+			path := j.path
 			j.Close()
 			data, err := os.ReadFile(path)
 			if err != nil {
 				t.Fatal(err)
 			}
-			data = tc.damage(data[:end], int(last))
+			data = tc.damage(data[:end+recordHeader], int(last))
 			if err := os.WriteFile(path, data, 0o600); err != nil {
 				t.Fatal(err)
+			}
+			if tc.damaged {
+				var d *Damage
+				if _, err := Open(dir); !errors.As(err, &d) || d.File != path || d.Offset != last {
+					t.Fatalf("opened with %v, want damage in %s at %d", err, path, last)
+				}
+				return
 			}
 			j = open(t, dir)
 			defer j.Close()
@@ -375,9 +387,9 @@ func TestFailureIsSticky(t *testing.T) {
 }
 
 // TestSpareWithoutSegments: a journal directory whose segments were
-// removed but whose spare was kept starts empty. The spare here is the
-// old segment 1, and the new first segment is number 1 again: its old
-// records would read as the new segment's.
+// removed is damaged ("current" names a segment that is gone); opened
+// anyway it starts empty, and the spare's old records (of segments that
+// were numbered like the new ones) do not come back.
 func TestSpareWithoutSegments(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "journal")
 	j := open(t, dir, Options{SegmentSize: 4 << 10})
@@ -392,7 +404,10 @@ func TestSpareWithoutSegments(t *testing.T) {
 			os.Remove(filepath.Join(dir, name))
 		}
 	}
-	j = open(t, dir, Options{SegmentSize: 4 << 10})
+	if _, err := Open(dir, Options{SegmentSize: 4 << 10}); !errors.Is(err, ErrDamaged) {
+		t.Fatalf("a journal whose segments were removed opened: %v", err)
+	}
+	j = open(t, dir, Options{SegmentSize: 4 << 10, SkipDamage: true})
 	j.Close()
 	j = open(t, dir, Options{SegmentSize: 4 << 10})
 	defer j.Close()
@@ -401,35 +416,41 @@ func TestSpareWithoutSegments(t *testing.T) {
 	}
 }
 
-// FuzzReplay: whatever a segment file holds, Open neither panics nor
-// invents entries it cannot decode.
+// FuzzReplay: whatever a segment holds, replay neither panics nor
+// allocates what a length field claims, every entry it keeps decodes,
+// and every damage it reports lies inside the file. It reads the bytes
+// in memory, as Open does once it has read the file.
 func FuzzReplay(f *testing.F) {
 	dir := f.TempDir()
 	j := open(f, filepath.Join(dir, "seed"), Options{NoSync: true})
 	j.Begin([]byte("seed purchase"), nil)
 	j.Reversing(Entry{ID: 1, Tries: 2, Reason: "timeout", Msg: []byte("seed purchase")})
 	j.Flush()
-	seg := j.f.Name()
+	seg, n := j.path, j.seg
 	j.Close()
 	if data, err := os.ReadFile(seg); err == nil {
-		f.Add(data)
+		f.Add(data, n)
+		cut := append([]byte(nil), data...)
+		binary.BigEndian.PutUint32(cut[len(cut)-12:], 1<<30)
+		f.Add(cut, n)
 	}
-	f.Add([]byte{})
-	f.Fuzz(func(t *testing.T, data []byte) {
-		dir := t.TempDir()
-		if err := os.WriteFile(filepath.Join(dir, segmentName(1)), data, 0o600); err != nil {
+	f.Add([]byte{}, uint64(1))
+	f.Fuzz(func(t *testing.T, data []byte, seg uint64) {
+		entries := map[uint64][]byte{}
+		var next uint64
+		damage, err := replaySegment("seg", data, seg, entries, &next)
+		if err != nil {
 			t.Fatal(err)
 		}
-		j, err := Open(dir, Options{NoSync: true, SegmentSize: 4 << 10})
-		if err != nil {
-			return // refused with a reason: fine
+		for id, e := range entries {
+			if _, err := decodeEntry(id, e); err != nil {
+				t.Fatalf("kept an entry that does not decode: %v", err)
+			}
 		}
-		defer j.Close()
-		if _, err := j.Pending(); err != nil {
-			t.Fatalf("opened, then cannot list: %v", err)
-		}
-		if _, err := j.GaveUp(); err != nil {
-			t.Fatalf("opened, then cannot list: %v", err)
+		for _, d := range damage {
+			if d.Offset > int64(len(data)) || d.Resumes > int64(len(data)) {
+				t.Fatalf("damage outside the file: %+v", d)
+			}
 		}
 	})
 }

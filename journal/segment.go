@@ -1,12 +1,10 @@
 package journal
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -22,8 +20,17 @@ import (
 //
 // The checksum covers the segment's number (8 bytes, BE), the length and
 // the payload. The number is in it so that a record left over from a
-// recycled file's earlier life fails like a torn one: either ends the
-// segment. The first record is the header: "SQJ1" and the next id.
+// recycled file's earlier life fails like a torn one. The first record
+// is the header: "SQJ2" and the next id. Every commit is followed by an
+// end mark (8 zero bytes) that the next commit overwrites, so the end of
+// the records is known whatever the file held before: a bad record that
+// is not the mark, with a length past the file or intact records after
+// it, is damage, not a torn tail. ("SQJ1" segments, of an earlier build,
+// have no mark.)
+//
+// A segment is written under a temporary name, header and checkpoint
+// synced, before it is renamed to its own: a named segment always has
+// its header. The file "current" names the segment in use.
 //
 // A payload is a run of operations:
 //
@@ -31,8 +38,6 @@ import (
 //	settle: 2, id (8, BE)
 const (
 	recordHeader = 8
-	// maxRecord bounds what a reader believes of a length field.
-	maxRecord = 1 << 30
 
 	opPut    = 1
 	opSettle = 2
@@ -43,7 +48,8 @@ const (
 
 var (
 	castagnoli = crc32.MakeTable(crc32.Castagnoli)
-	magic      = []byte("SQJ1")
+	magic      = []byte("SQJ2")
+	magicV1    = []byte("SQJ1")
 	errBadOp   = errors.New("malformed operation")
 )
 
@@ -122,53 +128,12 @@ func eachOp(payload []byte, fn func(kind byte, id uint64, entry []byte, at int))
 	return nil
 }
 
-// recordReader reads a segment's records up to its first bad one: a
-// record torn by a crash, one left from a recycled file's earlier life,
-// the zeros of a fresh file, or the file's end. Only records a commit
-// had synced can precede it.
-type recordReader struct {
-	r   *bufio.Reader
-	seg uint64
-	off int64 // where the next record starts
-	buf []byte
-}
-
-func newRecordReader(r io.Reader, seg uint64) *recordReader {
-	return &recordReader{r: bufio.NewReaderSize(r, 1<<20), seg: seg}
-}
-
-// next returns the next record's payload (valid until the next call) and
-// its offset in the file, or ok false at the segment's end.
-func (rr *recordReader) next() (payload []byte, at int64, ok bool) {
-	var h [recordHeader]byte
-	if _, err := io.ReadFull(rr.r, h[:]); err != nil {
-		return nil, 0, false
-	}
-	n := binary.BigEndian.Uint32(h[4:])
-	if n > maxRecord {
-		return nil, 0, false
-	}
-	if cap(rr.buf) < int(n)+4 {
-		rr.buf = make([]byte, int(n)+4)
-	}
-	buf := rr.buf[:int(n)+4]
-	copy(buf, h[4:])
-	if _, err := io.ReadFull(rr.r, buf[4:]); err != nil {
-		return nil, 0, false
-	}
-	if binary.BigEndian.Uint32(h[:4]) != recordSum(rr.seg, buf) {
-		return nil, 0, false
-	}
-	at = rr.off + recordHeader
-	rr.off += recordHeader + int64(n)
-	return buf[4:], at, true
-}
-
-// createSegment makes a new segment file: the spare if there is one (its
-// blocks are written, so syncs carry no size change), else a new file
-// zero-filled to size for the same reason.
+// createSegment makes the file of a new segment n under its temporary
+// name: the spare if there is one (its blocks are written, so syncs
+// carry no size change), else a new file zero-filled to size for the
+// same reason. startSegment names it once its header is on disk.
 func createSegment(dir string, n uint64, size int64, fill bool) (*os.File, error) {
-	path := filepath.Join(dir, segmentName(n))
+	path := filepath.Join(dir, segmentName(n)+newSuffix)
 	if err := os.Rename(filepath.Join(dir, spareName), path); err == nil {
 		f, err := os.OpenFile(path, os.O_RDWR, 0o600)
 		if err != nil {
@@ -183,11 +148,16 @@ func createSegment(dir string, n uint64, size int64, fill bool) (*os.File, error
 	if fill {
 		if err := zeroFill(f, size); err != nil {
 			f.Close()
+			os.Remove(path)
 			return nil, fmt.Errorf("journal: preparing %s: %w", path, err)
 		}
 	}
 	return f, nil
 }
+
+// newSuffix marks a segment being prepared; one left by a crash holds
+// nothing acknowledged.
+const newSuffix = ".new"
 
 func zeroFill(f *os.File, size int64) error {
 	zeros := make([]byte, 1<<20)
@@ -200,11 +170,12 @@ func zeroFill(f *os.File, size int64) error {
 	return datasync(f)
 }
 
-// retire keeps a finished segment as the spare, or removes it when there
-// is one already.
-func retire(dir string, f *os.File) error {
-	path := f.Name()
-	f.Close()
+// retire keeps a finished segment, whose file f is at path, as the
+// spare, or removes it when there is one already.
+func retire(dir, path string, f *os.File) error {
+	if f != nil {
+		f.Close()
+	}
 	if _, err := os.Stat(filepath.Join(dir, spareName)); err == nil {
 		return os.Remove(path)
 	}

@@ -2,6 +2,8 @@ package journal
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"time"
 )
@@ -72,20 +74,27 @@ func (j *Journal) fail(err error) {
 	j.mu.Unlock()
 }
 
-// commit writes and syncs one record.
+// commit writes and syncs one record, and the end mark after it.
 func (j *Journal) commit(rec []byte) error {
 	sealRecord(rec, j.seg)
-	if _, err := j.f.WriteAt(rec, j.off); err != nil {
-		return fmt.Errorf("journal: writing %s: %w", j.f.Name(), err)
+	n := len(rec)
+	rec = append(rec, endMark[:]...)
+	_, err := j.f.WriteAt(rec, j.off)
+	rec = rec[:n]
+	if err != nil {
+		return fmt.Errorf("journal: writing %s: %w", j.path, err)
 	}
 	if !j.opts.NoSync {
 		if err := datasync(j.f); err != nil {
-			return fmt.Errorf("journal: syncing %s: %w", j.f.Name(), err)
+			return fmt.Errorf("journal: syncing %s: %w", j.path, err)
 		}
 	}
-	j.off += int64(len(rec))
+	j.off += int64(n)
 	return nil
 }
+
+// endMark follows the last record of a segment.
+var endMark [recordHeader]byte
 
 // index applies a committed record, written at base, to the live
 // entries. It runs after the commit's purchases are told, off their path,
@@ -144,33 +153,46 @@ func (j *Journal) startSegment(n uint64, entries []liveEntry) error {
 		}
 		sealRecord(buf[head:], n)
 	}
+	path := filepath.Join(j.dir, segmentName(n))
 	fail := func(err error) error {
 		f.Close()
-		return fmt.Errorf("journal: starting segment %s: %w", f.Name(), err)
+		os.Remove(f.Name())
+		return fmt.Errorf("journal: starting segment %s: %w", path, err)
 	}
-	if _, err := f.WriteAt(buf, 0); err != nil {
+	size := len(buf)
+	if _, err := f.WriteAt(append(buf, endMark[:]...), 0); err != nil {
 		return fail(err)
 	}
 	if !j.opts.NoSync {
 		if err := datasync(f); err != nil {
 			return fail(err)
 		}
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return fail(err)
+	}
+	if !j.opts.NoSync {
 		if err := syncDir(j.dir); err != nil {
-			return fail(err)
+			f.Close()
+			return fmt.Errorf("journal: starting segment %s: %w", path, err)
 		}
 	}
+	if err := writeCurrent(j.dir, n, !j.opts.NoSync); err != nil {
+		f.Close()
+		return fmt.Errorf("journal: naming segment %s current: %w", path, err)
+	}
 	j.liveMu.Lock()
-	old := j.f
-	j.f, j.live = f, live
+	old, oldPath := j.f, j.path
+	j.f, j.live, j.path = f, live, path
 	j.liveMu.Unlock()
-	j.seg, j.off = n, int64(len(buf))
+	j.seg, j.off = n, int64(size)
 	// A checkpoint bigger than a segment would otherwise rotate at every
 	// commit.
 	j.rotateAt = max(j.opts.SegmentSize, 2*int64(len(buf)))
 	j.open.Store(open)
 	if old != nil {
-		if err := retire(j.dir, old); err != nil {
-			return fmt.Errorf("journal: retiring %s: %w", old.Name(), err)
+		if err := retire(j.dir, oldPath, old); err != nil {
+			return fmt.Errorf("journal: retiring %s: %w", oldPath, err)
 		}
 	}
 	return nil
@@ -190,7 +212,7 @@ func (j *Journal) rotate() error {
 	}
 	j.liveMu.Unlock()
 	if err != nil {
-		return fmt.Errorf("journal: reading %s for its checkpoint: %w", j.f.Name(), err)
+		return fmt.Errorf("journal: reading %s for its checkpoint: %w", j.path, err)
 	}
 	slices.SortFunc(entries, func(a, b liveEntry) int { return cmpID(a.id, b.id) })
 	return j.startSegment(j.seg+1, entries)

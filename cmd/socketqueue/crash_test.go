@@ -194,3 +194,65 @@ func TestRefusesOldJournal(t *testing.T) {
 		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
 	}
 }
+
+// TestDamagedJournalRefusedThenSkipped: 20 purchases open at kill -9,
+// then one byte of the journal's first purchase record flipped. The
+// gateway refuses to start, naming the file and the offset, and leaves
+// the journal as it is; with --journalRecover=skip it starts, reverses
+// the 19 intact purchases, each once, and logs what it skipped.
+func TestDamagedJournalRefusedThenSkipped(t *testing.T) {
+	bankPort, bankHTTP, posPort := strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t))
+	data := t.TempDir()
+	start(t, "bank ledger at GET /bank", "--v", "--echoServerPort="+bankPort, "--bankHttpPort="+bankHTTP, "--bankMuteEvery=1")
+	gwArgs := []string{"--v", "--upstreamHost=127.0.0.1", "--upstreamPort=" + bankPort, "--listenPort=" + posPort,
+		"--dataDir=" + data, "--queueTimeout=60"}
+	gw := start(t, "bank link up", gwArgs...)
+	var wg sync.WaitGroup
+	for i := 1; i <= 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			bare("127.0.0.1:"+posPort, purchaseMsg(t, i))
+		}()
+		// One at a time, so that each is a record of its own.
+		waitFor(t, "the purchase at the bank", func() bool { return bankTotals(t, bankHTTP).Approved == int64(i) })
+	}
+	gw.cmd.Process.Kill()
+	wg.Wait()
+
+	segs, _ := filepath.Glob(filepath.Join(data, "journal", "*.wal"))
+	if len(segs) != 1 {
+		t.Fatalf("segments %v", segs)
+	}
+	seg, err := os.ReadFile(segs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := 8 + int(seg[4])<<24 | int(seg[5])<<16 | int(seg[6])<<8 | int(seg[7]) // past the header record
+	first += 8
+	seg[first+8+5] ^= 1
+	if err := os.WriteFile(segs[0], seg, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	_, stderr, code := runBinary(t, gwArgs...)
+	if code == 0 || !strings.Contains(stderr, segs[0]) || !strings.Contains(stderr, "offset "+strconv.Itoa(first)) ||
+		!strings.Contains(stderr, "--journalRecover=skip") {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+	}
+	if after, _ := os.ReadFile(segs[0]); string(after) != string(seg) {
+		t.Fatal("the refused start changed the damaged segment")
+	}
+
+	gw2 := start(t, "bank link up", append(gwArgs, "--journalRecover=skip")...)
+	waitFor(t, "19 reversals at the bank", func() bool { return bankTotals(t, bankHTTP).Reversals == 19 })
+	if code := gw2.stop(t); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	if tot := bankTotals(t, bankHTTP); tot.Reversals != 19 || tot.RepeatedReversals != 0 {
+		t.Fatalf("bank %+v", tot)
+	}
+	if _, err := os.Stat(segs[0] + ".damaged"); err != nil {
+		t.Fatalf("the damaged segment was not kept: %v", err)
+	}
+}

@@ -318,9 +318,18 @@ func (p *process) openJournal() (*journal.Journal, error) {
 		return nil, fmt.Errorf("--dataDir: %s is the journal of an earlier version, whose open purchases this one cannot read: "+
 			"run that version until it stops cleanly (SIGTERM settles or keeps nothing open), then remove the file", old)
 	}
-	j, err := journal.Open(filepath.Join(p.cfg.DataDir, "journal"), journal.Options{NoSync: p.cfg.JournalSync == "os"})
+	j, err := journal.Open(filepath.Join(p.cfg.DataDir, "journal"),
+		journal.Options{NoSync: p.cfg.JournalSync == "os", SkipDamage: p.cfg.JournalRecover == "skip"})
+	if errors.Is(err, journal.ErrDamaged) {
+		return nil, fmt.Errorf("--dataDir: %w. It may hold purchases to reverse, so the gateway does not start without them: "+
+			"keep a copy of the directory, look at the file, then start with --journalRecover=skip to replay every intact record", err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("--dataDir: %w", err)
+	}
+	for _, d := range j.Skipped() {
+		p.log.Error().Str("file", d.File).Int64("offset", d.Offset).Int64("resumes", d.Resumes).Str("damage", d.What).
+			Msg("journal damage skipped (--journalRecover=skip): records in it are lost; the damaged file is kept as .damaged")
 	}
 	return j, nil
 }
