@@ -18,8 +18,15 @@
 //     replaced by a new one that opens with a checkpoint of the live
 //     entries, synced before the old one goes. Replaying the segments in
 //     order therefore gives the live set whatever the moment of a crash.
-//   - A write or sync error is sticky: the journal refuses every later
-//     Begin, so that no purchase goes to the bank unrecorded.
+//   - After a write, sync or rotation error the journal refuses every
+//     Begin, so that no purchase goes to the bank unrecorded, until it
+//     writes again. The operations it could not write (the settles of
+//     purchases answered meanwhile above all) are held and written first
+//     when it can; at Close they are kept in a file reserved for them
+//     (unrecorded.go). A crash while it cannot write loses what it held:
+//     those purchases are reversed at the next start.
+//   - A damaged journal (not as a crash leaves one) is refused at Open
+//     with the file and offset, unless SkipDamage (replay.go).
 //
 // One sync per group commit, on a file whose blocks were written before
 // (a recycled or zero-filled segment), so that the sync carries data and

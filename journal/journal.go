@@ -28,6 +28,9 @@ type Options struct {
 	// SegmentSize is the size past which a segment is replaced
 	// (DefaultSegmentSize when 0).
 	SegmentSize int64
+	// RetryEvery is how often a failed journal tries to write again
+	// (time.Second when 0).
+	RetryEvery time.Duration
 	// SkipDamage opens a damaged journal anyway (after a person looked):
 	// the intact records before and after each damage are replayed, the
 	// damage is reported by Skipped, and the damaged files are kept
@@ -66,9 +69,10 @@ type Journal struct {
 	kicked       bool   // the writer has been told to commit what is queued
 	lazyArmed    bool   // the writer has been told to commit it within settleDelay
 	closed       bool
-	err          error      // sticky: the first failed write, sync or rotation
+	err          error      // the failed write, sync or rotation, until the writer recovers
 	flushed      *sync.Cond // on mu, after every commit
 	notify       func([]Begun, error)
+	onState      func(error)
 
 	kick chan struct{}
 	lazy chan struct{}
@@ -89,6 +93,12 @@ type Journal struct {
 	commits, nops atomic.Int64
 
 	skipped []*Damage // what Open passed over (SkipDamage)
+
+	// The writer's own after a failure: the operations it could not
+	// write, and how many puts it let go to bound them.
+	held        []byte
+	heldDropped int
+	closeErr    error // what Close reports of what was held
 }
 
 // Open opens the journal in dir, creating it if needed. What a crash
@@ -100,6 +110,9 @@ func Open(dir string, opts ...Options) (*Journal, error) {
 	}
 	if o.SegmentSize <= 0 {
 		o.SegmentSize = DefaultSegmentSize
+	}
+	if o.RetryEvery <= 0 {
+		o.RetryEvery = time.Second
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
@@ -131,6 +144,17 @@ func Open(dir string, opts ...Options) (*Journal, error) {
 		return nil, err
 	}
 	entries, next := rp.entries, rp.next
+	settled, err := readUnrecorded(dir)
+	var d *Damage
+	if errors.As(err, &d) && o.SkipDamage {
+		rp.skipped, err = append(rp.skipped, d), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(settled) > 0 {
+		entries = slices.DeleteFunc(entries, func(e liveEntry) bool { return slices.Contains(settled, e.id) })
+	}
 	j := &Journal{
 		dir:          dir,
 		opts:         o,
@@ -153,6 +177,12 @@ func Open(dir string, opts ...Options) (*Journal, error) {
 	if err := j.startSegment(last+1, entries); err != nil {
 		return nil, err
 	}
+	// The new segment's checkpoint holds what "unrecorded" settled.
+	if err := os.Remove(filepath.Join(dir, unrecordedName)); err != nil && !os.IsNotExist(err) {
+		j.f.Close()
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	prepareReserve(dir)
 	for _, n := range segs {
 		path := filepath.Join(dir, segmentName(n))
 		var err error
@@ -182,7 +212,7 @@ func removePrepared(dir string) error {
 	}
 	for _, de := range des {
 		if name, ok := strings.CutSuffix(de.Name(), newSuffix); ok {
-			if _, isSeg := segmentNumber(name); isSeg || name == currentName {
+			if _, isSeg := segmentNumber(name); isSeg || name == currentName || name == reserveName || name == unrecordedName {
 				if err := os.Remove(filepath.Join(dir, de.Name())); err != nil {
 					return fmt.Errorf("journal: %w", err)
 				}
@@ -201,6 +231,15 @@ func (j *Journal) Skipped() []*Damage { return j.skipped }
 func (j *Journal) Notify(fn func(batch []Begun, err error)) {
 	j.mu.Lock()
 	j.notify = fn
+	j.mu.Unlock()
+}
+
+// OnState sets what is told, from the journal's goroutine, when the
+// journal fails (err: why; Begin refuses from then on) and when it
+// writes again (nil). It must not block. Set it before the first Begin.
+func (j *Journal) OnState(fn func(err error)) {
+	j.mu.Lock()
+	j.onState = fn
 	j.mu.Unlock()
 }
 
@@ -259,14 +298,15 @@ func appendPutEntry(dst []byte, id uint64, state State, tries int, next time.Tim
 	return dst
 }
 
-// queue adds an operation; after Close or a failure it is dropped (what
-// it would have recorded is recovered from the journal as it stands).
+// queue adds an operation; after Close it is dropped (what it would have
+// recorded is recovered from the journal as it stands).
 func (j *Journal) queue(urgent bool, add func([]byte) []byte) {
 	j.mu.Lock()
-	if j.refusal() != nil {
+	if j.closed {
 		j.mu.Unlock()
 		return
 	}
+	// After a failure too: the writer holds what it cannot write yet.
 	j.rec = add(j.rec)
 	kick := j.queuedLocked(urgent)
 	lazy := !urgent && !j.kicked && !j.lazyArmed
@@ -397,10 +437,12 @@ func (j *Journal) Close() error {
 	j.liveMu.Unlock()
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if j.err != nil {
+	switch {
+	case j.closeErr != nil:
+		return j.closeErr
+	case j.err != nil:
 		return j.err
-	}
-	if err != nil {
+	case err != nil:
 		return fmt.Errorf("journal: close: %w", err)
 	}
 	return nil

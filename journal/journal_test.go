@@ -136,8 +136,8 @@ func TestRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	names := dirNames(t, dir)
-	if len(names) != 3 || !slices.Contains(names, spareName) || !slices.Contains(names, currentName) {
-		t.Fatalf("journal directory holds %v, want one segment, the spare and %s", names, currentName)
+	if len(names) != 4 || !slices.Contains(names, spareName) || !slices.Contains(names, currentName) || !slices.Contains(names, reserveName) {
+		t.Fatalf("journal directory holds %v, want one segment, the spare, %s and %s", names, currentName, reserveName)
 	}
 	j = open(t, dir, Options{SegmentSize: 8 << 10})
 	defer j.Close()

@@ -9,18 +9,26 @@ import (
 )
 
 // writer commits what is queued, a record per wake-up: what arrives
-// while it writes and syncs goes into the next.
+// while it writes and syncs goes into the next. After a failure it holds
+// what it could not write (held) and tries every RetryEvery to start a
+// new segment with it; at Close, once more, and then keeps the settles
+// beside the journal (unrecorded.go).
 func (j *Journal) writer() {
 	defer close(j.done)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
 	for {
+		retrying := false
 		select {
 		case <-j.kick:
 		case <-j.lazy:
 			timer.Reset(settleDelay)
 			continue
 		case <-timer.C:
+		case <-retry.C:
+			retrying = true
 		}
 		timer.Stop()
 		j.mu.Lock()
@@ -28,30 +36,65 @@ func (j *Journal) writer() {
 		j.rec, j.waiting = j.spareRec, j.spareWaiting
 		j.spareRec, j.spareWaiting = nil, nil
 		j.kicked, j.lazyArmed = false, false
-		notify := j.notify
+		notify, onState := j.notify, j.onState
 		j.mu.Unlock()
 
 		err := failed
-		base, written := j.off, false
-		if err == nil && len(rec) > recordHeader {
-			if err = j.commit(rec); err != nil {
-				j.fail(err) // before notify: whoever hears of it finds Begin refusing
+		if err != nil {
+			// Begin refuses now; what was queued before it did, and every
+			// settle since, waits in held.
+			j.hold(rec, waiting)
+			if notify != nil && len(waiting) > 0 {
+				notify(waiting, err)
 			}
-			written = err == nil
-		}
-		if notify != nil && len(waiting) > 0 {
-			notify(waiting, err)
-		}
-		if written {
-			if err = j.index(rec, base); err != nil {
-				j.fail(err)
+			if retrying || closed {
+				if rerr := j.recover(); rerr == nil {
+					err = nil
+					if onState != nil {
+						onState(nil)
+					}
+				} else if !closed {
+					retry.Reset(j.opts.RetryEvery)
+				}
 			}
-		}
-		// The commit's purchases are on their way; a segment to replace
-		// is replaced after, off their path.
-		if err == nil && j.off >= j.rotateAt {
-			if err := j.rotate(); err != nil {
-				j.fail(err)
+			if err != nil && closed {
+				j.keepUnrecorded()
+			}
+		} else {
+			base, written := j.off, false
+			if len(rec) > recordHeader {
+				if err = j.commit(rec); err != nil {
+					j.fail(err) // before notify: whoever hears of it finds Begin refusing
+					j.hold(rec, waiting)
+				}
+				written = err == nil
+			}
+			if notify != nil && len(waiting) > 0 {
+				notify(waiting, err)
+			}
+			if written {
+				if err = j.index(rec, base); err != nil {
+					j.fail(err)
+				}
+			}
+			// The commit's purchases are on their way; a segment to
+			// replace is replaced after, off their path.
+			if err == nil && j.off >= j.rotateAt {
+				if err = j.rotate(); err != nil {
+					j.fail(err)
+				}
+			}
+			if err != nil {
+				if onState != nil {
+					onState(err)
+				}
+				if closed {
+					if j.recover() != nil {
+						j.keepUnrecorded()
+					}
+				} else {
+					retry.Reset(j.opts.RetryEvery)
+				}
 			}
 		}
 		clear(waiting)
@@ -82,15 +125,27 @@ func (j *Journal) commit(rec []byte) error {
 	_, err := j.f.WriteAt(rec, j.off)
 	rec = rec[:n]
 	if err != nil {
+		j.unwrite()
 		return fmt.Errorf("journal: writing %s: %w", j.path, err)
 	}
 	if !j.opts.NoSync {
 		if err := datasync(j.f); err != nil {
+			j.unwrite()
 			return fmt.Errorf("journal: syncing %s: %w", j.path, err)
 		}
 	}
 	j.off += int64(n)
 	return nil
+}
+
+// unwrite puts the end mark back where a failed commit began (a full
+// disk takes part of a write): the segment then ends where it did, not
+// in a record no reader could tell from damage. Its blocks are there, so
+// this needs no room.
+func (j *Journal) unwrite() {
+	if _, err := j.f.WriteAt(endMark[:], j.off); err == nil && !j.opts.NoSync {
+		_ = datasync(j.f)
+	}
 }
 
 // endMark follows the last record of a segment.

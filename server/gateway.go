@@ -87,6 +87,7 @@ func New(cfg Config) (*Gateway, error) {
 	g.journal = cfg.Journal
 	if g.journal != nil {
 		g.journal.Notify(g.journaledBatch)
+		g.journal.OnState(g.journalState)
 	}
 	g.reversals = dispatch.NewReversals()
 	now := cfg.Clock.Now()

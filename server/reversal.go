@@ -42,7 +42,7 @@ func (g *Gateway) journaledBatch(batch []journal.Begun, err error) {
 func (g *Gateway) journaled(r *dispatch.Request, id uint64, err error, now int64) {
 	if err != nil {
 		if g.journalFailed.CompareAndSwap(false, true) {
-			g.log.Error().Err(err).Msg("the journal cannot record purchases: they are refused until it is fixed and the gateway restarted")
+			g.log.Error().Err(err).Msg("the journal cannot write: purchases are refused; answers to those at the bank are held and written once it can")
 		} else if e := g.log.Debug(); e.Enabled() {
 			e.Err(err).Msg("purchase refused: journal failed")
 		}
@@ -79,6 +79,31 @@ func (g *Gateway) journaled(r *dispatch.Request, id uint64, err error, now int64
 func (g *Gateway) settle(r *dispatch.Request) {
 	if g.journal != nil && r.Journal != 0 {
 		g.journal.Settle(r.Journal)
+		if g.journalFailed.Load() {
+			// Held in memory until the journal writes again: a crash
+			// before then reverses this purchase, so say which it is.
+			var s isocodec.Scan
+			if g.cfg.Dialect.Layout.Scan(r.Msg, &s) == nil {
+				var buf [64]byte
+				g.log.Warn().Uint64("journal", r.Journal).Bytes("tid", g.cfg.Dialect.Layout.AppendText(buf[:0], &s, r.Msg, 41)).
+					Bytes("stan", g.cfg.Dialect.Layout.AppendText(buf[:0], &s, r.Msg, 11)).
+					Msg("purchase settled while the journal cannot write: held in memory; if the gateway crashes before the journal writes again, it is reversed at the next start")
+			}
+		}
+	}
+}
+
+// journalState hears, from the journal's goroutine, that it failed or
+// writes again.
+func (g *Gateway) journalState(err error) {
+	if err != nil {
+		if g.journalFailed.CompareAndSwap(false, true) {
+			g.log.Error().Err(err).Msg("the journal cannot write: purchases are refused; answers to those at the bank are held and written once it can")
+		}
+		return
+	}
+	if g.journalFailed.CompareAndSwap(true, false) {
+		g.log.Warn().Msg("the journal writes again: the answers it held are recorded, purchases are taken again")
 	}
 }
 
