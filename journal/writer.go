@@ -121,9 +121,8 @@ func (j *Journal) fail(err error) {
 func (j *Journal) commit(rec []byte) error {
 	sealRecord(rec, j.seg)
 	n := len(rec)
-	rec = append(rec, endMark[:]...)
-	_, err := j.f.WriteAt(rec, j.off)
-	rec = rec[:n]
+	// In the same write: a crash cannot part a record from its mark.
+	_, err := j.f.WriteAt(append(rec, endMark[:]...), j.off)
 	if err != nil {
 		j.unwrite()
 		return fmt.Errorf("journal: writing %s: %w", j.path, err)
