@@ -4,45 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/socketqueue/socketqueue-go/internal/testdisk"
 )
-
-// smallDisk mounts a tmpfs of size bytes for the test: a disk that
-// really fills. It skips where mounting is not allowed (not root, or no
-// CAP_SYS_ADMIN).
-func smallDisk(t *testing.T, size int) string {
-	t.Helper()
-	dir := t.TempDir()
-	out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%d", size), "tmpfs", dir).CombinedOutput()
-	if err != nil {
-		t.Skipf("cannot mount a small tmpfs to fill (%v: %s); the full-disk case is not tested here", err, strings.TrimSpace(string(out)))
-	}
-	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
-	return dir
-}
-
-// fill writes a file until the disk is full and returns its path.
-func fill(t *testing.T, dir string) string {
-	t.Helper()
-	path := filepath.Join(dir, "filler")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	buf := make([]byte, 4096)
-	for {
-		if _, err := f.Write(buf); err != nil {
-			return path
-		}
-	}
-}
 
 // TestFullDiskKeepsAnswers: the disk fills with purchases at the bank.
 // New purchases are refused; the answers to those already sent are held,
@@ -55,7 +25,7 @@ func TestFullDiskKeepsAnswers(t *testing.T) {
 		roomFirst bool // room is made while the journal runs, not after Close
 	}{{"room made while running", true}, {"closed while full", false}} {
 		t.Run(tc.name, func(t *testing.T) {
-			disk := smallDisk(t, 1<<20)
+			disk := testdisk.Small(t, 1<<20)
 			dir := filepath.Join(disk, "journal")
 			j := open(t, dir, Options{NoSync: true, RetryEvery: 10 * time.Millisecond})
 			var mu sync.Mutex
@@ -84,7 +54,7 @@ func TestFullDiskKeepsAnswers(t *testing.T) {
 			for i := range 20 {
 				sent = append(sent, begin(t, j, fmt.Sprintf("purchase %d sent before the disk filled", i)))
 			}
-			filler := fill(t, disk)
+			filler := testdisk.Fill(t, disk)
 			msg := strings.Repeat("a purchase too many ", 200)
 			for failed := false; !failed; {
 				done := make(chan struct{})

@@ -322,17 +322,24 @@ func writeCurrent(dir string, n uint64, sync bool) error {
 		return err
 	}
 	_, err = f.WriteString(segmentName(n) + "\n")
+	return publish(f, err, tmp, filepath.Join(dir, currentName), sync)
+}
+
+// publish finishes a file written under a name of its own (err: how the
+// writing went): synced, closed, renamed to its name, the directory
+// synced, so that under its name it is whole or absent.
+func publish(f *os.File, err error, from, to string, sync bool) error {
 	if err == nil && sync {
-		err = f.Sync()
+		err = datasync(f)
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, currentName))
+		err = os.Rename(from, to)
 	}
 	if err == nil && sync {
-		err = syncDir(dir)
+		err = syncDir(filepath.Dir(to))
 	}
 	return err
 }

@@ -151,19 +151,7 @@ func writeUnrecorded(dir string, ids []uint64, sync bool) error {
 		return err
 	}
 	_, err = f.WriteAt(rec, 0)
-	if err == nil && sync {
-		err = datasync(f)
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(path, filepath.Join(dir, unrecordedName))
-	}
-	if err == nil && sync {
-		err = syncDir(dir)
-	}
-	return err
+	return publish(f, err, path, filepath.Join(dir, unrecordedName), sync)
 }
 
 // readUnrecorded returns the settles a Close kept in "unrecorded" (none

@@ -3,29 +3,15 @@ package main
 import (
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/socketqueue/socketqueue-go/internal/testdisk"
 	"github.com/socketqueue/socketqueue-go/isocodec"
 )
-
-// smallDisk mounts a tmpfs of size bytes: a disk that really fills. It
-// skips where mounting is not allowed.
-func smallDisk(t *testing.T, size int) string {
-	t.Helper()
-	dir := t.TempDir()
-	out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%d", size), "tmpfs", dir).CombinedOutput()
-	if err != nil {
-		t.Skipf("cannot mount a small tmpfs to fill (%v: %s); the full-disk case is not tested here", err, strings.TrimSpace(string(out)))
-	}
-	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
-	return dir
-}
 
 // waitLine reads p's log until a line holds want.
 func waitLine(t *testing.T, p *proc, want string) string {
@@ -52,7 +38,7 @@ func waitLine(t *testing.T, p *proc, want string) string {
 // gateway is stopped while the disk is still full, room is made, and it
 // starts again: not one of the 20 is reversed.
 func TestJournalDiskFillsMidTraffic(t *testing.T) {
-	disk := smallDisk(t, 2<<20)
+	disk := testdisk.Small(t, 2<<20)
 	jd := startJudge(t, 500*time.Millisecond)
 	posPort := strconv.Itoa(freePort(t))
 	args := []string{"--v", "--upstreamHost=127.0.0.1", "--upstreamPort=" + jd.port(), "--listenPort=" + posPort,
@@ -72,16 +58,7 @@ func TestJournalDiskFillsMidTraffic(t *testing.T) {
 		}()
 	}
 	waitFor(t, "20 purchases at the bank", func() bool { return jd.total("0200") == 20 })
-	filler, err := os.Create(filepath.Join(disk, "filler"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for buf := make([]byte, 4096); ; {
-		if _, err := filler.Write(buf); err != nil {
-			break
-		}
-	}
-	filler.Close()
+	filler := testdisk.Fill(t, disk)
 	// What is left of the journal's last page takes a few more; the one
 	// after is refused, before the bank.
 	var mu sync.Mutex
@@ -131,7 +108,7 @@ func TestJournalDiskFillsMidTraffic(t *testing.T) {
 	}
 	t.Logf("%d purchases at the bank, all approved to their clients; %d refused", len(sent), len(refused))
 	gw.stop(t)
-	os.Remove(filepath.Join(disk, "filler"))
+	os.Remove(filler)
 
 	gw2 := start(t, "bank link up", args...)
 	// Something the restart does after recovery, to wait on: an echo
