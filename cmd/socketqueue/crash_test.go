@@ -244,8 +244,13 @@ func TestDamagedJournalRefusedThenSkipped(t *testing.T) {
 		t.Fatal("the refused start changed the damaged segment")
 	}
 
-	gw2 := start(t, "bank link up", append(gwArgs, "--journalRecover=skip")...)
+	logFile := filepath.Join(t.TempDir(), "gw.log")
+	gw2 := start(t, "bank link up", append(gwArgs, "--journalRecover=skip", "--logFile="+logFile)...)
 	waitFor(t, "19 reversals at the bank", func() bool { return bankTotals(t, bankHTTP).Reversals == 19 })
+	if logs, _ := os.ReadFile(logFile); !strings.Contains(string(logs), "journal damage skipped") ||
+		!strings.Contains(string(logs), "offset="+strconv.Itoa(first)) {
+		t.Errorf("the skipped damage is not in the log:\n%s", logs)
+	}
 	if code := gw2.stop(t); code != 0 {
 		t.Fatalf("exit %d", code)
 	}

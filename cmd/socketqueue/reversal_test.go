@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strconv"
 	"sync"
 	"testing"
@@ -124,10 +125,17 @@ func TestSlowBankReversesOnce(t *testing.T) {
 		{"framed pipelined", 290 * time.Millisecond, true, 250},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			jd := startJudge(t, tc.delay)
+			// SOCKETQUEUE_TEST_SCALE=10 runs it at the real scale (a 3 s
+			// bank), for a person to watch; the test suite runs it at 1.
+			scale := 1.0
+			if v, err := strconv.ParseFloat(os.Getenv("SOCKETQUEUE_TEST_SCALE"), 64); err == nil && v > 0 {
+				scale = v
+			}
+			jd := startJudge(t, time.Duration(float64(tc.delay)*scale))
 			posPort, httpPort := strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t))
 			args := []string{"--v", "--upstreamHost=127.0.0.1", "--upstreamPort=" + jd.port(), "--listenPort=" + posPort,
-				"--listenHttpPort=" + httpPort, "--dataDir=" + t.TempDir(), "--queueTimeout=0.3", "--queueShortTimeout=0.5"}
+				"--listenHttpPort=" + httpPort, "--dataDir=" + t.TempDir(),
+				"--queueTimeout=" + strconv.FormatFloat(0.3*scale, 'f', -1, 64), "--queueShortTimeout=" + strconv.FormatFloat(0.5*scale, 'f', -1, 64)}
 			if tc.framed {
 				args = append(args, "--listenFraming=header")
 			}
@@ -166,7 +174,7 @@ func TestSlowBankReversesOnce(t *testing.T) {
 					t.Errorf("%s = %v", m, v)
 				}
 			}
-			t.Logf("%d purchases at the bank, %d reversed once each", len(atBank), len(toReverse))
+			t.Logf("%d purchases at the bank, %d reversed once each (%d 0400s, %d 0401s)", len(atBank), len(toReverse), jd.total("0400"), jd.total("0401"))
 			if code := gw.stop(t); code != 0 {
 				t.Fatalf("exit %d", code)
 			}
