@@ -88,7 +88,7 @@ func TestJSONErrors(t *testing.T) {
 		{"too long", `{"0":"0800","41":"123456789"}`, 41, ErrTooLong},
 		{"letters in n", `{"0":"0800","11":"12a456"}`, 11, ErrNotDigits},
 		{"bad hex", `{"0":"0200","55":"zz"}`, 55, ErrBadValue},
-		{"undefined field", `{"0":"0800","99":"1"}`, 99, ErrUndefinedField},
+		{"undefined field", `{"0":"0800","65":"1"}`, 65, ErrUndefinedField},
 		{"bad mti", `{"0":"08x0"}`, 0, ErrBadValue},
 		{"trailing data", `{"0":"0800"} {}`, -1, ErrBadJSON},
 		{"null", `null`, -1, ErrBadJSON},
@@ -315,7 +315,7 @@ func TestScanRefusesGarbage(t *testing.T) {
 		{"http", []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), ErrNotISO},
 		{"tls hello", []byte{0x16, 0x03, 0x01, 0x02, 0x00, 0x01}, ErrNotISO},
 		{"short", []byte("08"), ErrTruncated},
-		{"undefined field 16", append([]byte("0800"), 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00), ErrUndefinedField},
+		{"undefined field 65", append([]byte("0800"), 0x80, 0, 0, 0, 0, 0, 0, 0, 0x80, 0, 0, 0, 0, 0, 0, 0), ErrUndefinedField},
 		{"LL over max", append(append([]byte("0200"), 0x40, 0, 0, 0, 0, 0, 0, 0), "99"...), ErrBadLength},
 		{"LL not digits", append(append([]byte("0200"), 0x40, 0, 0, 0, 0, 0, 0, 0), "x1"...), ErrBadLength},
 	} {

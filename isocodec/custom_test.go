@@ -49,11 +49,11 @@ func TestDialectFileRefusals(t *testing.T) {
 	for _, tc := range []struct{ name, body, want string }{
 		{"unknown type", `{"fields": {"48": {"type": "LLx", "length": 9}}}`, "field 48"},
 		{"length over prefix", `{"fields": {"48": {"type": "LLans", "length": 100}}}`, "field 48"},
-		{"zero length new field", `{"fields": {"47": {"type": "ans"}}}`, "field 47"},
+		{"the bitmap's bit as a field", `{"fields": {"65": {"type": "ans", "length": 1}}}`, "field 65"},
 		{"bad encoding", `{"fields": {"48": {"type": "ans", "length": 9, "encoding": "ebcdic"}}}`, "field 48"},
 		{"unknown key", `{"feilds": {}}`, "feilds"},
 		{"unknown base", `{"base": "postilion"}`, "postilion"},
-		{"mandatory undefined", `{"mandatory": {"0100": [99]}}`, "field 99"},
+		{"mandatory undefined", `{"mandatory": {"0100": [65]}}`, "field 65"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "d.json")
@@ -92,13 +92,27 @@ func TestBuiltinTablesDescribeEveryField(t *testing.T) {
 			}
 		}
 	}
-	// smartVista is exactly the reference table.
+	// smartVista's own fields are exactly the reference table, and with
+	// ISO 8583:1987's around them every field is defined (65 is the
+	// bitmap's bit), in both dialects.
 	want := "2 LLn 19,3 n 6,4 n 12,5 n 12,6 n 12,7 n 10,8 n 8,9 n 8,10 n 8,11 n 6,12 n 12,13 n 4,14 n 6,15 n 4,22 n 3,24 n 3,25 n 2,32 LLn 11,35 LLans 37,37 ans 12,38 ans 6,39 n 3,41 n 8,42 n 15,46 LLLans 999,49 n 3,52 LLb 8,54 LLLans 120,55 LLLb 255,62 LLLans 999,64 ans 8,70 n 3"
 	var got []string
-	for _, f := range SmartVista.FieldDefs() {
+	for _, f := range smartVistaOwn() {
 		got = append(got, strings.Join([]string{strconv.Itoa(f.ID), f.Type(), strconv.Itoa(f.Length)}, " "))
+		if d, _ := SmartVista.Field(f.ID); d != f {
+			t.Errorf("smartVista field %d is %+v, not its own %+v", f.ID, d, f)
+		}
 	}
 	if strings.Join(got, ",") != want {
 		t.Fatalf("smartVista table:\n%s", strings.Join(got, ","))
+	}
+	for _, d := range []*Dialect{SmartVista, OpenWay} {
+		for id := 2; id <= 128; id++ {
+			_, ok := d.Field(id)
+			amount := d == OpenWay && (id >= 28 && id <= 31 || id == 97)
+			if ok == (id == 65 || amount) {
+				t.Errorf("%s field %d defined: %v", d.Name, id, ok)
+			}
+		}
 	}
 }

@@ -48,6 +48,14 @@ type Rules struct {
 	// field 22); AuthMethods the cardholder authentication method (third).
 	EntryModes  map[string]string
 	AuthMethods map[byte]string
+	// ReversalFunctionCode, when set, goes into field 24 of the
+	// gateway's reversals (smartVista: 400); where 24 means something
+	// else (openWay: the network international identifier) it is empty
+	// and 24 is kept as the purchase had it.
+	ReversalFunctionCode string
+	// ReversalOriginalData: the gateway's reversals carry field 90, the
+	// original data elements (ISO 8583:1987 hosts).
+	ReversalOriginalData bool
 }
 
 // LocalTimeRule names the fields that carry the client's local time.

@@ -40,7 +40,8 @@ const (
 	// EncBCD packs two digits a byte, left-padded with a zero nibble.
 	EncBCD
 	// EncTrack2BCD packs two characters a byte with '=' as nibble D and a
-	// zero nibble padding on the right (jPOS IFB_LLNUM with pad).
+	// zero nibble padding an odd count on the right, as jPOS's IFB_LLNUM
+	// does in ISO87BPackager (digits of a PAN the same way, with no D).
 	EncTrack2BCD
 	// EncBinary is raw bytes.
 	EncBinary
@@ -84,6 +85,7 @@ func (d FieldDef) Type() string { return strings.Repeat("L", d.LenDigits) + d.Ch
 // written, so that a field type ("LLn") is enough to place a field.
 type Encodings struct {
 	Numeric     Encoding       // n fields
+	NumericVar  Encoding       // LL n fields (0: as Numeric)
 	Track2      Encoding       // z fields
 	NumericPref PrefixEncoding // lengths of LL n / LL z fields
 	TextPref    PrefixEncoding // lengths of LL an / ans fields
@@ -129,6 +131,9 @@ func (e Encodings) NewFieldDef(id int, name, typ string, length int) (FieldDef, 
 	switch cs {
 	case CharsetN:
 		d.Enc, d.Prefix = e.Numeric, e.NumericPref
+		if lenDigits > 0 && e.NumericVar != 0 {
+			d.Enc = e.NumericVar
+		}
 	case CharsetZ:
 		d.Enc, d.Prefix = e.Track2, e.NumericPref
 	case CharsetB:

@@ -1,9 +1,11 @@
 package isocodec
 
 // OpenWayEncodings: the binary ISO-8583 family (jPOS ISO87BPackager): BCD
-// MTI, digits and length prefixes, a binary bitmap, text in ASCII.
+// MTI, digits and length prefixes, fixed digits left-padded and variable
+// ones right-padded to whole bytes, a binary bitmap, text in ASCII.
 var OpenWayEncodings = Encodings{
 	Numeric:     EncBCD,
+	NumericVar:  EncTrack2BCD,
 	Track2:      EncTrack2BCD,
 	NumericPref: PrefixBCD,
 	TextPref:    PrefixBCD,
@@ -12,51 +14,12 @@ var OpenWayEncodings = Encodings{
 	MTI:         EncBCD,
 }
 
+// openWayFields is ISO87BPackager field for field, but for the amounts
+// with a sign (28-31, 97): jPOS writes the C or D as an ASCII byte before
+// packed digits, an encoding this package has not got, so they are left
+// out rather than written otherwise.
 func openWayFields() []FieldDef {
-	e := OpenWayEncodings
-	return []FieldDef{
-		e.mustField(2, "Primary Account Number", "LLn", 19),
-		e.mustField(3, "Processing Code", "n", 6),
-		e.mustField(4, "Amount, Transaction", "n", 12),
-		e.mustField(5, "Amount, Settlement", "n", 12),
-		e.mustField(6, "Amount, Cardholder Billing", "n", 12),
-		e.mustField(7, "Transmission Date and Time", "n", 10),
-		e.mustField(9, "Conversion Rate, Settlement", "n", 8),
-		e.mustField(10, "Conversion Rate, Cardholder Billing", "n", 8),
-		e.mustField(11, "System Trace Audit Number", "n", 6),
-		e.mustField(12, "Time, Local Transaction", "n", 6),
-		e.mustField(13, "Date, Local Transaction", "n", 4),
-		e.mustField(14, "Date, Expiration", "n", 4),
-		e.mustField(15, "Date, Settlement", "n", 4),
-		e.mustField(18, "Merchant Type", "n", 4),
-		e.mustField(22, "POS Entry Mode", "n", 3),
-		e.mustField(23, "Card Sequence Number", "n", 3),
-		e.mustField(24, "Network International Identifier", "n", 3),
-		e.mustField(25, "POS Condition Code", "n", 2),
-		e.mustField(32, "Acquiring Institution Id", "LLn", 11),
-		e.mustField(35, "Track 2 Data", "LLz", 37),
-		e.mustField(37, "Retrieval Reference Number", "an", 12),
-		e.mustField(38, "Approval Code", "an", 6),
-		e.mustField(39, "Response Code", "an", 2),
-		e.mustField(41, "Card Acceptor Terminal Identification", "ans", 8),
-		e.mustField(42, "Merchant Id", "ans", 15),
-		e.mustField(43, "Card Acceptor Name/Location", "ans", 40),
-		e.mustField(45, "Track 1 Data", "LLans", 76),
-		e.mustField(48, "Additional Data, Private", "LLLans", 999),
-		e.mustField(49, "Currency Code, Transaction", "n", 3),
-		e.mustField(52, "PIN Data", "b", 8),
-		e.mustField(53, "Security Related Control Information", "n", 16),
-		e.mustField(54, "Additional Amounts", "LLLans", 120),
-		e.mustField(55, "EMV Data", "LLLb", 255),
-		e.mustField(60, "Reserved, Private", "LLLans", 999),
-		e.mustField(61, "Reserved, Private", "LLLans", 999),
-		e.mustField(62, "Reserved, Private", "LLLans", 999),
-		e.mustField(63, "Reserved, Private", "LLLans", 999),
-		e.mustField(64, "Message Authentication Code", "b", 8),
-		e.mustField(70, "Network Management Information Code", "n", 3),
-		e.mustField(90, "Original Data Elements", "n", 42),
-		e.mustField(128, "Message Authentication Code", "b", 8),
-	}
+	return iso87Fields(OpenWayEncodings, func(int) (string, int, bool) { return "", 0, false }, nil)
 }
 
 func openWayRules() Rules {
@@ -67,12 +30,13 @@ func openWayRules() Rules {
 			"0200": request,
 			"0400": request,
 		},
-		ApprovedCode:  "00",
-		SystemErrors:  []string{"06", "68", "91", "92", "96"},
-		ResponseCodes: responseCodes2,
-		LocalTime:     LocalTimeField12And13,
-		EntryModes:    entryModes,
-		AuthMethods:   authMethods,
+		ApprovedCode:         "00",
+		SystemErrors:         []string{"06", "68", "91", "92", "96"},
+		ResponseCodes:        responseCodes2,
+		LocalTime:            LocalTimeField12And13,
+		ReversalOriginalData: true,
+		EntryModes:           entryModes,
+		AuthMethods:          authMethods,
 	}
 }
 

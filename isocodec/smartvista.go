@@ -12,7 +12,21 @@ var SmartVistaEncodings = Encodings{
 	MTI:         EncASCII,
 }
 
+// smartVistaFields is ISO 8583:1987 in ASCII as jPOS's
+// ISO87APackagerBBitmap has it, under smartVista's own fields (SPEC 2.3).
+// ISO87A's binary fields are hex text on the wire, so 96 and 128 are
+// that text; an amount with its sign (28-31, 97) is text too.
 func smartVistaFields() []FieldDef {
+	e := SmartVistaEncodings
+	own := []FieldDef{
+		e.mustField(96, "Message Security Code", "ans", 32),
+		e.mustField(128, "Message Authentication Code", "ans", 16),
+	}
+	return iso87Fields(e, func(n int) (string, int, bool) { return "ans", n, true }, append(own, smartVistaOwn()...))
+}
+
+// smartVistaOwn are the fields as smartVista documents them.
+func smartVistaOwn() []FieldDef {
 	e := SmartVistaEncodings
 	return []FieldDef{
 		e.mustField(2, "Primary Account Number", "LLn", 19),
@@ -63,8 +77,10 @@ func smartVistaRules() Rules {
 		SystemErrors:  []string{"005", "120", "902", "903", "907", "910", "912"},
 		ResponseCodes: responseCodes3,
 		LocalTime:     LocalTimeField12Full,
-		EntryModes:    entryModes,
-		AuthMethods:   authMethods,
+		// The reversal as smartVista documents it: 24 = 400, no 90.
+		ReversalFunctionCode: "400",
+		EntryModes:           entryModes,
+		AuthMethods:          authMethods,
 	}
 }
 

@@ -200,8 +200,9 @@ func (g *Gateway) sendDueReversals(now time.Time) {
 }
 
 // reversalOf makes the 0400 for rv: the original's fields, MTI 0400,
-// field 7 now; smartVista field 24 = 400; where the dialect has field 90
-// (ISO 8583:1987 hosts such as openWay), the original data elements.
+// field 7 now; field 24 = the dialect's reversal function code where it
+// has one (smartVista: 400); where the dialect asks for it (ISO
+// 8583:1987 hosts such as openWay), field 90, the original data elements.
 // The PIN block is not repeated. A try after one that was written is a
 // repeat, sent as RepeatMTI (0401 unless configured), so that the bank
 // can tell it from a second reversal.
@@ -217,10 +218,10 @@ func (g *Gateway) reversalOf(rv *dispatch.Reversal, now time.Time) ([]byte, erro
 	}
 	var clock [10]byte
 	edits := []isocodec.Edit{isocodec.Set(7, isocodec.AppendMMDDhhmmss(clock[:0], now.UTC())), isocodec.Remove(52)}
-	if f, ok := d.Field(24); ok && s.Has(24) && f.Length == 3 {
-		edits = append(edits, isocodec.Set(24, []byte("400")))
+	if code := d.Rules.ReversalFunctionCode; code != "" && s.Has(24) {
+		edits = append(edits, isocodec.Set(24, []byte(code)))
 	}
-	if f, ok := d.Field(90); ok && f.Charset == isocodec.CharsetN && f.Length == 42 {
+	if f, ok := d.Field(90); ok && d.Rules.ReversalOriginalData && f.Charset == isocodec.CharsetN && f.Length == 42 {
 		var ode []byte
 		ode = append(ode, s.MTI[:]...)
 		ode = d.Layout.AppendText(ode, &s, rv.Original, 11)

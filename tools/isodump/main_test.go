@@ -79,8 +79,8 @@ func TestIsodumpBinary(t *testing.T) {
 		},
 		{
 			name: "describe with overrides",
-			args: []string{"--describe", "--overrides", "48:LLLans:999"},
-			want: []string{" 48  LLLans   999  Field 48", " 35  LLans     37  Track 2 Data", "mandatory 0800: [0 1 3 7 11 24 41]"},
+			args: []string{"--describe", "--overrides", "48:LLans:99"},
+			want: []string{" 48  LLans     99  Additional Data, Private", " 35  LLans     37  Track 2 Data", "mandatory 0800: [0 1 3 7 11 24 41]"},
 		},
 		{
 			name:     "unknown dialect",
