@@ -5,6 +5,12 @@
 //	        [--framing none|ascii4|bin2|hex4|bcd2|tpdu|HEADERFORMAT]
 //	        [--lengthIncludeHeader] [--hex] [--json] [--dangerous] FILE|-
 //	isodump --describe [--dialect ...] [--overrides ...]
+//	isodump --pack [--dialect ...] [--framing ...] [--hex] FILE|-
+//
+// --pack is the inverse: each JSON object of the input, in the HTTP API's
+// request form ({"0": "0200", "4": 1000, ...}), becomes the message the
+// gateway would send, framed as asked, written as bytes or, with --hex,
+// one line of hex a message: a test frame without a gateway.
 //
 // A message that does not parse is reported with its number, the field and
 // the byte offset in the input, and isodump exits 1.
@@ -18,6 +24,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	json "github.com/goccy/go-json"
 
 	"github.com/socketqueue/socketqueue-go/isocodec"
 )
@@ -33,10 +41,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	overrides := fs.String("overrides", "", "field overrides, <field>:<type>[:length],...")
 	framing := fs.String("framing", "none", "none (bare messages), ascii4, bin2, hex4, bcd2, tpdu, or a header format such as tic:an:8:A4M04000,length:n:4")
 	inclHeader := fs.Bool("lengthIncludeHeader", false, "the frame length counts the header too")
-	hexIn := fs.Bool("hex", false, "the input is hex text (white space ignored)")
+	hexIn := fs.Bool("hex", false, "the input is hex text (white space ignored); with --pack, the output")
 	asJSON := fs.Bool("json", false, "print each message as the HTTP API's JSON")
 	dangerous := fs.Bool("dangerous", false, "show card data unmasked")
 	describe := fs.Bool("describe", false, "print the dialect's field table and exit")
+	pack := fs.Bool("pack", false, "pack JSON objects (the HTTP API's request form) into messages; with --hex, write hex")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: isodump [options] FILE|-")
 		fs.PrintDefaults()
@@ -62,7 +71,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "isodump:", err)
 		return 2
 	}
-	data, err := readInput(fs.Arg(0), stdin, *hexIn)
+	data, err := readInput(fs.Arg(0), stdin, *hexIn && !*pack)
+	if err == nil && *pack {
+		if err := packAll(data, d, fr, *hexIn, stdout); err != nil {
+			fmt.Fprintln(stderr, "isodump:", err)
+			return 1
+		}
+		return 0
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "isodump:", err)
 		return 2
@@ -149,4 +165,41 @@ func locate(err error, msgStart int) error {
 		return err
 	}
 	return fmt.Errorf("field %d at input offset %d: %w", fe.Field, msgStart+fe.Offset, fe.Err)
+}
+
+// packAll packs each JSON object in data and writes it framed by fr, as
+// bytes or a line of hex. An object that does not pack stops it, with its
+// number and every field at fault.
+func packAll(data []byte, d *isocodec.Dialect, fr *isocodec.Framing, asHex bool, w io.Writer) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	for n := 1; ; n++ {
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); errors.Is(err, io.EOF) {
+			if n == 1 {
+				return errors.New("no JSON object in the input")
+			}
+			return nil
+		} else if err != nil {
+			return fmt.Errorf("object %d: %w", n, err)
+		}
+		f, err := isocodec.FieldsFromJSON(raw)
+		if err != nil {
+			return fmt.Errorf("object %d: %w", n, err)
+		}
+		msg, err := d.Pack(f)
+		if err != nil {
+			return fmt.Errorf("object %d: %w", n, err)
+		}
+		if msg, err = fr.Append(nil, msg); err != nil {
+			return fmt.Errorf("object %d: %w", n, err)
+		}
+		if asHex {
+			_, err = fmt.Fprintln(w, hex.EncodeToString(msg))
+		} else {
+			_, err = w.Write(msg)
+		}
+		if err != nil {
+			return err
+		}
+	}
 }
