@@ -2,6 +2,7 @@ package selftest
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -105,5 +106,30 @@ func TestClientsReportConnectFailure(t *testing.T) {
 	sum, _ := Run(ctx, Config{Addr: addr, Clients: 2, Rounds: 1, Dialect: isocodec.SmartVista, Framing: fr, Log: zerolog.Nop()})
 	if sum.Failed != 2 || sum.Failures["connect: connection refused"] != 2 {
 		t.Fatalf("summary %s", sum)
+	}
+}
+
+// TestClientsCountDeclinesAsFailures: a reply the bank was not expected
+// to give (914, not found; 116, no funds) is a failure by its code, not
+// an "ok".
+func TestClientsCountDeclinesAsFailures(t *testing.T) {
+	for _, code := range []string{"914", "116"} {
+		srv, fr := startBank(t, isocodec.SmartVista, bank.Faults{Code: code})
+		sum, err := Run(context.Background(), Config{
+			Addr: srv.Addr().String(), Clients: 2, Rounds: 2, Messages: "purchase",
+			Dialect: isocodec.SmartVista, Framing: fr, Timeout: 2 * time.Second, Log: zerolog.Nop(),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var byCode int64
+		for reason, n := range sum.Failures {
+			if strings.HasPrefix(reason, "answered "+code+" (") {
+				byCode += n
+			}
+		}
+		if sum.OK != 0 || sum.Approved != 0 || sum.Failed != 4 || byCode != 4 {
+			t.Fatalf("bank answering %s: %s", code, sum)
+		}
 	}
 }
