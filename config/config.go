@@ -35,6 +35,7 @@ type Config struct {
 	QueueMessageKeyFields string
 	NoAutoReversal        bool
 	ReversalRepeatMTI     string
+	JSONValues            string
 	DataDir               string
 	Journal               string
 	JournalSync           string

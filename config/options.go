@@ -139,6 +139,8 @@ func options(c *Config) []*Option {
 			Help: "POS framing: bare (one message per connection, then close) or header (persistent, framed as the host)"},
 		{Name: "listenHttpPort", Group: gateway, Default: "0", ptr: &c.ListenHTTPPort,
 			Help: "port for the JSON and hex HTTP API (0: off)"},
+		{Name: "jsonValues", Group: gateway, Default: "typed", ptr: &c.JSONValues,
+			Help: "HTTP API replies: typed, numeric fields as JSON numbers as the original gave them (\"4\":1000, \"39\":0; 7, 11, 12, 22, 41, 42 stay strings); wire, every value the string on the wire (\"4\":\"000000001000\")"},
 		{Name: "clientTimeout", Group: gateway, Default: "60", ptr: &c.ClientTimeout,
 			Help: "close a POS connection idle this many seconds"},
 		{Name: "maxQueue", Group: gateway, Default: "10000", ptr: &c.MaxQueue,

@@ -182,6 +182,7 @@ func (c *Config) validate() error {
 		{"journal", c.Journal, []string{"on", "off"}},
 		{"journalSync", c.JournalSync, []string{"disk", "os"}},
 		{"journalRecover", c.JournalRecover, []string{"refuse", "skip"}},
+		{"jsonValues", c.JSONValues, []string{"typed", "wire"}},
 		{"reversalRepeatMti", c.ReversalRepeatMTI, []string{"0400", "0401", "0420", "0421"}},
 		{"logFormat", c.LogFormat, []string{"text", "json"}},
 		{"testFraming", c.TestFraming, []string{"bare", "header"}},

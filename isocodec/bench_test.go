@@ -143,6 +143,6 @@ func BenchmarkMessageToJSONScan(b *testing.B) {
 		if err := SmartVista.Layout.Scan(msg, &s); err != nil {
 			b.Fatal(err)
 		}
-		dst = SmartVista.Layout.AppendMessageJSON(dst[:0], msg, &s)
+		dst = SmartVista.Layout.AppendMessageJSON(dst[:0], msg, &s, SmartVista.JSONNumbers())
 	}
 }

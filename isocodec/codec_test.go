@@ -411,7 +411,7 @@ func TestAppendMessageJSON(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := string(AppendJSON(nil, f))
-		if got := string(c.d.Layout.AppendMessageJSON(nil, c.msg, &s)); got != want {
+		if got := string(c.d.Layout.AppendMessageJSON(nil, c.msg, &s, FieldSet{})); got != want {
 			t.Fatalf("case %d:\n got %s\nwant %s", i, got, want)
 		}
 	}

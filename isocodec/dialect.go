@@ -25,9 +25,13 @@ type Dialect struct {
 	Enc    Encodings
 	Rules  Rules
 
-	fields    [129]FieldDef // index = field id; ID 0 = not defined
-	mandatory map[MTI]FieldSet
+	fields      [129]FieldDef // index = field id; ID 0 = not defined
+	mandatory   map[MTI]FieldSet
+	jsonNumbers FieldSet
 }
+
+// JSONNumbers is Rules.JSONNumbers as a set, of fixed numeric fields only.
+func (d *Dialect) JSONNumbers() FieldSet { return d.jsonNumbers }
 
 // Rules are the parts of a dialect that are not about encoding.
 type Rules struct {
@@ -56,6 +60,11 @@ type Rules struct {
 	// ReversalOriginalData: the gateway's reversals carry field 90, the
 	// original data elements (ISO 8583:1987 hosts).
 	ReversalOriginalData bool
+	// JSONNumbers are the fields the HTTP API's replies give as JSON
+	// numbers (their digits without leading zeros), as the original
+	// SocketQueue did: its numeric fields, but for those it kept padded.
+	// Every other field is the wire's string.
+	JSONNumbers []int
 }
 
 // LocalTimeRule names the fields that carry the client's local time.
@@ -176,6 +185,11 @@ func NewDialect(name string, enc Encodings, defs []FieldDef, rules Rules) (*Dial
 			set.Add(id)
 		}
 		d.mandatory[mti] = set
+	}
+	for _, id := range rules.JSONNumbers {
+		if id > 1 && id <= 128 && d.fields[id].Charset == CharsetN && d.fields[id].Fixed() {
+			d.jsonNumbers.Add(id)
+		}
 	}
 	return d, nil
 }

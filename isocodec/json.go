@@ -195,8 +195,10 @@ func appendJSON[T string | []byte](dst []byte, s T) []byte {
 
 // AppendMessageJSON writes a scanned message as AppendJSON writes its
 // unpacked Fields (the same bytes), straight from the scan: no moov-io
-// unpack, no map. s must describe msg.
-func (l *Layout) AppendMessageJSON(dst, msg []byte, s *Scan) []byte {
+// unpack, no map; but the fields in numbers are JSON numbers, their
+// digits without leading zeros (a value that is not all digits stays a
+// string: nothing is changed to fit). s must describe msg.
+func (l *Layout) AppendMessageJSON(dst, msg []byte, s *Scan, numbers FieldSet) []byte {
 	var text [2048]byte
 	dst = append(dst, `{"0":`...)
 	dst = appendJSON(dst, s.MTI[:])
@@ -207,9 +209,26 @@ func (l *Layout) AppendMessageJSON(dst, msg []byte, s *Scan) []byte {
 			dst = append(dst, ',', '"')
 			dst = strconv.AppendInt(dst, int64(id), 10)
 			dst = append(dst, '"', ':')
-			dst = appendJSON(dst, l.AppendText(text[:0], s, msg, id))
+			v := l.AppendText(text[:0], s, msg, id)
+			if numbers.Has(id) && allDigits(v) {
+				for len(v) > 1 && v[0] == '0' {
+					v = v[1:]
+				}
+				dst = append(dst, v...)
+			} else {
+				dst = appendJSON(dst, v)
+			}
 		}
 		return true
 	})
 	return append(dst, '}')
+}
+
+func allDigits(b []byte) bool {
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return len(b) > 0
 }

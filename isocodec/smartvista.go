@@ -79,6 +79,11 @@ func smartVistaRules() Rules {
 		LocalTime:     LocalTimeField12Full,
 		// The reversal as smartVista documents it: 24 = 400, no 90.
 		ReversalFunctionCode: "400",
+		// The original's "n" fields came out of its unpacker as numbers,
+		// but for 0, 7, 11, 12, 22, 41 and 42, which it padded again:
+		// its README's reply has "3":0, "4":1000, "39":0 beside
+		// "11":"618160", "41":"00992468".
+		JSONNumbers: []int{3, 4, 5, 6, 8, 9, 10, 13, 14, 15, 24, 25, 39, 49, 70},
 		EntryModes:           entryModes,
 		AuthMethods:          authMethods,
 	}

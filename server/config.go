@@ -55,6 +55,9 @@ type Config struct {
 	Journal *journal.Journal
 	// NoAutoReversal: never reverse (SPEC 5's noAutoReversal).
 	NoAutoReversal bool
+	// JSONWire gives every reply field as the wire's string; otherwise
+	// the dialect's JSONNumbers are numbers, as the original's replies.
+	JSONWire bool
 	// ReversalRepeatMTI is the MTI of a reversal's tries after the first
 	// written one (0401 when zero; 0400 for hosts that want the first
 	// MTI again).

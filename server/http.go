@@ -196,7 +196,11 @@ func (h *httpFront) handle(ctx *fasthttp.RequestCtx) {
 	}
 	ctx.SetContentType("application/json")
 	out := append(ctx.Response.Body()[:0], `{"result":`...)
-	out = h.g.cfg.Dialect.Layout.AppendMessageJSON(out, reply, &s) // as AppendJSON(Unpack), without moov-io
+	var numbers isocodec.FieldSet
+	if !h.g.cfg.JSONWire {
+		numbers = h.g.cfg.Dialect.JSONNumbers()
+	}
+	out = h.g.cfg.Dialect.Layout.AppendMessageJSON(out, reply, &s, numbers) // as AppendJSON(Unpack), without moov-io
 	out = append(out, `,"errors":[]}`...)
 	ctx.SetBody(out)
 }

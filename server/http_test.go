@@ -2,8 +2,10 @@ package server
 
 import (
 	"encoding/hex"
+	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -14,8 +16,8 @@ import (
 )
 
 type apiReply struct {
-	Result map[string]string `json:"result"`
-	Errors []string          `json:"errors"`
+	Result map[string]any `json:"result"`
+	Errors []string       `json:"errors"`
 }
 
 func post(t *testing.T, g *Gateway, path, ctype, body string) (int, string) {
@@ -45,7 +47,7 @@ func TestHTTPAPI(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &r); err != nil || code != 200 {
 		t.Fatalf("purchase: %d %s", code, body)
 	}
-	if r.Result["0"] != "0210" || r.Result["39"] != "000" || r.Result["41"] != "00992468" || r.Result["11"] != "618160" ||
+	if r.Result["0"] != "0210" || r.Result["39"] != 0.0 || r.Result["41"] != "00992468" || r.Result["11"] != "618160" ||
 		r.Result["38"] == "" || r.Result["1"] == "" || len(r.Errors) != 0 {
 		t.Fatalf("purchase reply %s", body)
 	}
@@ -72,6 +74,52 @@ func TestHTTPAPI(t *testing.T) {
 		t.Fatalf("bank saw %+v", tot)
 	}
 }
+
+// TestHTTPReplyAsTheOriginal: the seed README's curl purchase gets the
+// seed README's reply, field for field and type for type (the bank's own
+// values aside): its numeric fields as numbers, but 7, 11, 12, 22, 41 and
+// 42 as strings; with JSONWire every value is the wire's string.
+func TestHTTPReplyAsTheOriginal(t *testing.T) {
+	b := startBank(t, bank.Faults{}, "")
+	readme := map[string]any{ // the seed README's reply, less the bank's own 2, 7, 12, 37, 38
+		"0": "0210", "3": 0.0, "4": 1000.0, "11": "618160", "22": "056", "24": 200.0, "25": 0.0, "39": 0.0,
+		"41": "00992468", "42": "000124642124643", "49": 810.0,
+	}
+	for _, wire := range []bool{false, true} {
+		g := startGateway(t, b.Addr().String(), func(c *Config) { c.JSONWire = wire })
+		stanN := 618160
+		if wire {
+			stanN = 618161
+		}
+		code, body := post(t, g, "/", "application/json", strings.Replace(seedCurl(), "618160", strconv.Itoa(stanN), 1))
+		var r apiReply
+		if err := json.Unmarshal([]byte(body), &r); err != nil || code != 200 {
+			t.Fatalf("purchase: %d %s", code, body)
+		}
+		for k, want := range readme {
+			if k == "11" {
+				want = strconv.Itoa(stanN)
+			}
+			if wire {
+				if def, _ := sv.Field(atoi(k)); def.Length > 0 {
+					if n, ok := want.(float64); ok {
+						want = fmt.Sprintf("%0*d", def.Length, int(n))
+					}
+				}
+			}
+			if got := r.Result[k]; got != want {
+				t.Errorf("wire=%v: field %s is %#v, the README has %#v", wire, k, got, want)
+			}
+		}
+		for _, k := range []string{"7", "12", "1"} {
+			if _, ok := r.Result[k].(string); !ok {
+				t.Errorf("wire=%v: field %s is %#v, want a string", wire, k, r.Result[k])
+			}
+		}
+	}
+}
+
+func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
 
 func TestHTTPRefusals(t *testing.T) {
 	b := startBank(t, bank.Faults{}, "")

@@ -228,8 +228,8 @@ func (r *run) http(ctx context.Context, conn int) []time.Duration {
 	req.Header.SetContentType("application/json")
 	var msg, body []byte
 	var out struct {
-		Result map[string]string `json:"result"`
-		Errors []string          `json:"errors"`
+		Result map[string]json.RawMessage `json:"result"`
+		Errors []string                   `json:"errors"`
 	}
 	var st stamps
 	var stan [6]byte
@@ -255,21 +255,43 @@ func (r *run) http(ctx context.Context, conn int) []time.Duration {
 			continue
 		}
 		res := out.Result
-		mti, _ := isocodec.ParseMTI(res["0"])
+		mti, _ := isocodec.ParseMTI(r.wire(res, 0))
 		switch {
 		case !mti.IsResponse():
-			r.fail("reply MTI " + res["0"] + " is not a response")
-		case res["11"] != string(stan[:]):
+			r.fail("reply MTI " + r.wire(res, 0) + " is not a response")
+		case r.wire(res, 11) != string(stan[:]):
 			r.fail("reply for another STAN")
-		case res["41"] != "" && res["41"] != tid:
+		case r.wire(res, 41) != "" && r.wire(res, 41) != tid:
 			r.fail("reply for another terminal")
-		case !r.cfg.Dialect.IsApproved([]byte(res["39"])):
-			r.fail("response code " + res["39"])
+		case !r.cfg.Dialect.IsApproved([]byte(r.wire(res, 39))):
+			r.fail("response code " + r.wire(res, 39))
 		default:
 			lat = r.ok(lat, time.Since(start))
 		}
 	}
 	return lat
+}
+
+// wire is field id of a reply as on the wire: a string as it is, a
+// number (the API's typed replies) padded to the field's length.
+func (r *run) wire(res map[string]json.RawMessage, id int) string {
+	v := res[strconv.Itoa(id)]
+	if len(v) == 0 {
+		return ""
+	}
+	if v[0] == '"' {
+		var s string
+		if json.Unmarshal(v, &s) != nil {
+			return ""
+		}
+		return s
+	}
+	if def, ok := r.cfg.Dialect.Field(id); ok {
+		if w, err := def.Value(string(v)); err == nil {
+			return string(w)
+		}
+	}
+	return string(v)
 }
 
 // jsonOf writes a message's fields as the JSON the HTTP API takes: every

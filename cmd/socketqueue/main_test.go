@@ -269,8 +269,8 @@ func TestGatewayWithEmulator(t *testing.T) {
 	purchase := `{ "0": "0200", "3": "0", "4": 1000, "7": "0818160933", "11": 618160, "12": "` + time.Now().Format("060102150405") +
 		`", "22": "056", "24": "200", "25": "00", "35": "4850781234567891=19082012232800000037", "41": 992468, "42": 124642124643, "49": "810", "55": "9f2608571f1e10d4fa4aac9f2701809f100706010a03a4b8029f37045bb074729f3602000c950500800010009a031508189c01009f02060000000010005f2a02064382023c009f1a0206439f03060000000000009f3303e0f0c89f34034403029f3501229f1e0835313230323831358407a00000000310109f41030000565f340101" }`
 	var out struct {
-		Result map[string]string `json:"result"`
-		Errors []string          `json:"errors"`
+		Result map[string]any `json:"result"`
+		Errors []string       `json:"errors"`
 	}
 	resp, err := http.Post(base, "application/json", strings.NewReader(purchase))
 	if err != nil {
@@ -278,8 +278,15 @@ func TestGatewayWithEmulator(t *testing.T) {
 	}
 	err = json.NewDecoder(resp.Body).Decode(&out)
 	resp.Body.Close()
-	if err != nil || resp.StatusCode != 200 || out.Result["0"] != "0210" || out.Result["39"] != "000" || len(out.Errors) != 0 {
+	if err != nil || resp.StatusCode != 200 || out.Result["0"] != "0210" || out.Result["39"] != 0.0 || len(out.Errors) != 0 {
 		t.Fatalf("purchase: %d %+v %v", resp.StatusCode, out, err)
+	}
+	// The seed README's reply shape: numbers where it has numbers.
+	for k, want := range map[string]any{"3": 0.0, "4": 1000.0, "11": "618160", "22": "056", "24": 200.0, "25": 0.0,
+		"41": "00992468", "42": "000124642124643", "49": 810.0} {
+		if out.Result[k] != want {
+			t.Errorf("reply field %s is %#v, the seed README has %#v", k, out.Result[k], want)
+		}
 	}
 
 	resp, err = http.Post(base+"/raw", "text/plain", strings.NewReader("303830302220010000c00000303030303030303630373136313730303132333435363030303030313233343536313233353637383930313234353637"))

@@ -277,6 +277,7 @@ func (p *process) startGateway(j *journal.Journal) (*server.Gateway, error) {
 		QueueTimeout: cfg.QueueTimeout, ShortTimeout: cfg.QueueShortTimeout,
 		Log: p.log, Dangerous: cfg.Dangerous, Loops: cfg.Loops,
 		Journal: j, NoAutoReversal: cfg.NoAutoReversal, Stats: p.stats, Metrics: metrics.New(),
+		JSONWire: cfg.JSONValues == "wire",
 	}
 	if sc.ReversalRepeatMTI, err = isocodec.ParseMTI(cfg.ReversalRepeatMTI); err != nil {
 		return nil, fmt.Errorf("%w: --reversalRepeatMti: %w", config.ErrUsage, err)
