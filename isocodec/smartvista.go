@@ -84,8 +84,8 @@ func smartVistaRules() Rules {
 		// its README's reply has "3":0, "4":1000, "39":0 beside
 		// "11":"618160", "41":"00992468".
 		JSONNumbers: []int{3, 4, 5, 6, 8, 9, 10, 13, 14, 15, 24, 25, 39, 49, 70},
-		EntryModes:           entryModes,
-		AuthMethods:          authMethods,
+		EntryModes:  entryModes,
+		AuthMethods: authMethods,
 	}
 }
 
