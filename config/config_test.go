@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -148,5 +149,47 @@ func TestDeploySample(t *testing.T) {
 	}
 	if c.UpstreamPort != 5000 || c.ListenPort != 2014 || c.LogFormat != "json" || !c.V {
 		t.Fatalf("%+v", c)
+	}
+}
+
+// TestOriginalSpellings: the original's command line and config file
+// forms mean what they meant there.
+func TestOriginalSpellings(t *testing.T) {
+	dir := t.TempDir()
+	file := func(body string) string {
+		p := filepath.Join(dir, strconv.Itoa(len(body))+".json")
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		check func(c *Config) bool
+	}{
+		{"--openWay", []string{"--openWay"}, func(c *Config) bool { return c.HostConfig == "openWay" }},
+		{"--smartVista", []string{"--openWay", "--smartVista"}, func(c *Config) bool { return c.HostConfig == "smartVista" }},
+		{"bare switch", []string{"--noAutoReversal"}, func(c *Config) bool { return c.NoAutoReversal }},
+		{"--no-useHeader", []string{"--no-useHeader"}, func(c *Config) bool { return !c.UseHeader }},
+		{"--queueLockTerminal false", []string{"--queueLockTerminal", "false"}, func(c *Config) bool { return !c.QueueLockTerminal }},
+		{"bare --useHeader then another option", []string{"--useHeader", "--maxQueue=5"}, func(c *Config) bool { return c.UseHeader && c.MaxQueue == 5 }},
+		{"file: c, empties, a list, openWay", []string{"-c", file(`{"c": "", "logFile": "", "maxQueue": 100, "queueMessageKeyFields": [11, 41, 4], "openWay": true, "useHeader": true}`)},
+			func(c *Config) bool {
+				return c.QueueMessageKeyFields == "11,41,4" && c.HostConfig == "openWay" && c.MaxQueue == 100 && c.LogFile == ""
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Parse(tc.args, noEnv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tc.check(c) {
+				t.Fatalf("%v read as %+v", tc.args, c)
+			}
+		})
+	}
+	if _, err := Parse([]string{"--no-upstreamHost"}, noEnv); err == nil {
+		t.Fatal("--no- taken for an option that is not a switch")
 	}
 }

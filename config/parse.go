@@ -77,17 +77,36 @@ func splitArgs(args []string, byName map[string]*Option) ([][2]string, error) {
 			return nil, fmt.Errorf("%w: unexpected argument %q (options are --name=value)", ErrUsage, a)
 		}
 		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if dialect, ok := dialectSwitches[name]; ok && (!hasVal || val == "true") {
+			out = append(out, [2]string{"hostConfig", dialect}) // the original's --smartVista, --openWay
+			continue
+		}
 		o, ok := byName[name]
+		if off, isNo := strings.CutPrefix(name, "no-"); !ok && isNo && !hasVal {
+			// The original's --no-name turns a switch off.
+			if o, ok = byName[off]; ok && o.Type() == "bool" {
+				out = append(out, [2]string{off, "false"})
+				continue
+			}
+			ok = false
+		}
 		if !ok {
 			return nil, fmt.Errorf("%w: unknown option --%s (see --help)", ErrUsage, name)
 		}
 		if !hasVal {
-			if o.Switch {
+			switch {
+			case o.Type() == "bool":
+				// A bare switch is on; "--useHeader false" is off, as the
+				// original read it.
 				val = "true"
-			} else if i+1 < len(args) && !strings.HasPrefix(args[i+1], "--") {
+				if i+1 < len(args) && (args[i+1] == "true" || args[i+1] == "false") {
+					i++
+					val = args[i]
+				}
+			case i+1 < len(args) && !strings.HasPrefix(args[i+1], "--"):
 				i++
 				val = args[i]
-			} else {
+			default:
 				return nil, fmt.Errorf("%w: --%s needs a value", ErrUsage, name)
 			}
 		}
@@ -95,6 +114,10 @@ func splitArgs(args []string, byName map[string]*Option) ([][2]string, error) {
 	}
 	return out, nil
 }
+
+// dialectSwitches are the original's --smartVista and --openWay, which
+// name the dialect as --hostConfig does.
+var dialectSwitches = map[string]string{"smartVista": "smartVista", "openWay": "openWay"}
 
 func loadFile(path string, byName map[string]*Option) error {
 	data, err := os.ReadFile(path)
@@ -106,24 +129,50 @@ func loadFile(path string, byName map[string]*Option) error {
 		return fmt.Errorf("%w: config file %s: not a JSON object: %w", ErrUsage, path, err)
 	}
 	for name, raw := range m {
-		o, ok := byName[name]
-		if !ok || name == "c" {
-			return fmt.Errorf("%w: config file %s: unknown option %q", ErrUsage, path, name)
+		if name == "c" {
+			continue // the original's template has it; a file names no other file
 		}
 		var v any
 		if err := json.Unmarshal(raw, &v); err != nil {
 			return fmt.Errorf("%w: config file %s: %s: %w", ErrUsage, path, name, err)
 		}
+		if dialect, ok := dialectSwitches[name]; ok {
+			if v == true {
+				byName["hostConfig"].set(dialect)
+			}
+			continue
+		}
+		o, ok := byName[name]
+		if !ok {
+			return fmt.Errorf("%w: config file %s: unknown option %q", ErrUsage, path, name)
+		}
 		var s string
 		switch x := v.(type) {
+		case nil:
+			continue // left empty, as in the original's template
 		case string:
+			if x == "" && o.Type() != "string" {
+				continue
+			}
 			s = x
 		case bool:
 			s = strconv.FormatBool(x)
 		case float64:
 			s = strings.TrimSpace(string(raw))
+		case []any:
+			// The original took lists (queueMessageKeyFields) as arrays.
+			items := make([]string, len(x))
+			for i, it := range x {
+				switch it := it.(type) {
+				case float64, string:
+					items[i] = strings.Trim(fmt.Sprint(it), " ")
+				default:
+					return fmt.Errorf("%w: config file %s: %s: a list of numbers or strings", ErrUsage, path, name)
+				}
+			}
+			s = strings.Join(items, ",")
 		default:
-			return fmt.Errorf("%w: config file %s: %s: want a string, number or true/false", ErrUsage, path, name)
+			return fmt.Errorf("%w: config file %s: %s: want a string, number, true/false or a list", ErrUsage, path, name)
 		}
 		if err := o.set(s); err != nil {
 			return fmt.Errorf("%w: config file %s: %w", ErrUsage, path, err)

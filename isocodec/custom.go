@@ -31,6 +31,10 @@ type DialectFile struct {
 	ApprovedCode  string               `json:"approvedCode"`
 	SystemErrors  []string             `json:"systemErrors"`
 	ResponseCodes map[string]string    `json:"responseCodes"`
+	// Bitmap is "binary" (8 bytes a bitmap), "hex" (16 ASCII hex
+	// digits, upper case, as jPOS writes them) or "hex-lower" (as the
+	// original SocketQueue did); empty keeps the base's.
+	Bitmap string `json:"bitmap"`
 }
 
 // FieldFile is one field of a DialectFile.
@@ -147,9 +151,55 @@ func (d *Dialect) WithOverrides(spec string) (*Dialect, error) {
 			}
 			ff.Length = n
 		}
+		if parts[0] == "1" {
+			switch strings.ToLower(parts[1]) {
+			case "bitmap":
+				df.Bitmap = "binary"
+			case "bitmap-hex":
+				df.Bitmap = "hex-lower" // the original's bytes
+			default:
+				return nil, fmt.Errorf("overrides %q: field 1 is the bitmap: bitmap or bitmap-hex", item)
+			}
+			continue
+		}
+		if orig, ok := originalType(ff); ok {
+			ff = orig
+		} else if strings.Contains(parts[1], "-") {
+			return nil, fmt.Errorf("overrides %q: the original's type %q is not one this gateway can write (ll-n, ll-an, ll-bin-n, ll-bin-an, bitmap-hex, bitmap), nor one of ours (L's then n, an, ans, z or b)", item, parts[1])
+		}
 		df.Fields[parts[0]] = ff
 	}
 	return d.derive(df)
+}
+
+// originalType reads an override in the original SocketQueue's
+// hyphenated type names (its packers), whose encodings are their own
+// whatever the dialect: "ll-n", "ll-an" with an ASCII length, "ll-bin-n",
+// "ll-bin-an" with a packed one (two digits up to 99, three past it), the
+// value in ASCII. Its "n", "an", "ans" and "b" are ours too and read as
+// ours (in the ASCII family, the same bytes); "a" is "an". ok is false
+// for anything else.
+func originalType(ff FieldFile) (FieldFile, bool) {
+	ls := "LL"
+	if ff.Length > 99 {
+		ls = "LLL"
+	}
+	out := FieldFile{Length: ff.Length, Encoding: "ascii"}
+	switch strings.ToLower(ff.Type) {
+	case "a":
+		return FieldFile{Type: "an", Length: ff.Length}, true
+	case "ll-n":
+		out.Type, out.Prefix = ls+"n", "ascii"
+	case "ll-an":
+		out.Type, out.Prefix = ls+"ans", "ascii"
+	case "ll-bin-n":
+		out.Type, out.Prefix = ls+"n", "bcd"
+	case "ll-bin-an":
+		out.Type, out.Prefix = ls+"ans", "bcd"
+	default:
+		return ff, false
+	}
+	return out, true
 }
 
 // derive applies a DialectFile's changes to d (built-in or custom).
@@ -191,7 +241,19 @@ func (d *Dialect) derive(df DialectFile) (*Dialect, error) {
 	if df.ResponseCodes != nil {
 		rules.ResponseCodes = df.ResponseCodes
 	}
-	return NewDialect(df.Name, d.Enc, sortedDefs(fields), rules)
+	enc := d.Enc
+	switch strings.ToLower(df.Bitmap) {
+	case "":
+	case "binary":
+		enc.Bitmap = EncBinary
+	case "hex":
+		enc.Bitmap, enc.BitmapLowerHex = EncASCII, false
+	case "hex-lower":
+		enc.Bitmap, enc.BitmapLowerHex = EncASCII, true
+	default:
+		return nil, fmt.Errorf("bitmap %q: want binary, hex or hex-lower", df.Bitmap)
+	}
+	return NewDialect(df.Name, enc, sortedDefs(fields), rules)
 }
 
 func sortedDefs(m map[int]FieldDef) []FieldDef {

@@ -169,6 +169,7 @@ func NewDialect(name string, enc Encodings, defs []FieldDef, rules Rules) (*Dial
 	if d.Layout, err = layoutFromSpec(spec, d.fields); err != nil {
 		return nil, fmt.Errorf("dialect %s: %w", name, err)
 	}
+	d.Layout.bitmapLower = enc.BitmapLowerHex
 	for mtiText, ids := range rules.Mandatory {
 		mti, err := ParseMTI(mtiText)
 		if err != nil {

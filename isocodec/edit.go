@@ -77,7 +77,9 @@ func (l *Layout) AppendEdited(dst []byte, mti MTI, msg []byte, s *Scan, edits ..
 	if present[1] != 0 {
 		n = 16
 	}
-	if l.bitmapHex {
+	if l.bitmapHex && l.bitmapLower {
+		dst = hex.AppendEncode(dst, bm[:n])
+	} else if l.bitmapHex {
 		dst = appendUpperHex(dst, bm[:n])
 	} else {
 		dst = append(dst, bm[:n]...)

@@ -91,7 +91,9 @@ type Encodings struct {
 	TextPref    PrefixEncoding // lengths of LL an / ans fields
 	BinaryPref  PrefixEncoding // lengths of LL b fields
 	Bitmap      Encoding       // EncBinary (8 bytes) or EncASCII (16 hex digits)
-	MTI         Encoding       // EncASCII or EncBCD
+	// BitmapLowerHex writes an EncASCII bitmap's hex in lower case.
+	BitmapLowerHex bool
+	MTI            Encoding // EncASCII or EncBCD
 }
 
 // ParseFieldType reads a compact field type: zero to four L's (the digits

@@ -38,22 +38,28 @@ type HeaderPart struct {
 	Length bool
 	Codec  LengthCodec
 	Static []byte
+	// CountsFollowing: the length counts the header parts after it (a
+	// TPDU) as well as the message (type bin, as TPDU hosts count). The
+	// original's types count the message alone.
+	CountsFollowing bool
 }
 
 // FramingConfig is what the original's options say about framing.
 type FramingConfig struct {
 	// HeaderFormat is a comma list of name:type:length[:default]; the part
-	// named "length" carries the length (types n, b, h, bcd), the others
-	// are static (types an, ans, n with an ASCII default; b with a hex
-	// default). Empty means DefaultHeaderFormat.
+	// named "length" carries the length (types n: ASCII digits; b or bcd:
+	// the digits packed, as the original wrote b, 60 as 0x0060; bin: the
+	// number in binary, 60 as 0x003c, counting the parts after it too; h:
+	// ASCII hex), the others are static (types an, ans, n with an ASCII
+	// default; b with a hex default). Empty means DefaultHeaderFormat.
 	HeaderFormat string
 	// Bare: no header; the message's end is found by scanning it with
 	// Layout (the original's useHeader=false, and its POS clients).
 	Bare   bool
 	Layout *Layout
 	// LengthIncludeHeader: the length counts the whole header as well.
-	// Otherwise it counts what follows the length part: the header parts
-	// placed after it (a TPDU) and the message.
+	// Otherwise it counts the message (and, for type bin, the header
+	// parts after it).
 	LengthIncludeHeader bool
 	// MaxFrame bounds the message; 0 means DefaultMaxFrame.
 	MaxFrame int
@@ -62,10 +68,10 @@ type FramingConfig struct {
 // FramingPresets are short names for common header formats.
 var FramingPresets = map[string]string{
 	"ascii4": "length:n:4",
-	"bin2":   "length:b:2",
+	"bin2":   "length:bin:2",
 	"hex4":   "length:h:4",
 	"bcd2":   "length:bcd:2",
-	"tpdu":   "length:b:2,tpdu:b:5:6000000000",
+	"tpdu":   "length:bin:2,tpdu:b:5:6000000000",
 }
 
 // FramingByName builds a framing from a preset name, "none" (or "bare")
@@ -125,7 +131,7 @@ func NewFraming(c FramingConfig) (*Framing, error) {
 	for _, p := range parts {
 		if p.Length {
 			f.lenAt, f.lenPart, found = f.headerLen, p, true
-		} else if found {
+		} else if found && f.lenPart.CountsFollowing {
 			f.afterLen += p.Size
 		}
 		f.headerLen += p.Size
@@ -155,14 +161,14 @@ func ParseHeaderFormat(format string) ([]HeaderPart, error) {
 			switch typ {
 			case "n":
 				p.Codec = LenASCII
-			case "b":
-				p.Codec = LenBinary
+			case "b", "bcd":
+				p.Codec = LenBCD
+			case "bin":
+				p.Codec, p.CountsFollowing = LenBinary, true
 			case "h", "hex":
 				p.Codec = LenHex
-			case "bcd":
-				p.Codec = LenBCD
 			default:
-				return nil, fmt.Errorf("header part %q: length type must be n, b, h or bcd", item)
+				return nil, fmt.Errorf("header part %q: length type must be n, b (packed digits, as the original), bin (binary), h or bcd", item)
 			}
 			if size > 8 {
 				return nil, fmt.Errorf("header part %q: a length of %d bytes makes no sense", item, size)

@@ -28,12 +28,14 @@ func TestFramingFormats(t *testing.T) {
 		header string // hex
 	}{
 		{"ascii4 default", FramingConfig{}, hex.EncodeToString([]byte("0060"))},
-		{"binary 2", FramingConfig{HeaderFormat: "length:b:2"}, "003c"},
+		{"binary 2", FramingConfig{HeaderFormat: "length:bin:2"}, "003c"},
+		{"b as the original wrote it: the digits packed", FramingConfig{HeaderFormat: "length:b:2"}, "0060"},
 		{"hex 4", FramingConfig{HeaderFormat: "length:h:4"}, hex.EncodeToString([]byte("003C"))},
 		{"bcd 2", FramingConfig{HeaderFormat: "length:bcd:2"}, "0060"},
 		{"static before length", FramingConfig{HeaderFormat: "tic:an:8:A4M04000,length:n:4"}, hex.EncodeToString([]byte("A4M040000060"))},
 		{"include header", FramingConfig{HeaderFormat: "tic:an:8:A4M04000,length:n:4", LengthIncludeHeader: true}, hex.EncodeToString([]byte("A4M040000072"))},
-		{"tpdu after length is counted", FramingConfig{HeaderFormat: "length:b:2,tpdu:b:5:6000010000"}, "0041" + "6000010000"},
+		{"tpdu after a binary length is counted", FramingConfig{HeaderFormat: "length:bin:2,tpdu:b:5:6000010000"}, "0041" + "6000010000"},
+		{"the original counts the message alone", FramingConfig{HeaderFormat: "length:b:2,tpdu:b:5:6000010000"}, "0060" + "6000010000"},
 		{"bare", FramingConfig{Bare: true}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -81,10 +83,11 @@ func TestFramingRefuses(t *testing.T) {
 		want  error
 	}{
 		{"declared length over max", FramingConfig{MaxFrame: 100}, []byte("0101"), false, ErrTooLarge},
-		{"binary length over max", FramingConfig{HeaderFormat: "length:b:2"}, []byte{0xff, 0xff}, false, ErrTooLarge},
+		{"binary length over max", FramingConfig{HeaderFormat: "length:bin:2"}, []byte{0xff, 0xff}, false, ErrTooLarge},
+		{"packed length not digits", FramingConfig{HeaderFormat: "length:b:2"}, []byte{0xff, 0xff}, false, ErrBadFrame},
 		{"not digits", FramingConfig{}, []byte("GET / HTTP/1.1"), false, ErrBadFrame},
 		{"bad bcd", FramingConfig{HeaderFormat: "length:bcd:2"}, []byte{0x0a, 0x00}, false, ErrBadFrame},
-		{"shorter than header", FramingConfig{HeaderFormat: "length:b:2,tpdu:b:5", LengthIncludeHeader: true}, []byte{0, 3, 0, 0, 0, 0, 0}, false, ErrBadFrame},
+		{"shorter than header", FramingConfig{HeaderFormat: "length:bin:2,tpdu:b:5", LengthIncludeHeader: true}, []byte{0, 3, 0, 0, 0, 0, 0}, false, ErrBadFrame},
 		{"truncated at EOF", FramingConfig{}, []byte("0010abc"), true, ErrTruncated},
 		{"bare garbage", FramingConfig{Bare: true}, []byte{0x16, 0x03, 0x01}, false, ErrNotISO},
 		{"bare LLL past max", FramingConfig{Bare: true, MaxFrame: 64}, append([]byte("0200\x00\x00\x00\x00\x00\x00\x00\x04999"), make([]byte, 100)...), false, ErrTooLarge},

@@ -15,7 +15,10 @@ import (
 type Layout struct {
 	mtiEnc    Encoding // EncASCII: 4 bytes; EncBCD: 2 bytes
 	bitmapHex bool     // 16 hex characters per bitmap instead of 8 bytes
-	fields    [129]fieldLayout
+	// bitmapLower writes them in lower case, as the original SocketQueue
+	// did (read in either).
+	bitmapLower bool
+	fields      [129]fieldLayout
 }
 
 type fieldLayout struct {
