@@ -73,6 +73,19 @@ func (f *fieldLayout) checkValue(raw []byte, units int) error {
 			}
 		}
 		return nil
+	case EncSignedBCD:
+		if len(raw) == 0 || raw[0] != 'C' && raw[0] != 'D' {
+			return ErrCharset
+		}
+		if units%2 == 0 && raw[1]>>4 != 0 { // an even count of characters: an odd count of digits
+			return ErrNotDigits
+		}
+		for _, b := range raw[1:] {
+			if b>>4 > 9 || b&0x0f > 9 {
+				return ErrNotDigits
+			}
+		}
+		return nil
 	case EncBinary:
 		return nil
 	}
@@ -81,7 +94,7 @@ func (f *fieldLayout) checkValue(raw []byte, units int) error {
 
 // charsetTable[cs][c] says whether byte c is allowed in a text field of
 // charset cs.
-var charsetTable = func() (t [CharsetB + 1][256]bool) {
+var charsetTable = func() (t [CharsetXN + 1][256]bool) {
 	for c := range 256 {
 		digit := c >= '0' && c <= '9'
 		alnum := digit || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z'
@@ -90,6 +103,7 @@ var charsetTable = func() (t [CharsetB + 1][256]bool) {
 		t[CharsetAN][c] = alnum || c == ' '
 		t[CharsetANS][c] = c >= 0x20 && c <= 0x7e
 		t[CharsetB][c] = true
+		t[CharsetXN][c] = digit || c == 'C' || c == 'D'
 	}
 	return t
 }()

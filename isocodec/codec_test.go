@@ -434,3 +434,44 @@ func TestMTIResponseAndRepeat(t *testing.T) {
 		}
 	}
 }
+
+// TestSignedAmounts: an amount with its sign (28-31, 97) as jPOS writes
+// it: in openWay the C or D as an ASCII byte and the digits packed
+// (IFB_AMOUNT), in smartVista all of it ASCII (IFA_AMOUNT); the digits
+// zero-padded to the field; a value without its sign is refused.
+func TestSignedAmounts(t *testing.T) {
+	for _, tc := range []struct {
+		d     *Dialect
+		value string
+		wire  string // hex of the field on the wire
+		back  string
+	}{
+		{OpenWay, "C1000", "4300001000", "C00001000"},
+		{OpenWay, "D00000500", "4400000500", "D00000500"},
+		{SmartVista, "D500", hex.EncodeToString([]byte("D00000500")), "D00000500"},
+	} {
+		msg, err := tc.d.Pack(Fields{0: "0800", 11: "000001", 28: tc.value})
+		if err != nil {
+			t.Fatalf("%s %s: %v", tc.d.Name, tc.value, err)
+		}
+		if !strings.Contains(hex.EncodeToString(msg), tc.wire) {
+			t.Errorf("%s %s packs as %x, want %s in it", tc.d.Name, tc.value, msg, tc.wire)
+		}
+		f, err := tc.d.Unpack(msg)
+		if err != nil || f[28] != tc.back {
+			t.Errorf("%s %s reads back as %q (%v)", tc.d.Name, tc.value, f[28], err)
+		}
+		var s Scan
+		if err := tc.d.Layout.Scan(msg, &s); err != nil || string(tc.d.Layout.AppendText(nil, &s, msg, 28)) != tc.back {
+			t.Errorf("%s %s scans as %q (%v)", tc.d.Name, tc.value, tc.d.Layout.AppendText(nil, &s, msg, 28), err)
+		}
+		if errs := tc.d.Check(msg, &s, CheckOptions{}, nil); len(errs) > 0 && errs[0].Field == 28 {
+			t.Errorf("%s %s: %v", tc.d.Name, tc.value, errs)
+		}
+	}
+	for _, bad := range []string{"1000", "X1000", "C10a0"} {
+		if _, err := OpenWay.Pack(Fields{0: "0800", 11: "000001", 28: bad}); err == nil {
+			t.Errorf("amount %q packed", bad)
+		}
+	}
+}

@@ -286,6 +286,8 @@ func (d *Dialect) buildSpec() (*iso8583.MessageSpec, error) {
 			fs.Enc = encoding.BCD
 		case EncTrack2BCD:
 			fs.Enc = Track2BCD
+		case EncSignedBCD:
+			fs.Enc = SignedBCD
 		case EncBinary:
 			fs.Enc = encoding.Binary
 		default:

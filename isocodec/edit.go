@@ -120,8 +120,15 @@ func (f *fieldLayout) appendValue(dst, v []byte) ([]byte, error) {
 	if f.prefix == 0 && units != int(f.length) {
 		return dst, fmt.Errorf("%w: %d, field takes exactly %d", ErrBadValue, units, f.length)
 	}
-	if f.charset == CharsetN || f.enc == EncBCD {
-		for _, c := range v {
+	if f.charset == CharsetXN && (len(v) == 0 || v[0] != 'C' && v[0] != 'D') {
+		return dst, fmt.Errorf("%w: an amount starts with C or D", ErrBadValue)
+	}
+	if f.charset == CharsetN || f.enc == EncBCD || f.charset == CharsetXN {
+		digits := v
+		if f.charset == CharsetXN {
+			digits = v[1:]
+		}
+		for _, c := range digits {
 			if c < '0' || c > '9' {
 				return dst, ErrNotDigits
 			}
@@ -148,6 +155,16 @@ func (f *fieldLayout) appendValue(dst, v []byte) ([]byte, error) {
 				return dst, errTrack2Char
 			}
 			dst = append(dst, hi<<4|lo)
+		}
+	case EncSignedBCD:
+		dst = append(dst, v[0])
+		digits := v[1:]
+		if len(digits)%2 == 1 {
+			dst = append(dst, digits[0]-'0')
+			digits = digits[1:]
+		}
+		for i := 0; i < len(digits); i += 2 {
+			dst = append(dst, (digits[i]-'0')<<4|(digits[i+1]-'0'))
 		}
 	case EncBinary:
 		var err error

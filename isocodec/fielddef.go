@@ -20,9 +20,12 @@ const (
 	CharsetZ
 	// CharsetB is raw bytes, shown as hex.
 	CharsetB
+	// CharsetXN is an amount with its sign: C (credit) or D (debit),
+	// then digits ("x+n").
+	CharsetXN
 )
 
-var charsetNames = [...]string{CharsetN: "n", CharsetAN: "an", CharsetANS: "ans", CharsetZ: "z", CharsetB: "b"}
+var charsetNames = [...]string{CharsetN: "n", CharsetAN: "an", CharsetANS: "ans", CharsetZ: "z", CharsetB: "b", CharsetXN: "xn"}
 
 func (c Charset) String() string {
 	if int(c) < len(charsetNames) && charsetNames[c] != "" {
@@ -45,6 +48,9 @@ const (
 	EncTrack2BCD
 	// EncBinary is raw bytes.
 	EncBinary
+	// EncSignedBCD is an xn amount as jPOS's IFB_AMOUNT writes it: the
+	// sign as one ASCII byte, then the digits packed.
+	EncSignedBCD
 )
 
 // PrefixEncoding is how a variable-length field's length is written.
@@ -117,6 +123,11 @@ func ParseFieldType(s string) (lenDigits int, cs Charset, err error) {
 		cs = CharsetZ
 	case "b":
 		cs = CharsetB
+	case "xn", "x+n":
+		cs = CharsetXN
+		if lenDigits > 0 {
+			return 0, 0, fmt.Errorf("type %q: an amount with a sign has a fixed length", s)
+		}
 	default:
 		return 0, 0, fmt.Errorf("type %q: unknown; want L's then n, an, ans, z or b", s)
 	}
@@ -140,6 +151,11 @@ func (e Encodings) NewFieldDef(id int, name, typ string, length int) (FieldDef, 
 		d.Enc, d.Prefix = e.Track2, e.NumericPref
 	case CharsetB:
 		d.Enc, d.Prefix = EncBinary, e.BinaryPref
+	case CharsetXN:
+		d.Enc, d.Prefix = EncASCII, e.TextPref
+		if e.Numeric == EncBCD {
+			d.Enc = EncSignedBCD
+		}
 	default:
 		d.Enc, d.Prefix = EncASCII, e.TextPref
 	}

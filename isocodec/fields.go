@@ -163,6 +163,13 @@ func (d FieldDef) Value(text string) ([]byte, error) {
 	if err := checkText(d.Charset, v); err != nil {
 		return nil, err
 	}
+	if d.Charset == CharsetXN {
+		// C or D, then the digits zero-padded, as jPOS's IFB_AMOUNT.
+		if len(v) == 0 || v[0] != 'C' && v[0] != 'D' || !allDigits(v[1:]) && len(v) > 1 {
+			return nil, fmt.Errorf("%w: an amount is C or D, then digits", ErrBadValue)
+		}
+		return append(append([]byte{v[0]}, bytes.Repeat([]byte{'0'}, d.Length-len(v))...), v[1:]...), nil
+	}
 	if n := d.Length - len(v); d.Fixed() && n > 0 {
 		if d.Charset == CharsetN {
 			v = append(bytes.Repeat([]byte{'0'}, n), v...)

@@ -33,8 +33,11 @@ type fieldLayout struct {
 
 // size is the number of bytes n characters take in this field's encoding.
 func (f *fieldLayout) size(n int) int {
-	if f.enc == EncBCD || f.enc == EncTrack2BCD {
+	switch f.enc {
+	case EncBCD, EncTrack2BCD:
 		return (n + 1) / 2
+	case EncSignedBCD:
+		return 1 + n/2 // the sign, then n-1 digits packed
 	}
 	return n
 }
@@ -95,6 +98,8 @@ func fieldLayoutOf(s *field.Spec) (fieldLayout, error) {
 		fl.enc = EncBCD
 	case Track2BCD:
 		fl.enc = EncTrack2BCD
+	case SignedBCD:
+		fl.enc = EncSignedBCD
 	case encoding.Binary:
 		fl.enc = EncBinary
 	default:

@@ -14,12 +14,11 @@ var OpenWayEncodings = Encodings{
 	MTI:         EncBCD,
 }
 
-// openWayFields is ISO87BPackager field for field, but for the amounts
-// with a sign (28-31, 97): jPOS writes the C or D as an ASCII byte before
-// packed digits, an encoding this package has not got, so they are left
-// out rather than written otherwise.
+// openWayFields is ISO87BPackager field for field; its amounts with a
+// sign (28-31, 97) have the C or D as an ASCII byte before the digits
+// packed (EncSignedBCD).
 func openWayFields() []FieldDef {
-	return iso87Fields(OpenWayEncodings, func(int) (string, int, bool) { return "", 0, false }, nil)
+	return iso87Fields(OpenWayEncodings, func(n int) (string, int, bool) { return "xn", n, true }, nil)
 }
 
 func openWayRules() Rules {

@@ -208,6 +208,23 @@ func (l *Layout) AppendText(dst []byte, s *Scan, msg []byte, id int) []byte {
 	}
 	f := &l.fields[id]
 	switch f.enc {
+	case EncSignedBCD:
+		dst = append(dst, raw[0])
+		n := int(s.units[id]) - 1
+		skip := (len(raw)-1)*2 - n
+		for i := 0; i < n; i++ {
+			k := i + skip
+			b := raw[1+k/2]
+			if k%2 == 0 {
+				b >>= 4
+			}
+			if b &= 0x0f; b <= 9 {
+				dst = append(dst, '0'+b)
+			} else {
+				dst = append(dst, '?')
+			}
+		}
+		return dst
 	case EncBCD, EncTrack2BCD:
 		n := int(s.units[id])
 		skip := len(raw)*2 - n // the pad nibble

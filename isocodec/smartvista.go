@@ -15,14 +15,15 @@ var SmartVistaEncodings = Encodings{
 // smartVistaFields is ISO 8583:1987 in ASCII as jPOS's
 // ISO87APackagerBBitmap has it, under smartVista's own fields (SPEC 2.3).
 // ISO87A's binary fields are hex text on the wire, so 96 and 128 are
-// that text; an amount with its sign (28-31, 97) is text too.
+// that text; an amount with its sign (28-31, 97) is its sign and digits
+// in ASCII (IFA_AMOUNT).
 func smartVistaFields() []FieldDef {
 	e := SmartVistaEncodings
 	own := []FieldDef{
 		e.mustField(96, "Message Security Code", "ans", 32),
 		e.mustField(128, "Message Authentication Code", "ans", 16),
 	}
-	return iso87Fields(e, func(n int) (string, int, bool) { return "ans", n, true }, append(own, smartVistaOwn()...))
+	return iso87Fields(e, func(n int) (string, int, bool) { return "xn", n, true }, append(own, smartVistaOwn()...))
 }
 
 // smartVistaOwn are the fields as smartVista documents them.

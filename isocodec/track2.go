@@ -75,3 +75,35 @@ func track2Char(n byte) (byte, bool) {
 	}
 	return 0, false
 }
+
+// SignedBCD is moov-io's view of an amount with its sign as jPOS's
+// IFB_AMOUNT writes it: the C or D as one ASCII byte, then the digits
+// packed two a byte, an odd count left-padded with a zero nibble. The
+// length is in characters, the sign included.
+var SignedBCD encoding.Encoder = signedBCD{}
+
+type signedBCD struct{}
+
+var errSignedAmount = errors.New("amount: C or D, then digits")
+
+func (signedBCD) Encode(src []byte) ([]byte, error) {
+	if len(src) == 0 || src[0] != 'C' && src[0] != 'D' {
+		return nil, errSignedAmount
+	}
+	out, err := encoding.BCD.Encode(src[1:])
+	if err != nil {
+		return nil, errSignedAmount
+	}
+	return append([]byte{src[0]}, out...), nil
+}
+
+func (signedBCD) Decode(src []byte, length int) ([]byte, int, error) {
+	if length < 1 || len(src) < 1 || src[0] != 'C' && src[0] != 'D' {
+		return nil, 0, errSignedAmount
+	}
+	digits, read, err := encoding.BCD.Decode(src[1:], length-1)
+	if err != nil {
+		return nil, 0, fmt.Errorf("amount: %w", err)
+	}
+	return append([]byte{src[0]}, digits...), 1 + read, nil
+}
