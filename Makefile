@@ -16,7 +16,7 @@ build:
 
 run: build
 	$(BIN)/socketqueue --echoServerPort=5000 --upstreamHost=127.0.0.1 --upstreamPort=5000 \
-		--listenPort=2014 --listenHttpPort=8080 --statServerPort=4000 --v
+		--listenPort=2014 --listenHttpPort=8080 --adminPort=8081 --statServerPort=4000 --v
 
 test: vet
 	$(GO) test -race -count=1 $(PKGS)

@@ -25,6 +25,16 @@ type Config struct {
 	UpstreamEchoTID       string
 	Loops                 int
 	ListenPort            int
+	ListenHost            string
+	ListenHTTPHost        string
+	UpstreamListenHost    string
+	AdminHost             string
+	StatServerHost        string
+	EchoServerHost        string
+	BankHTTPHost          string
+	AdminPort             int
+	APITokens             string
+	APIAuth               string
 	ListenFraming         string
 	ListenHTTPPort        int
 	ClientTimeout         time.Duration

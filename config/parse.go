@@ -190,7 +190,7 @@ func (c *Config) validate() error {
 		{"listenPort", c.ListenPort}, {"listenHttpPort", c.ListenHTTPPort},
 		{"echoServerPort", c.EchoServerPort}, {"bankHttpPort", c.BankHTTPPort},
 		{"testTargetPort", c.TestTargetPort}, {"logstashPort", c.LogstashPort},
-		{"statServerPort", c.StatServerPort},
+		{"statServerPort", c.StatServerPort}, {"adminPort", c.AdminPort},
 	} {
 		if p.v < 0 || p.v > 65535 {
 			return fmt.Errorf("--%s: %d is not a port", p.name, p.v)
@@ -232,6 +232,7 @@ func (c *Config) validate() error {
 		{"journalSync", c.JournalSync, []string{"disk", "os"}},
 		{"journalRecover", c.JournalRecover, []string{"refuse", "skip"}},
 		{"jsonValues", c.JSONValues, []string{"typed", "wire"}},
+		{"apiAuth", c.APIAuth, []string{"auto", "off"}},
 		{"reversalRepeatMti", c.ReversalRepeatMTI, []string{"0400", "0401", "0420", "0421"}},
 		{"logFormat", c.LogFormat, []string{"text", "json"}},
 		{"testFraming", c.TestFraming, []string{"bare", "header"}},

@@ -37,8 +37,14 @@ type Config struct {
 	// EchoTID is the terminal of the gateway's own echoes.
 	EchoTID string
 
-	POSAddr    string // "" for none
-	HTTPAddr   string // "" for none
+	POSAddr  string // "" for none
+	HTTPAddr string // "" for none
+	// AdminAddr serves /metrics, /stats, /healthz, /livez and /readyz
+	// ("" for none); the payments API never serves the first two.
+	AdminAddr string
+	// APITokens, when set, are the credentials the HTTP API asks of
+	// every payment request (401 without one).
+	APITokens  []APIToken
 	ClientIdle time.Duration
 
 	MaxQueue     int

@@ -85,10 +85,11 @@ func (g *Gateway) amountOf(s *isocodec.Scan, msg []byte) int64 {
 // Why a client's request never reached the bank, as
 // socketqueue_refused_total counts it.
 const (
-	refusedMalformed = "malformed"  // not an ISO-8583 message of the dialect
-	refusedInvalid   = "invalid"    // parsed, failed validation (or a response MTI)
-	refusedLinkDown  = "link_down"  // no bank link
-	refusedStopping  = "stopping"   // the gateway is shutting down
-	refusedFull      = "queue_full" // maxQueue reached
-	refusedJournal   = "journal"    // the journal could not record the purchase
+	refusedMalformed = "malformed"    // not an ISO-8583 message of the dialect
+	refusedAuth      = "unauthorized" // an API request without a valid credential
+	refusedInvalid   = "invalid"      // parsed, failed validation (or a response MTI)
+	refusedLinkDown  = "link_down"    // no bank link
+	refusedStopping  = "stopping"     // the gateway is shutting down
+	refusedFull      = "queue_full"   // maxQueue reached
+	refusedJournal   = "journal"      // the journal could not record the purchase
 )

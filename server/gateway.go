@@ -41,7 +41,8 @@ type Gateway struct {
 	readyOnce    sync.Once
 	engineDone   chan error
 
-	http *httpFront
+	http  *httpFront
+	admin *adminFront
 
 	posConns sync.Map   // *posConn -> struct{}, for idle checks
 	dirty    []*posConn // POS conns with replies to write; link loop only
@@ -132,6 +133,14 @@ func (g *Gateway) POSAddr() *net.TCPAddr { return g.addrs[g.posPort] }
 // UpstreamListenAddr is where the bank connects in listen mode.
 func (g *Gateway) UpstreamListenAddr() *net.TCPAddr { return g.addrs[g.upListenPort] }
 
+// AdminAddr is the admin listener's address (nil when off).
+func (g *Gateway) AdminAddr() net.Addr {
+	if g.admin == nil {
+		return nil
+	}
+	return g.admin.ln.Addr()
+}
+
 // HTTPAddr is the HTTP API's address.
 func (g *Gateway) HTTPAddr() net.Addr {
 	if g.http == nil {
@@ -195,7 +204,16 @@ func (g *Gateway) Start() error {
 	if cfg.HTTPAddr != "" {
 		if g.http, err = newHTTPFront(g, cfg.HTTPAddr); err != nil {
 			g.stopEngine(context.Background())
-			return err
+			return fmt.Errorf("server: HTTP API %s: %w", cfg.HTTPAddr, err)
+		}
+	}
+	if cfg.AdminAddr != "" {
+		if g.admin, err = newAdminFront(g, cfg.AdminAddr); err != nil {
+			if g.http != nil {
+				g.http.shutdown()
+			}
+			g.stopEngine(context.Background())
+			return fmt.Errorf("server: admin %s: %w", cfg.AdminAddr, err)
 		}
 	}
 	if err := g.recover(); err != nil {
@@ -209,6 +227,7 @@ func (g *Gateway) Start() error {
 		go func() { defer g.bg.Done(); g.link.dial(ctx) }()
 	}
 	g.log.Info().Str("pos", addrString(g.POSAddr(), cfg.POSAddr != "")).Str("http", fmt.Sprint(g.HTTPAddr())).
+		Str("admin", fmt.Sprint(g.AdminAddr())).Bool("apiAuth", cfg.APITokens != nil).
 		Str("dialect", cfg.Dialect.Name).Msg("gateway listening")
 	return nil
 }
@@ -226,6 +245,21 @@ func freeze(addr string) (int, error) {
 	return port, nil
 }
 
+// boundAddr is the address a listener on addr (host:port, host empty for
+// every interface) has once bound to port: what the log says.
+func boundAddr(addr string, port int) *net.TCPAddr {
+	host, _, _ := net.SplitHostPort(addr)
+	ip := net.ParseIP(host)
+	if ip == nil {
+		if ips, err := net.LookupIP(host); err == nil && len(ips) > 0 && host != "" {
+			ip = ips[0]
+		} else {
+			ip = net.IPv4zero
+		}
+	}
+	return &net.TCPAddr{IP: ip, Port: port}
+}
+
 func hostPort(addr string, port int) string {
 	host, _, _ := net.SplitHostPort(addr)
 	return net.JoinHostPort(host, strconv.Itoa(port))
@@ -241,10 +275,15 @@ func addrString(a *net.TCPAddr, real bool) string {
 // OnBoot records the listeners' addresses.
 func (g *Gateway) OnBoot(eng gnet.Engine) gnet.Action {
 	g.eng = eng
-	for _, p := range []int{g.posPort, g.upListenPort} {
-		if p != 0 {
-			g.addrs[p] = &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p}
+	if g.posPort != 0 {
+		posAddr := g.cfg.POSAddr
+		if posAddr == "" {
+			posAddr = "127.0.0.1:0"
 		}
+		g.addrs[g.posPort] = boundAddr(posAddr, g.posPort)
+	}
+	if g.upListenPort != 0 {
+		g.addrs[g.upListenPort] = boundAddr(g.cfg.UpstreamListen, g.upListenPort)
 	}
 	g.boot <- nil
 	return gnet.None
@@ -486,6 +525,11 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		}
 		if e := g.stopEngine(ctx); e != nil && err == nil {
 			err = e
+		}
+		if g.admin != nil {
+			if e := g.admin.shutdown(); e != nil && err == nil {
+				err = e
+			}
 		}
 		if g.journal != nil {
 			// Closed already: Close committed what was queued.

@@ -76,7 +76,7 @@ func startGateway(t testing.TB, upstream string, mod func(*Config)) *Gateway {
 	t.Helper()
 	cfg := Config{
 		Dialect: sv, HostFraming: ascii4(t), POSFraming: bareFraming(t),
-		UpstreamAddr: upstream, POSAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
+		UpstreamAddr: upstream, POSAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0",
 		LockTerminal: true, MaxQueue: 10000, QueueTimeout: 10 * time.Second,
 		RetryOther: 20 * time.Millisecond, RetryRefused: 20 * time.Millisecond,
 		Log: testLog(),

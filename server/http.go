@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
-	"github.com/valyala/fasthttp/fasthttpadaptor"
 
 	"github.com/socketqueue/socketqueue-go/dispatch"
 	"github.com/socketqueue/socketqueue-go/isocodec"
@@ -28,23 +27,42 @@ const readHTTPBody = 4 * MaxHTTPBody
 
 // httpFront is the JSON and hex API.
 type httpFront struct {
-	g       *Gateway
-	metrics fasthttp.RequestHandler
-	srv     *fasthttp.Server
-	ln      net.Listener
-	done    chan error
+	g *Gateway
+	httpServer
+}
+
+// httpServer is one fasthttp server on its listener.
+type httpServer struct {
+	srv  *fasthttp.Server
+	ln   net.Listener
+	done chan error
+}
+
+// serve listens on addr and serves srv there until shutdown.
+func (s *httpServer) serve(addr string, srv *fasthttp.Server) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	s.srv, s.ln, s.done = srv, ln, make(chan error, 1)
+	go func() { s.done <- srv.Serve(ln) }()
+	return nil
+}
+
+func (s *httpServer) closeListener() { _ = s.ln.Close() }
+
+func (s *httpServer) shutdown() error {
+	err := s.srv.Shutdown()
+	<-s.done
+	if errors.Is(err, net.ErrClosed) {
+		return nil // closeListener got there first
+	}
+	return err
 }
 
 func newHTTPFront(g *Gateway, addr string) (*httpFront, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, err
-	}
-	h := &httpFront{g: g, ln: ln, done: make(chan error, 1)}
-	if g.cfg.Metrics != nil {
-		h.metrics = fasthttpadaptor.NewFastHTTPHandler(g.cfg.Metrics.Handler())
-	}
-	h.srv = &fasthttp.Server{
+	h := &httpFront{g: g}
+	return h, h.serve(addr, &fasthttp.Server{
 		Handler:               h.handle,
 		Name:                  "socketqueue",
 		NoDefaultServerHeader: true,
@@ -54,9 +72,7 @@ func newHTTPFront(g *Gateway, addr string) (*httpFront, error) {
 		MaxRequestBodySize:    readHTTPBody,
 		Logger:                fasthttpLogger{g},
 		ErrorHandler:          h.requestError,
-	}
-	go func() { h.done <- h.srv.Serve(ln) }()
-	return h, nil
+	})
 }
 
 // requestError answers a request fasthttp could not read, in the API's
@@ -89,17 +105,6 @@ func (l fasthttpLogger) Printf(format string, args ...any) {
 	l.g.log.Warn().Msgf("http: "+format, args...)
 }
 
-func (h *httpFront) closeListener() { _ = h.ln.Close() }
-
-func (h *httpFront) shutdown() error {
-	err := h.srv.Shutdown()
-	<-h.done
-	if errors.Is(err, net.ErrClosed) {
-		return nil // closeListener got there first
-	}
-	return err
-}
-
 // Status codes (README, HTTP API).
 const (
 	statusInvalid = fasthttp.StatusUnprocessableEntity // a message that fails validation
@@ -109,45 +114,11 @@ func (h *httpFront) handle(ctx *fasthttp.RequestCtx) {
 	path := string(ctx.Path())
 	switch path {
 	case "/healthz":
-		if !ctx.IsGet() && !ctx.IsHead() {
-			methodNotAllowed(ctx, "GET, HEAD")
-			return
-		}
-		switch {
-		case h.g.stopping.Load():
-			ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
-			ctx.SetBodyString("stopping\n")
-		case !h.g.link.Up():
-			ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
-			ctx.SetBodyString("bank link down\n")
-		case h.g.journal != nil && h.g.journal.Err() != nil:
-			// Purchases are refused: send them elsewhere.
-			ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
-			ctx.SetBodyString("journal failed\n")
-		default:
-			ctx.SetBodyString("up\n")
-		}
+		h.g.serveReady(ctx) // balancers ask the payments port
 		return
-	case "/metrics":
-		if h.metrics == nil {
-			ctx.SetStatusCode(fasthttp.StatusNotFound)
-			writeErrors(ctx, nil, "metrics are off")
-			return
-		}
-		h.metrics(ctx)
-		return
-	case "/stats":
-		if !ctx.IsGet() && !ctx.IsHead() {
-			methodNotAllowed(ctx, "GET, HEAD")
-			return
-		}
-		if h.g.cfg.Stats == nil {
-			ctx.SetStatusCode(fasthttp.StatusNotFound)
-			writeErrors(ctx, nil, "statistics are off")
-			return
-		}
-		ctx.SetContentType("application/json")
-		ctx.SetBody(h.g.cfg.Stats.AppendJSON(ctx.Response.Body()[:0]))
+	case "/metrics", "/stats":
+		ctx.SetStatusCode(fasthttp.StatusNotFound)
+		writeErrors(ctx, nil, path+" is served on the admin port (--adminPort), not with the payments")
 		return
 	case "/", "/raw":
 	default:
@@ -160,6 +131,19 @@ func (h *httpFront) handle(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	raw := path == "/raw"
+	client := ""
+	if tokens := h.g.cfg.APITokens; tokens != nil {
+		name, ok := authorize(tokens, ctx.Request.Header.Peek("Authorization"))
+		if !ok {
+			h.g.cfg.Metrics.Refused(refusedAuth)
+			h.g.log.Warn().Str("peer", ctx.RemoteAddr().String()).Msg("HTTP request without a valid credential; refused")
+			ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="socketqueue"`)
+			ctx.SetStatusCode(fasthttp.StatusUnauthorized)
+			h.writeFailure(ctx, raw, "no valid credential: send Authorization: Bearer TOKEN")
+			return
+		}
+		client = name
+	}
 	if len(ctx.PostBody()) > MaxHTTPBody {
 		h.g.cfg.Metrics.Refused(refusedMalformed)
 		ctx.SetStatusCode(fasthttp.StatusRequestEntityTooLarge)
@@ -173,11 +157,14 @@ func (h *httpFront) handle(ctx *fasthttp.RequestCtx) {
 		h.writeFailure(ctx, raw, errs...)
 		return
 	}
-	reply, err := h.exchange(msg)
+	reply, err := h.exchange(msg, client)
 	if err != nil {
 		status, refused := outcomeOf(err)
 		if refused != "" {
 			h.g.cfg.Metrics.Refused(refused)
+		}
+		if e := h.g.log.Info(); e.Enabled() {
+			e.Str("client", client).Int("status", status).Err(err).Msg("HTTP request failed")
 		}
 		ctx.SetStatusCode(status)
 		h.writeFailure(ctx, raw, err.Error())
@@ -258,7 +245,7 @@ func (e errInvalid) Error() string {
 }
 
 // exchange validates msg, queues it and waits for the reply (a copy).
-func (h *httpFront) exchange(msg []byte) ([]byte, error) {
+func (h *httpFront) exchange(msg []byte, client string) ([]byte, error) {
 	g := h.g
 	d := g.cfg.Dialect
 	var s isocodec.Scan
@@ -267,7 +254,7 @@ func (h *httpFront) exchange(msg []byte) ([]byte, error) {
 		return nil, err
 	}
 	if e := g.log.Debug(); e.Enabled() {
-		g.dump(e, "from HTTP", msg)
+		g.dump(e.Str("client", client), "from HTTP", msg)
 	}
 	if g.stopping.Load() {
 		return nil, ErrStopping

@@ -34,7 +34,7 @@ func TestMetrics(t *testing.T) {
 	stale := purchaseFields(6, tid(6), "000000000100")
 	stale[12] = "150820130600"                         // local time years out of the window
 	bareExchange(g.POSAddr().String(), pack(t, stale)) // refused: invalid
-	resp, err := http.Get("http://" + g.HTTPAddr().String() + "/metrics")
+	resp, err := http.Get("http://" + g.AdminAddr().String() + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,7 +37,7 @@ func TestStatsFigures(t *testing.T) {
 		}
 	}
 	eventually(t, "the reversal approved", func() bool { return g.Reversals().Counts().Approved == 1 })
-	resp, err := http.Get("http://" + g.HTTPAddr().String() + "/stats")
+	resp, err := http.Get("http://" + g.AdminAddr().String() + "/stats")
 	if err != nil {
 		t.Fatal(err)
 	}

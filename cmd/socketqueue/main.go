@@ -60,6 +60,9 @@ func run(ctx context.Context, hup <-chan os.Signal, args []string, env func(stri
 	defer p.close()
 	if err := p.run(ctx, hup); err != nil {
 		fmt.Fprintln(stderr, "socketqueue:", err)
+		if errors.Is(err, config.ErrUsage) {
+			return 2
+		}
 		return 1
 	}
 	return 0

@@ -56,6 +56,7 @@ type proc struct {
 	stdout strings.Builder
 	lines  chan string // stderr, line by line
 	done   chan error
+	ready  string // the line start waited for
 }
 
 // start runs the binary and waits until stderr shows a line containing
@@ -94,6 +95,7 @@ func start(t *testing.T, ready string, args ...string) *proc {
 				t.Fatalf("socketqueue %v exited before %q", args, ready)
 			}
 			if strings.Contains(line, ready) {
+				p.ready = line
 				return p
 			}
 		case <-deadline:

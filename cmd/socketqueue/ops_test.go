@@ -25,7 +25,7 @@ func TestOperations(t *testing.T) {
 	bankPort, posPort, httpPort, statPort := strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t))
 	logFile, dump, pid := filepath.Join(dir, "gw.log"), filepath.Join(dir, "stats.json"), filepath.Join(dir, "gw.pid")
 	args := []string{"--v", "--dataDir=" + dir, "--echoServerPort=" + bankPort, "--upstreamHost=127.0.0.1", "--upstreamPort=" + bankPort,
-		"--listenPort=" + posPort, "--listenHttpPort=" + httpPort, "--statServerPort=" + statPort,
+		"--listenPort=" + posPort, "--adminPort=" + httpPort, "--statServerPort=" + statPort,
 		"--statDumpFile=" + dump, "--logFile=" + logFile, "--pidFile=" + pid}
 	p := start(t, "bank link up", args...)
 	if b, err := os.ReadFile(pid); err != nil || strings.TrimSpace(string(b)) != strconv.Itoa(p.cmd.Process.Pid) {

@@ -141,7 +141,7 @@ func (p *process) run(ctx context.Context, hup <-chan os.Signal) error {
 		stops = append(stops, func(context.Context) error { return p.saveStats() })
 	}
 	if cfg.StatServerPort != 0 {
-		ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.StatServerPort)))
+		ln, err := net.Listen("tcp", net.JoinHostPort(cfg.StatServerHost, strconv.Itoa(cfg.StatServerPort)))
 		if err != nil {
 			return fmt.Errorf("--statServerPort: %w", err)
 		}
@@ -250,7 +250,7 @@ func (p *process) startBank() (*bank.Server, error) {
 		return nil, fmt.Errorf("%w: %w", config.ErrUsage, err)
 	}
 	return bank.Start(bank.Config{
-		Addr: net.JoinHostPort("", strconv.Itoa(cfg.EchoServerPort)), Host: host, Framing: p.framing,
+		Addr: net.JoinHostPort(cfg.EchoServerHost, strconv.Itoa(cfg.EchoServerPort)), Host: host, Framing: p.framing,
 		Log: p.log, Dangerous: cfg.Dangerous,
 	})
 }
@@ -285,13 +285,19 @@ func (p *process) startGateway(j *journal.Journal) (*server.Gateway, error) {
 	if cfg.UpstreamHost != "" {
 		sc.UpstreamAddr = net.JoinHostPort(cfg.UpstreamHost, strconv.Itoa(cfg.UpstreamPort))
 	} else {
-		sc.UpstreamListen = net.JoinHostPort("", strconv.Itoa(cfg.UpstreamListenPort))
+		sc.UpstreamListen = net.JoinHostPort(cfg.UpstreamListenHost, strconv.Itoa(cfg.UpstreamListenPort))
 	}
 	if cfg.ListenPort != 0 {
-		sc.POSAddr = net.JoinHostPort("", strconv.Itoa(cfg.ListenPort))
+		sc.POSAddr = net.JoinHostPort(cfg.ListenHost, strconv.Itoa(cfg.ListenPort))
 	}
 	if cfg.ListenHTTPPort != 0 {
-		sc.HTTPAddr = net.JoinHostPort("", strconv.Itoa(cfg.ListenHTTPPort))
+		sc.HTTPAddr = net.JoinHostPort(cfg.ListenHTTPHost, strconv.Itoa(cfg.ListenHTTPPort))
+		if err := p.apiAuth(&sc); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.AdminPort != 0 {
+		sc.AdminAddr = net.JoinHostPort(cfg.AdminHost, strconv.Itoa(cfg.AdminPort))
 	}
 	gw, err := server.New(sc)
 	if err != nil {
@@ -301,6 +307,38 @@ func (p *process) startGateway(j *journal.Journal) (*server.Gateway, error) {
 		return nil, err
 	}
 	return gw, nil
+}
+
+// apiAuth sets the HTTP API's credentials: the tokens of --apiTokens,
+// asked of every payment request. Without them the API is open, which
+// is refused off loopback unless --apiAuth=off says so (and is logged).
+func (p *process) apiAuth(sc *server.Config) error {
+	cfg := p.cfg
+	if cfg.APITokens != "" && cfg.APIAuth != "off" {
+		tokens, err := server.LoadAPITokens(cfg.APITokens)
+		if err != nil {
+			return fmt.Errorf("%w: --apiTokens: %w", config.ErrUsage, err)
+		}
+		sc.APITokens = tokens
+		return nil
+	}
+	if isLoopback(cfg.ListenHTTPHost) {
+		return nil
+	}
+	if cfg.APIAuth != "off" {
+		return fmt.Errorf("%w: --listenHttpHost=%s is not loopback: give --apiTokens=FILE so that only your back ends can send payments, or --apiAuth=off to leave the API open", config.ErrUsage, cfg.ListenHTTPHost)
+	}
+	p.log.Warn().Str("addr", sc.HTTPAddr).Msg("HTTP API open to anyone who reaches it (--apiAuth=off): payments are sent without a credential")
+	return nil
+}
+
+// isLoopback reports whether host names only this machine.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // openJournal opens the purchase journal in --dataDir, unless
@@ -341,7 +379,7 @@ func fileExists(path string) bool {
 }
 
 func (p *process) serveLedger(l *bank.Ledger) (func(context.Context) error, error) {
-	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(p.cfg.BankHTTPPort)))
+	ln, err := net.Listen("tcp", net.JoinHostPort(p.cfg.BankHTTPHost, strconv.Itoa(p.cfg.BankHTTPPort)))
 	if err != nil {
 		return nil, fmt.Errorf("--bankHttpPort: %w", err)
 	}

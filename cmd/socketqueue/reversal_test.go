@@ -134,7 +134,7 @@ func TestSlowBankReversesOnce(t *testing.T) {
 			jd := startJudge(t, time.Duration(float64(tc.delay)*scale))
 			posPort, httpPort := strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t))
 			args := []string{"--v", "--upstreamHost=127.0.0.1", "--upstreamPort=" + jd.port(), "--listenPort=" + posPort,
-				"--listenHttpPort=" + httpPort, "--dataDir=" + t.TempDir(),
+				"--adminPort=" + httpPort, "--dataDir=" + t.TempDir(),
 				"--queueTimeout=" + strconv.FormatFloat(0.3*scale, 'f', -1, 64), "--queueShortTimeout=" + strconv.FormatFloat(0.5*scale, 'f', -1, 64)}
 			if tc.framed {
 				args = append(args, "--listenFraming=header")
@@ -216,7 +216,7 @@ func TestReversalRepeats(t *testing.T) {
 			}
 			posPort, httpPort := strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t))
 			gw := start(t, "bank link up", "--v", "--upstreamHost=127.0.0.1", "--upstreamPort="+jd.port(), "--listenPort="+posPort,
-				"--listenHttpPort="+httpPort, "--dataDir="+t.TempDir(), "--queueTimeout=0.3", "--queueShortTimeout=0.5",
+				"--adminPort="+httpPort, "--dataDir="+t.TempDir(), "--queueTimeout=0.3", "--queueShortTimeout=0.5",
 				"--upstreamRetry=0.1")
 			if reply, _ := bare("127.0.0.1:"+posPort, purchaseFor(t, 1, "00000001")); len(reply) != 0 {
 				t.Fatal("a purchase the bank never answered got a reply")

@@ -1,0 +1,83 @@
+package server
+
+import (
+	"time"
+
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
+)
+
+// adminFront serves what operators and their tools read, apart from the
+// payments API: /metrics, /stats, /healthz (= /readyz: send purchases
+// here), /livez (the process works: do not restart it).
+type adminFront struct {
+	g       *Gateway
+	metrics fasthttp.RequestHandler
+	httpServer
+}
+
+func newAdminFront(g *Gateway, addr string) (*adminFront, error) {
+	a := &adminFront{g: g}
+	if g.cfg.Metrics != nil {
+		a.metrics = fasthttpadaptor.NewFastHTTPHandler(g.cfg.Metrics.Handler())
+	}
+	return a, a.serve(addr, &fasthttp.Server{
+		Handler: a.handle, Name: "socketqueue", NoDefaultServerHeader: true,
+		ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second,
+		MaxRequestBodySize: 4 << 10, Logger: fasthttpLogger{g},
+	})
+}
+
+func (a *adminFront) handle(ctx *fasthttp.RequestCtx) {
+	if !ctx.IsGet() && !ctx.IsHead() {
+		methodNotAllowed(ctx, "GET, HEAD")
+		return
+	}
+	switch path := string(ctx.Path()); path {
+	case "/healthz", "/readyz":
+		a.g.serveReady(ctx)
+	case "/livez":
+		ctx.SetBodyString("alive\n")
+	case "/metrics":
+		if a.metrics == nil {
+			ctx.SetStatusCode(fasthttp.StatusNotFound)
+			writeErrors(ctx, nil, "metrics are off")
+			return
+		}
+		a.metrics(ctx)
+	case "/stats":
+		if a.g.cfg.Stats == nil {
+			ctx.SetStatusCode(fasthttp.StatusNotFound)
+			writeErrors(ctx, nil, "statistics are off")
+			return
+		}
+		ctx.SetContentType("application/json")
+		ctx.SetBody(a.g.cfg.Stats.AppendJSON(ctx.Response.Body()[:0]))
+	default:
+		ctx.SetStatusCode(fasthttp.StatusNotFound)
+		writeErrors(ctx, nil, "unknown path "+path+"; /metrics, /stats, /healthz, /readyz, /livez")
+	}
+}
+
+// serveReady answers whether purchases should be sent here: 200 "up", or
+// 503 with why (stopping, the bank link down, the journal unable to
+// write).
+func (g *Gateway) serveReady(ctx *fasthttp.RequestCtx) {
+	if !ctx.IsGet() && !ctx.IsHead() {
+		methodNotAllowed(ctx, "GET, HEAD")
+		return
+	}
+	switch {
+	case g.stopping.Load():
+		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
+		ctx.SetBodyString("stopping\n")
+	case !g.link.Up():
+		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
+		ctx.SetBodyString("bank link down\n")
+	case g.journal != nil && g.journal.Err() != nil:
+		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
+		ctx.SetBodyString("journal failed\n")
+	default:
+		ctx.SetBodyString("up\n")
+	}
+}
