@@ -29,6 +29,9 @@ type Config struct {
 	ListenHTTPHost        string
 	UpstreamListenHost    string
 	AdminHost             string
+	MaxConnections        int
+	MaxConnectionsPerAddr int
+	FirstByteTimeout      time.Duration
 	StatServerHost        string
 	EchoServerHost        string
 	BankHTTPHost          string

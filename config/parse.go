@@ -202,7 +202,7 @@ func (c *Config) validate() error {
 	}{
 		{"maxQueue", c.MaxQueue}, {"bankMuteEvery", c.BankMuteEvery}, {"bankCodeCount", c.BankCodeCount},
 		{"bankHistory", c.BankHistory}, {"testClients", c.TestClients}, {"testRounds", c.TestRounds},
-		{"maxFrame", c.MaxFrame},
+		{"maxFrame", c.MaxFrame}, {"maxConnections", c.MaxConnections}, {"maxConnectionsPerAddr", c.MaxConnectionsPerAddr},
 	} {
 		if n.v < 0 {
 			return fmt.Errorf("--%s: must not be negative", n.name)

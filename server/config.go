@@ -46,6 +46,11 @@ type Config struct {
 	// every payment request (401 without one).
 	APITokens  []APIToken
 	ClientIdle time.Duration
+	// MaxConns and MaxConnsPerAddr cap the connections of the POS port
+	// and of the HTTP API, each (0: no cap); FirstByte closes a POS
+	// connection that has sent nothing that long (0: never).
+	MaxConns, MaxConnsPerAddr int
+	FirstByte                 time.Duration
 
 	MaxQueue     int
 	LockTerminal bool

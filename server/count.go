@@ -87,9 +87,15 @@ func (g *Gateway) amountOf(s *isocodec.Scan, msg []byte) int64 {
 const (
 	refusedMalformed = "malformed"    // not an ISO-8583 message of the dialect
 	refusedAuth      = "unauthorized" // an API request without a valid credential
-	refusedInvalid   = "invalid"      // parsed, failed validation (or a response MTI)
-	refusedLinkDown  = "link_down"    // no bank link
-	refusedStopping  = "stopping"     // the gateway is shutting down
-	refusedFull      = "queue_full"   // maxQueue reached
-	refusedJournal   = "journal"      // the journal could not record the purchase
+	// A connection over --maxConnections, or over --maxConnectionsPerAddr
+	// from one address, closed at once.
+	refusedConnections     = "connections"
+	refusedAddrConnections = "connections_per_address"
+	// A POS connection that sent nothing within --firstByteTimeout.
+	refusedSilent   = "no_first_byte"
+	refusedInvalid  = "invalid"    // parsed, failed validation (or a response MTI)
+	refusedLinkDown = "link_down"  // no bank link
+	refusedStopping = "stopping"   // the gateway is shutting down
+	refusedFull     = "queue_full" // maxQueue reached
+	refusedJournal  = "journal"    // the journal could not record the purchase
 )

@@ -44,8 +44,9 @@ type Gateway struct {
 	http  *httpFront
 	admin *adminFront
 
-	posConns sync.Map   // *posConn -> struct{}, for idle checks
-	dirty    []*posConn // POS conns with replies to write; link loop only
+	posConns  sync.Map // *posConn -> struct{}, for idle checks
+	posLimits *connLimits
+	dirty     []*posConn // POS conns with replies to write; link loop only
 
 	// rrn numbers the gateway's own answers (0810s to the bank).
 	rrn     atomic.Uint64
@@ -85,6 +86,7 @@ func New(cfg Config) (*Gateway, error) {
 		LockTerminal: cfg.LockTerminal, Start: cfg.Clock.Now(),
 	})
 	g.link = newLink(g)
+	g.posLimits = newConnLimits(cfg.MaxConns, cfg.MaxConnsPerAddr)
 	g.journal = cfg.Journal
 	if g.journal != nil {
 		g.journal.Notify(g.journaledBatch)
@@ -307,7 +309,12 @@ func (g *Gateway) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	case g.stopping.Load():
 		return nil, gnet.Close
 	}
+	if reason := g.posLimits.take(c.RemoteAddr()); reason != "" {
+		g.refuseConn(reason, c.RemoteAddr())
+		return nil, gnet.Close
+	}
 	p := newPOSConn(g, c)
+	p.counted = true
 	c.SetContext(p)
 	g.posConns.Store(p, struct{}{})
 	g.log.Info().Str("peer", c.RemoteAddr().String()).Msg("POS client connected")
@@ -325,6 +332,9 @@ func (g *Gateway) OnClose(c gnet.Conn, err error) gnet.Action {
 	case *posConn:
 		x.closed.Store(true)
 		g.posConns.Delete(x)
+		if x.counted {
+			g.posLimits.release(c.RemoteAddr())
+		}
 		g.log.Info().Str("peer", c.RemoteAddr().String()).Msg("POS client disconnected")
 	}
 	return gnet.None
@@ -468,7 +478,26 @@ func (g *Gateway) OnTick() (time.Duration, gnet.Action) {
 	return 10 * time.Millisecond, gnet.None
 }
 
+// refuseConn counts and logs a connection closed at once by the limits.
+func (g *Gateway) refuseConn(reason string, peer net.Addr) {
+	g.cfg.Metrics.Refused(reason)
+	if e := g.log.Debug(); e.Enabled() {
+		e.Str("peer", peer.String()).Str("reason", reason).Msg("connection refused")
+	}
+}
+
 func (g *Gateway) idleChecks(now time.Time) {
+	if d := g.cfg.FirstByte; d > 0 {
+		g.posConns.Range(func(k, _ any) bool {
+			p := k.(*posConn)
+			if !p.heard.Load() && now.Sub(p.opened) >= d {
+				g.cfg.Metrics.Refused(refusedSilent)
+				g.log.Info().Str("peer", p.peer).Msg("POS client sent nothing in time, closing")
+				_ = p.c.Close()
+			}
+			return true
+		})
+	}
 	if d := g.cfg.ClientIdle; d > 0 {
 		g.posConns.Range(func(k, _ any) bool {
 			p := k.(*posConn)

@@ -38,11 +38,15 @@ type httpServer struct {
 	done chan error
 }
 
-// serve listens on addr and serves srv there until shutdown.
-func (s *httpServer) serve(addr string, srv *fasthttp.Server) error {
+// serve listens on addr and serves srv there until shutdown; limits,
+// when set, cap its connections (refuse counts those it closes).
+func (s *httpServer) serve(addr string, srv *fasthttp.Server, limits *connLimits, refuse func(string, net.Addr)) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
+	}
+	if limits != nil {
+		ln = &limitedListener{Listener: ln, limits: limits, refuse: refuse}
 	}
 	s.srv, s.ln, s.done = srv, ln, make(chan error, 1)
 	go func() { s.done <- srv.Serve(ln) }()
@@ -72,7 +76,7 @@ func newHTTPFront(g *Gateway, addr string) (*httpFront, error) {
 		MaxRequestBodySize:    readHTTPBody,
 		Logger:                fasthttpLogger{g},
 		ErrorHandler:          h.requestError,
-	})
+	}, newConnLimits(g.cfg.MaxConns, g.cfg.MaxConnsPerAddr), g.refuseConn)
 }
 
 // requestError answers a request fasthttp could not read, in the API's

@@ -30,13 +30,17 @@ type posConn struct {
 	closed   atomic.Bool
 	inflight atomic.Int32
 	last     atomic.Int64 // Unix nanoseconds of the last request or reply
+	heard    atomic.Bool  // a byte has come in
+	opened   time.Time
+	counted  bool // holds a place in the POS limits
 }
 
 var _ dispatch.Client = (*posConn)(nil)
 
 func newPOSConn(g *Gateway, c gnet.Conn) *posConn {
 	p := &posConn{g: g, c: c, loop: c.EventLoop(), peer: c.RemoteAddr().String(), bare: g.cfg.POSFraming.Bare()}
-	p.last.Store(g.now().UnixNano())
+	p.opened = g.now()
+	p.last.Store(p.opened.UnixNano())
 	return p
 }
 
@@ -50,6 +54,7 @@ func (p *posConn) traffic() gnet.Action {
 	g := p.g
 	c := p.c
 	buf := p.in.Take(c)
+	p.heard.Store(true)
 	onLoop := g.link.onLoop(p.loop)
 	now := g.now()
 	if onLoop {
