@@ -84,7 +84,7 @@ func (f *faultState) draw(mti isocodec.MTI, money bool) Decision {
 	if c.Code != "" {
 		want := c.CodeMTI
 		if want == (isocodec.MTI{}) {
-			want = isocodec.MTI{'0', '2', '0', '0'}
+			want = isocodec.MTIPurchase
 		}
 		if first(mti) == want && (c.CodeCount <= 0 || f.coded < c.CodeCount) {
 			f.coded++

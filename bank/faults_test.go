@@ -61,7 +61,7 @@ func TestMuteEvery(t *testing.T) {
 // TestForcedCode: the first two reversals get 912, the third is approved
 // and the money comes back once.
 func TestForcedCode(t *testing.T) {
-	srv := startBank(t, isocodec.SmartVista, Faults{Code: "912", CodeMTI: isocodec.MTI{'0', '4', '0', '0'}, CodeCount: 2}, 1)
+	srv := startBank(t, isocodec.SmartVista, Faults{Code: "912", CodeMTI: isocodec.MTIReversal, CodeCount: 2}, 1)
 	c := dial(t, srv)
 	buy := purchase("000001", "00992468", testTrack2, "000000001000")
 	if got := c.exchange(buy); got[39] != "000" {

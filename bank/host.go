@@ -107,7 +107,7 @@ func (h *Host) Answer(dst, msg []byte, s *isocodec.Scan) ([]byte, Decision, erro
 		return dst, Decision{Silent: true}, nil
 	}
 	resp := mti.Response()
-	money := mti == isocodec.MTI{'0', '2', '0', '0'}
+	money := mti == isocodec.MTIPurchase
 	dec := h.faults.draw(mti, money)
 	if dec.Code != "" {
 		h.ledger.count(func(t *Totals) { t.Forced++ })
@@ -120,7 +120,7 @@ func (h *Host) Answer(dst, msg []byte, s *isocodec.Scan) ([]byte, Decision, erro
 		var rrn [12]byte
 		h.nextRRN(&rrn)
 		return h.build(dst, msg, s, resp, dec,
-			isocodec.Set(7, isocodec.AppendMMDDhhmmss(clock[:0], h.clock.Now().UTC())),
+			isocodec.Set(7, isocodec.AppendTransmissionTime(clock[:0], h.clock.Now().UTC())),
 			isocodec.Set(37, rrn[:]), isocodec.Set(39, h.code.approved),
 			isocodec.Remove(24), isocodec.Remove(42))
 	case money:

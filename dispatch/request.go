@@ -19,9 +19,21 @@ const (
 	InFlight
 )
 
-// Client is whoever waits for a request's answer. The table only stores
-// it; the gateway delivers.
+// Client is whoever waits for a request's answer: a POS connection, an
+// HTTP request, or the gateway itself (its echoes, reversal tries). The
+// table only stores it; the gateway calls it, once per request, with
+// Deliver or Fail.
+//
+// Deliver runs on the bank link's event loop; Fail runs on whichever
+// goroutine ended the request (the link's loop, the ticker, the journal's
+// writer, an HTTP handler); Gone may be called from any goroutine. None
+// may block: they run on event loops that serve every other client.
 type Client interface {
+	// Deliver hands over the bank's reply to r; reply and s are borrowed
+	// for the call only.
+	Deliver(r *Request, reply []byte, s *isocodec.Scan)
+	// Fail ends r without a reply, for the reason err says.
+	Fail(r *Request, err error)
 	// Gone reports that the client can no longer be answered.
 	Gone() bool
 }
@@ -47,19 +59,18 @@ type Request struct {
 	Sent int64
 	// Arrived is when the client's request arrived (Unix nanoseconds).
 	Arrived int64
-	// Journal is the request's journal record (0: none).
-	Journal uint64
+	// JournalID is the request's record in the journal (0: none).
+	JournalID uint64
 	// Begun is when it was handed to the journal (Unix nanoseconds).
 	Begun int64
-	// Reversal, for a reversal the gateway sends, is its bookkeeping.
-	Reversal *Reversal
 	// TryTimeout, when set, restarts the request's deadline when it is
 	// marked sent: a reversal's try is timed from when it is written to
 	// the bank, not from when it was queued behind its terminal (the
 	// deadline given to Submit bounds only the wait for its turn).
 	TryTimeout time.Duration
 
-	// For telling apart two requests under one key (SPEC 4).
+	// For telling apart two requests under one key: a reply carries
+	// the amount, and a card number where the request had track 2.
 	amount    [12]byte
 	amountLen uint8
 	cardPAN   [19]byte // from track 2, up to its separator
@@ -77,15 +88,21 @@ func (r *Request) State() State { return r.state }
 
 var tidField = []int{41}
 
+// KeyOf is the match key of msg (its keyFields) and its terminal (field
+// 41; empty when absent), as requests and replies are both keyed.
+func KeyOf(s *isocodec.Scan, msg []byte, keyFields []int) (key, tid isocodec.Key) {
+	key = isocodec.Key{}.Append(s, msg, keyFields)
+	if s.Has(41) {
+		tid = tid.Append(s, msg, tidField)
+	}
+	return key, tid
+}
+
 // Fill sets the request from a scanned message: its key, terminal, MTI
 // and the fields that tell requests apart, and copies msg (reusing the
 // request's buffer). s must describe msg.
 func (r *Request) Fill(d *isocodec.Dialect, msg []byte, s *isocodec.Scan, keyFields []int) {
-	r.Key = isocodec.Key{}.Append(s, msg, keyFields)
-	r.TID = isocodec.Key{}
-	if s.Has(41) {
-		r.TID = r.TID.Append(s, msg, tidField)
-	}
+	r.Key, r.TID = KeyOf(s, msg, keyFields)
 	r.MTI = s.MTI
 	r.HasRRN = s.Has(37)
 	r.Msg = append(r.Msg[:0], msg[:s.Len]...)

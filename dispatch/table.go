@@ -1,7 +1,6 @@
 package dispatch
 
 import (
-	"errors"
 	"hash/maphash"
 	"sync"
 	"sync/atomic"
@@ -41,9 +40,6 @@ const (
 	// Full: MaxQueue requests are held; the request was not taken.
 	Full
 )
-
-// ErrFull is the error a client gets for a Full outcome.
-var ErrFull = errors.New("dispatch: queue full")
 
 // Table holds the requests. All methods are safe for concurrent use.
 type Table struct {
@@ -252,7 +248,7 @@ func (t *Table) done(s *shard, r *Request) {
 // Match finds the request a reply answers: the one in flight under key
 // (built from the reply with the table's key fields) in the shard of tid
 // (the reply's field 41). When several wait under the key, the reply's
-// MTI, amount and PAN choose (SPEC 4). It returns the request, now out of
+// MTI, amount and PAN choose (docs/design.md, "Matching"). It returns the request, now out of
 // the table, and the next request for its terminal to send, if any; nil
 // when nothing waits under the key (a late, duplicate or unknown reply).
 func (t *Table) Match(key, tid isocodec.Key, reply *isocodec.Scan, msg []byte) (r, next *Request) {
@@ -296,7 +292,7 @@ func (t *Table) best(head *Request, reply *isocodec.Scan, msg []byte) *Request {
 				score++
 			}
 		}
-		if reply.MTI == (isocodec.MTI{'0', '2', '1', '0'}) && panLen > 0 && c.cardLen > 0 &&
+		if reply.MTI == isocodec.MTIPurchaseResponse && panLen > 0 && c.cardLen > 0 &&
 			int(c.cardLen) >= panLen && string(c.cardPAN[:panLen]) == string(pan[:panLen]) {
 			score += 5
 		}
@@ -321,7 +317,7 @@ func (t *Table) MarkSent(r *Request, journal uint64, now int64) bool {
 	if r.state != InFlight {
 		return false
 	}
-	r.Sent, r.Journal = now, journal
+	r.Sent, r.JournalID = now, journal
 	if r.TryTimeout > 0 {
 		s.wheel.Schedule(&r.timer, time.Unix(0, now).Add(r.TryTimeout))
 	}

@@ -13,7 +13,9 @@ var t0 = time.Unix(1_700_000_000, 0)
 
 type testClient struct{ gone bool }
 
-func (c *testClient) Gone() bool { return c.gone }
+func (c *testClient) Gone() bool                               { return c.gone }
+func (c *testClient) Deliver(*Request, []byte, *isocodec.Scan) {}
+func (c *testClient) Fail(*Request, error)                     {}
 
 // msg packs and scans a smartVista message.
 type msg struct {
@@ -227,7 +229,7 @@ func TestAbortAndFailAll(t *testing.T) {
 }
 
 // TestConflictScoring: with the lock off, two requests under one key are
-// told apart as SPEC 4 says.
+// told apart by MTI, amount and card number.
 func TestConflictScoring(t *testing.T) {
 	echo := isocodec.Fields{0: "0800", 11: "000001", 41: "00000001", 3: "990000"}
 	buy := func(amount, track string) isocodec.Fields {
@@ -355,5 +357,33 @@ func TestConcurrent(t *testing.T) {
 	wg.Wait()
 	if g.tab.Held() != 0 || g.tab.Counts() != (Counts{}) {
 		t.Fatalf("held %d %+v", g.tab.Held(), g.tab.Counts())
+	}
+}
+
+// TestTryTimedFromWrite: a request with TryTimeout that waited behind its
+// terminal gets its whole TryTimeout once marked sent, whatever it spent
+// waiting; the wait itself is bound by Submit's deadline.
+func TestTryTimedFromWrite(t *testing.T) {
+	g := newRig(t, Config{LockTerminal: true})
+	first, _ := g.submit(purchase(t, 1, "00000001", "100"), time.Second)
+	rev, out := g.submit(purchase(t, 2, "00000001", "100"), 10*time.Second)
+	if out != Wait {
+		t.Fatalf("second request for the terminal: %v", out)
+	}
+	rev.TryTimeout = 500 * time.Millisecond
+	_, ready := g.tab.Expire(t0.Add(time.Second), nil, nil) // the first times out
+	if len(ready) != 1 || ready[0] != rev {
+		t.Fatalf("ready %v", ready)
+	}
+	_ = first
+	sent := t0.Add(3 * time.Second) // written well after it went in flight
+	if !g.tab.MarkSent(rev, 0, sent.UnixNano()) {
+		t.Fatal("not in flight")
+	}
+	if exp, _ := g.tab.Expire(sent.Add(490*time.Millisecond), nil, nil); len(exp) != 0 {
+		t.Fatalf("expired %v after it was written, before its try timeout", 490*time.Millisecond)
+	}
+	if exp, _ := g.tab.Expire(sent.Add(500*time.Millisecond), nil, nil); len(exp) != 1 || exp[0] != rev {
+		t.Fatalf("not expired at its try timeout: %v", exp)
 	}
 }

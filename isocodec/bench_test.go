@@ -130,7 +130,7 @@ func BenchmarkAppendEdited(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(msg)))
 	for b.Loop() {
-		buf, _ = SmartVista.Layout.AppendEdited(buf[:0], MTI{'0', '2', '1', '0'}, msg, &s, Set(39, code), Set(37, rrn), Set(38, auth))
+		buf, _ = SmartVista.Layout.AppendEdited(buf[:0], MTIPurchaseResponse, msg, &s, Set(39, code), Set(37, rrn), Set(38, auth))
 	}
 }
 

@@ -85,6 +85,18 @@ type MTI [4]byte
 
 func (m MTI) String() string { return string(m[:]) }
 
+// The message types the gateway and the emulator act on by name.
+var (
+	MTIPurchase         = MTI{'0', '2', '0', '0'} // financial request
+	MTIPurchaseResponse = MTI{'0', '2', '1', '0'}
+	MTIReversal         = MTI{'0', '4', '0', '0'}
+	MTIReversalRepeat   = MTI{'0', '4', '0', '1'}
+	MTIReversalAdvice   = MTI{'0', '4', '2', '0'}
+	MTIReversalAdviceRp = MTI{'0', '4', '2', '1'}
+	MTINetwork          = MTI{'0', '8', '0', '0'} // network management (echo, sign-on)
+	MTINetworkResponse  = MTI{'0', '8', '1', '0'}
+)
+
 // ParseMTI reads "0200" (or "200", left-padded) into an MTI.
 func ParseMTI(s string) (MTI, error) {
 	var m MTI

@@ -107,7 +107,7 @@ func TestAppendEditedRefuses(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := SmartVista.Layout.AppendEdited(nil, MTI{'0', '8', '1', '0'}, msg, &s, tc.e)
+			_, err := SmartVista.Layout.AppendEdited(nil, MTINetworkResponse, msg, &s, tc.e)
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("got %v, want %v", err, tc.want)
 			}
@@ -116,7 +116,7 @@ func TestAppendEditedRefuses(t *testing.T) {
 }
 
 func TestAppendEditedFromNothing(t *testing.T) {
-	got, err := SmartVista.Layout.AppendEdited(nil, MTI{'0', '8', '0', '0'}, nil, nil,
+	got, err := SmartVista.Layout.AppendEdited(nil, MTINetwork, nil, nil,
 		Set(11, []byte("000001")), Set(41, []byte("00000001")), Set(3, []byte("990000")),
 		Set(7, []byte("1125203000")), Set(24, []byte("831")))
 	if err != nil {
@@ -140,7 +140,7 @@ func TestAppendEditedAllocatesNothing(t *testing.T) {
 	buf := make([]byte, 0, 1024)
 	rrn, code := []byte("123456789012"), []byte("000")
 	n := testing.AllocsPerRun(100, func() {
-		buf, _ = SmartVista.Layout.AppendEdited(buf[:0], MTI{'0', '2', '1', '0'}, msg, &s, Set(39, code), Set(37, rrn))
+		buf, _ = SmartVista.Layout.AppendEdited(buf[:0], MTIPurchaseResponse, msg, &s, Set(39, code), Set(37, rrn))
 	})
 	if n != 0 {
 		t.Fatalf("%v allocs per edit", n)

@@ -10,7 +10,7 @@ import (
 // is an atomic add.
 func TestCountingAllocatesNothing(t *testing.T) {
 	m := New()
-	mti := isocodec.MTI{'0', '2', '1', '0'}
+	mti := isocodec.MTIPurchaseResponse
 	code := []byte("000")
 	m.Message(mti, FromBank)
 	m.Code(mti, code)
@@ -27,19 +27,19 @@ func TestCountingAllocatesNothing(t *testing.T) {
 }
 
 func TestCodeSlots(t *testing.T) {
-	a, _ := codeSlot(isocodec.MTI{'0', '2', '1', '0'}, []byte("116"))
+	a, _ := codeSlot(isocodec.MTIPurchaseResponse, []byte("116"))
 	b, _ := codeSlot(isocodec.MTI{'0', '4', '1', '0'}, []byte("116"))
 	if a == b {
 		t.Fatal("0210 and 0410 share a slot")
 	}
-	if _, ok := codeSlot(isocodec.MTI{'0', '2', '1', '0'}, []byte("A1")); ok {
+	if _, ok := codeSlot(isocodec.MTIPurchaseResponse, []byte("A1")); ok {
 		t.Fatal("a letter code got a numeric slot")
 	}
 }
 
 func BenchmarkMessage(b *testing.B) {
 	m := New()
-	mti := isocodec.MTI{'0', '2', '0', '0'}
+	mti := isocodec.MTIPurchase
 	b.ReportAllocs()
 	for b.Loop() {
 		m.Message(mti, FromClient)

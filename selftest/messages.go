@@ -38,7 +38,7 @@ func (c *terminal) echo() isocodec.Fields {
 	if _, ok := c.cfg.Dialect.Field(24); ok {
 		f[24] = "831"
 	}
-	if c.cfg.Dialect.Mandatory(isocodec.MTI{'0', '8', '0', '0'}).Has(63) {
+	if c.cfg.Dialect.Mandatory(isocodec.MTINetwork).Has(63) {
 		f[63] = "ECHO"
 	}
 	return f

@@ -41,21 +41,21 @@ func (a *adminFront) handle(ctx *fasthttp.RequestCtx) {
 	case "/metrics":
 		if a.metrics == nil {
 			ctx.SetStatusCode(fasthttp.StatusNotFound)
-			writeErrors(ctx, nil, "metrics are off")
+			writeErrors(ctx, "metrics are off")
 			return
 		}
 		a.metrics(ctx)
 	case "/stats":
 		if a.g.cfg.Stats == nil {
 			ctx.SetStatusCode(fasthttp.StatusNotFound)
-			writeErrors(ctx, nil, "statistics are off")
+			writeErrors(ctx, "statistics are off")
 			return
 		}
 		ctx.SetContentType("application/json")
 		ctx.SetBody(a.g.cfg.Stats.AppendJSON(ctx.Response.Body()[:0]))
 	default:
 		ctx.SetStatusCode(fasthttp.StatusNotFound)
-		writeErrors(ctx, nil, "unknown path "+path+"; /metrics, /stats, /healthz, /readyz, /livez")
+		writeErrors(ctx, "unknown path "+path+"; /metrics, /stats, /healthz, /readyz, /livez")
 	}
 }
 

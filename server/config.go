@@ -128,8 +128,8 @@ func (c *Config) check() error {
 	}
 	switch c.ReversalRepeatMTI {
 	case isocodec.MTI{}:
-		c.ReversalRepeatMTI = isocodec.MTI{'0', '4', '0', '1'}
-	case isocodec.MTI{'0', '4', '0', '0'}, isocodec.MTI{'0', '4', '0', '1'}, isocodec.MTI{'0', '4', '2', '0'}, isocodec.MTI{'0', '4', '2', '1'}:
+		c.ReversalRepeatMTI = isocodec.MTIReversalRepeat
+	case isocodec.MTIReversal, isocodec.MTIReversalRepeat, isocodec.MTIReversalAdvice, isocodec.MTIReversalAdviceRp:
 	default:
 		return fmt.Errorf("server: reversal repeat MTI %s: want 0400, 0401, 0420 or 0421", c.ReversalRepeatMTI)
 	}

@@ -6,16 +6,17 @@ import (
 	"github.com/socketqueue/socketqueue-go/dispatch"
 	"github.com/socketqueue/socketqueue-go/isocodec"
 	"github.com/socketqueue/socketqueue-go/metrics"
+	"github.com/socketqueue/socketqueue-go/reversal"
 )
 
 // countDelivered adds a reply handed to its client.
-func (g *Gateway) countDelivered(r *dispatch.Request, reply isocodec.MTI) {
-	m := g.cfg.Metrics
+func (rl *relay) countDelivered(r *dispatch.Request, reply isocodec.MTI) {
+	m := rl.cfg.Metrics
 	if m == nil {
 		return
 	}
 	m.Message(reply, metrics.ToClient)
-	now := g.loopNow // deliveries run on the link's loop
+	now := rl.loop.now // deliveries run on the link's loop
 	var wait, trip time.Duration
 	if r.Arrived != 0 {
 		wait = time.Duration(now - r.Arrived)
@@ -27,21 +28,21 @@ func (g *Gateway) countDelivered(r *dispatch.Request, reply isocodec.MTI) {
 }
 
 // countRequest adds a client's request to the figures.
-func (g *Gateway) countRequest(s *isocodec.Scan, msg []byte) {
-	g.cfg.Metrics.Message(s.MTI, metrics.FromClient)
-	st := g.cfg.Stats
+func (rl *relay) countRequest(s *isocodec.Scan, msg []byte) {
+	rl.cfg.Metrics.Message(s.MTI, metrics.FromClient)
+	st := rl.cfg.Stats
 	if st == nil {
 		return
 	}
 	st.Packet(s.MTI)
-	if s.MTI == (isocodec.MTI{'0', '2', '0', '0'}) {
-		st.Purchase(g.amountOf(s, msg))
+	if s.MTI == isocodec.MTIPurchase {
+		st.Purchase(rl.amountOf(s, msg))
 	}
 }
 
 // countFromBank adds a message from the bank to the figures.
-func (g *Gateway) countFromBank(s *isocodec.Scan, msg []byte) {
-	m, st := g.cfg.Metrics, g.cfg.Stats
+func (rl *relay) countFromBank(s *isocodec.Scan, msg []byte) {
+	m, st := rl.cfg.Metrics, rl.cfg.Stats
 	if m == nil && st == nil {
 		return
 	}
@@ -50,7 +51,7 @@ func (g *Gateway) countFromBank(s *isocodec.Scan, msg []byte) {
 		st.Packet(s.MTI)
 		return
 	}
-	d := g.cfg.Dialect
+	d := rl.cfg.Dialect
 	var code, pc [8]byte
 	c := d.Layout.AppendText(code[:0], s, msg, 39)
 	if len(c) > 0 {
@@ -64,21 +65,21 @@ func (g *Gateway) countFromBank(s *isocodec.Scan, msg []byte) {
 	if s.Units(3) == 6 {
 		refund = string(d.Layout.AppendText(pc[:0], s, msg, 3)[:2]) == "20"
 	}
-	approved := d.IsApproved(c) || s.MTI.Class() == '4' && len(c) == 3 && string(c) == "400"
-	st.Reply(s.MTI, c, approved, refund, g.amountOf(s, msg))
+	approved := d.IsApproved(c) || s.MTI.Class() == '4' && reversal.Approved(d, c)
+	st.Reply(s.MTI, c, approved, refund, rl.amountOf(s, msg))
 }
 
 // countOwn adds a message the gateway sends of its own accord.
-func (g *Gateway) countOwn(m isocodec.MTI) {
-	g.cfg.Metrics.Message(m, metrics.ToBank)
-	if g.cfg.Stats != nil {
-		g.cfg.Stats.Packet(m)
+func (rl *relay) countOwn(m isocodec.MTI) {
+	rl.cfg.Metrics.Message(m, metrics.ToBank)
+	if rl.cfg.Stats != nil {
+		rl.cfg.Stats.Packet(m)
 	}
 }
 
 // amountOf reads field 4 in minor units (0 when absent or not digits).
-func (g *Gateway) amountOf(s *isocodec.Scan, msg []byte) int64 {
-	v, _ := g.cfg.Dialect.Layout.Number(s, msg, 4)
+func (rl *relay) amountOf(s *isocodec.Scan, msg []byte) int64 {
+	v, _ := rl.cfg.Dialect.Layout.Number(s, msg, 4)
 	return v
 }
 

@@ -11,26 +11,22 @@ import (
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
-	"github.com/rs/zerolog"
 
 	"github.com/socketqueue/socketqueue-go/clock"
 	"github.com/socketqueue/socketqueue-go/dispatch"
-	"github.com/socketqueue/socketqueue-go/isocodec"
 	"github.com/socketqueue/socketqueue-go/journal"
 	"github.com/socketqueue/socketqueue-go/logging"
 	"github.com/socketqueue/socketqueue-go/metrics"
+	"github.com/socketqueue/socketqueue-go/reversal"
 )
 
 // Gateway is one running gateway.
 type Gateway struct {
 	gnet.BuiltinEventEngine
-	cfg       Config
-	log       zerolog.Logger
-	table     *dispatch.Table
-	link      *link
-	codes     failCodes
-	journal   *journal.Journal
-	reversals *dispatch.Reversals
+	*relay
+	cfg   Config
+	link  *link
+	codes failCodes
 
 	eng          gnet.Engine
 	posPort      int // local ports telling listeners apart in OnOpen
@@ -46,30 +42,17 @@ type Gateway struct {
 
 	posConns  sync.Map // *posConn -> struct{}, for idle checks
 	posLimits *connLimits
-	dirty     []*posConn // POS conns with replies to write; link loop only
 
 	// rrn numbers the gateway's own answers (0810s to the bank).
 	rrn     atomic.Uint64
 	stan    atomic.Uint64
 	echoOut atomic.Bool // an echo of ours awaits its reply
 
-	// loopNow is the time read once at the start of each callback on the
-	// link's loop (Unix ns), for everything that loop does in it: reading
-	// the clock costs about 45 ns here, a few times per request.
-	loopNow int64
+	lastSlow time.Time // the ticker's last once-a-second checks
 
-	// OnTick's scratch, used on the ticker goroutine only.
-	expired, ready2 []*dispatch.Request
-	due             []*dispatch.Reversal
-	lastSlow        time.Time
-
-	stopping atomic.Bool
-	// journalFailed: the journal's failure has been logged (once; the
-	// purchases it refuses after are counted, not logged each).
-	journalFailed atomic.Bool
-	cancel        context.CancelFunc
-	bg            sync.WaitGroup
-	stopOnce      sync.Once
+	cancel   context.CancelFunc
+	bg       sync.WaitGroup
+	stopOnce sync.Once
 }
 
 var _ gnet.EventHandler = (*Gateway)(nil)
@@ -79,20 +62,11 @@ func New(cfg Config) (*Gateway, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
-	g := &Gateway{cfg: cfg, log: cfg.Log, codes: failCodesFor(cfg.Dialect.Rules.ApprovedCode),
+	g := &Gateway{cfg: cfg, codes: failCodesFor(cfg.Dialect.Rules.ApprovedCode),
 		boot: make(chan error, 1), ready: make(chan struct{}), engineDone: make(chan error, 1), addrs: map[int]*net.TCPAddr{}}
-	g.table = dispatch.New(dispatch.Config{
-		Layout: cfg.Dialect.Layout, KeyFields: cfg.KeyFields, MaxQueue: cfg.MaxQueue,
-		LockTerminal: cfg.LockTerminal, Start: cfg.Clock.Now(),
-	})
 	g.link = newLink(g)
+	g.relay = newRelay(&g.cfg, g.link)
 	g.posLimits = newConnLimits(cfg.MaxConns, cfg.MaxConnsPerAddr)
-	g.journal = cfg.Journal
-	if g.journal != nil {
-		g.journal.Notify(g.journaledBatch)
-		g.journal.OnState(g.journalState)
-	}
-	g.reversals = dispatch.NewReversals()
 	now := cfg.Clock.Now()
 	g.rrn.Store(uint64(now.Unix()%1_000_000) * 1_000_000)
 	if m := cfg.Metrics; m != nil {
@@ -102,13 +76,11 @@ func New(cfg Config) (*Gateway, error) {
 	return g, nil
 }
 
-func (g *Gateway) now() time.Time { return g.cfg.Clock.Now() }
-
 // Table is the gateway's dispatch table (for figures and tests).
 func (g *Gateway) Table() *dispatch.Table { return g.table }
 
-// Reversals is the set of pending reversals and their figures.
-func (g *Gateway) Reversals() *dispatch.Reversals { return g.reversals }
+// Reversals is the schedule of pending reversals and their figures.
+func (g *Gateway) Reversals() *reversal.Schedule { return g.rev.Schedule() }
 
 // LinkUp reports whether the bank link is connected.
 func (g *Gateway) LinkUp() bool { return g.link.Up() }
@@ -218,7 +190,7 @@ func (g *Gateway) Start() error {
 			return fmt.Errorf("server: admin %s: %w", cfg.AdminAddr, err)
 		}
 	}
-	if err := g.recover(); err != nil {
+	if err := g.rev.Recover(g.now()); err != nil {
 		g.stopEngine(context.Background())
 		return fmt.Errorf("server: journal: %w", err)
 	}
@@ -351,125 +323,13 @@ func (g *Gateway) OnTraffic(c gnet.Conn) gnet.Action {
 	return gnet.Close
 }
 
-// sendReq writes r to the bank, and on failure the requests its
-// terminal's turn passes to. onLoop: the caller is on the link's loop
-// and flushes. A purchase is journaled first; it goes on from the
-// journal's goroutine once its record is on disk.
-func (g *Gateway) sendReq(r *dispatch.Request, onLoop bool) {
-	for r != nil {
-		if r.Client.Gone() {
-			// Its client left while it waited its turn: never sent,
-			// nothing to undo.
-			next, ok := g.table.Abort(r)
-			if ok {
-				g.table.Put(r)
-			}
-			r = next
-			continue
-		}
-		if g.needsJournal(r) {
-			// The journal commits in the background, grouping whatever
-			// arrives meanwhile; the loop never waits on the disk (a
-			// commit per loop batch, tried, stalled every client for
-			// each sync).
-			if onLoop {
-				r.Begun = g.loopNow
-			} else {
-				r.Begun = g.now().UnixNano()
-			}
-			if _, err := g.journal.Begin(r.Msg, r); err != nil {
-				g.journaled(r, 0, err, 0)
-			}
-			return
-		}
-		var sent int64
-		if onLoop {
-			sent = g.loopNow
-		} else {
-			sent = g.now().UnixNano()
-		}
-		if !g.table.MarkSent(r, 0, sent) {
-			return // timed out or failed meanwhile; whoever took it out owns it
-		}
-		if e := g.log.Debug(); e.Enabled() {
-			g.dump(e, "to bank", r.Msg) // before: once sent, the reply may recycle r
-		}
-		if !r.Own {
-			g.cfg.Metrics.Message(r.MTI, metrics.ToBank) // own messages count when made
-		}
-		err := g.link.send(r.Msg, onLoop)
-		if err == nil {
-			return
-		}
-		next, ok := g.table.Abort(r)
-		if ok {
-			g.fail(r, err)
-		}
-		r = next
-	}
-}
-
-// fail tells r's client that r failed. Safe from any goroutine.
-func (g *Gateway) fail(r *dispatch.Request, err error) {
-	if r.Reversal != nil {
-		g.reversalFailed(r, err)
-		return
-	}
-	switch c := r.Client.(type) {
-	case *posConn:
-		c.fail(r, err)
-	case *httpWaiter:
-		c.finish(nil, err)
-	case ownClient:
-		g.echoOut.Store(false)
-		g.log.Warn().Err(err).Str("mti", r.MTI.String()).Msg("gateway's own message failed")
-	}
-}
-
-// failAll fails every request held: the link is gone.
-func (g *Gateway) failAll(err error) {
-	reqs := g.table.FailAll(nil)
-	if len(reqs) > 0 {
-		g.log.Warn().Int("requests", len(reqs)).Msg("failing requests held for the dropped link")
-	}
-	for _, r := range reqs {
-		g.unanswered(r, "link dropped with the purchase in flight")
-		g.fail(r, err)
-	}
-}
-
-// unanswered handles a request taken out of the table without its
-// answer: a purchase that went to the bank is reversed; one that never
-// went is forgotten.
-func (g *Gateway) unanswered(r *dispatch.Request, reason string) {
-	if r.Reversal != nil {
-		return
-	}
-	if r.Sent != 0 {
-		g.reverse(r, reason)
-		return
-	}
-	g.settle(r)
-}
-
 // OnTick drives the timers, on gnet's ticker goroutine: request
 // deadlines every 10 ms; idle clients, an idle link and echoes every
 // second.
 func (g *Gateway) OnTick() (time.Duration, gnet.Action) {
 	g.readyOnce.Do(func() { close(g.ready) })
 	now := g.now()
-	g.expired, g.ready2 = g.table.Expire(now, g.expired[:0], g.ready2[:0])
-	for _, r := range g.expired {
-		g.log.Info().Str("mti", r.MTI.String()).Str("key", r.Key.String()).Msg("request timed out")
-		g.cfg.Metrics.Timeout()
-		g.unanswered(r, "no answer within the queue timeout")
-		g.fail(r, ErrTimeout)
-	}
-	for _, r := range g.ready2 {
-		g.sendReq(r, false)
-	}
-	clear(g.expired)
-	clear(g.ready2)
+	g.expire(now)
 	g.sendDueReversals(now)
 	if now.Sub(g.lastSlow) >= time.Second {
 		g.lastSlow = now
@@ -566,7 +426,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 				err = e
 			}
 		}
-		if n := g.reversals.Len(); n > 0 {
+		if n := g.rev.Schedule().Len(); n > 0 {
 			g.log.Warn().Int("reversals", n).Msg("reversals still pending; the journal keeps them for the next start")
 		}
 	})
@@ -575,7 +435,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 
 // reversalsDue reports whether a reversal is due now or being sent.
 func (g *Gateway) reversalsDue() bool {
-	return g.reversals.DueBy(g.now())
+	return g.rev.Schedule().DueBy(g.now())
 }
 
 func (g *Gateway) stopEngine(ctx context.Context) error {
@@ -589,16 +449,6 @@ func (g *Gateway) stopEngine(ctx context.Context) error {
 	}
 	return nil
 }
-
-func (g *Gateway) dump(e *zerolog.Event, what string, msg []byte) {
-	e.Msg(what + "\n" + g.cfg.Dialect.Dump(msg, isocodec.DumpOptions{Dangerous: g.cfg.Dangerous}))
-}
-
-// ownClient is the client of the gateway's own messages.
-type ownClient struct{}
-
-// Gone is never true: the gateway does not leave.
-func (ownClient) Gone() bool { return false }
 
 // registerMetrics exposes what the gateway already keeps, read at scrape
 // time.
@@ -618,18 +468,18 @@ func (g *Gateway) registerMetrics(m *metrics.Metrics) {
 		g.posConns.Range(func(any, any) bool { n++; return true })
 		return float64(n)
 	})
-	rc := func(f func(dispatch.ReversalCounts) int64) func() float64 {
-		return func() float64 { return float64(f(g.reversals.Counts())) }
+	rc := func(f func(reversal.Counts) int64) func() float64 {
+		return func() float64 { return float64(f(g.rev.Schedule().Counts())) }
 	}
-	m.CounterFunc("socketqueue_reversals_decided_total", "Purchases found to need a reversal.", rc(func(c dispatch.ReversalCounts) int64 { return c.Decided }))
-	m.CounterFunc("socketqueue_reversals_recovered_total", "Of those, found open in the journal at start.", rc(func(c dispatch.ReversalCounts) int64 { return c.Recovered }))
-	m.CounterFunc("socketqueue_reversals_sent_total", "Reversal messages sent, retries included.", rc(func(c dispatch.ReversalCounts) int64 { return c.Sent }))
-	m.CounterFunc("socketqueue_reversals_approved_total", "Reversals the bank approved.", rc(func(c dispatch.ReversalCounts) int64 { return c.Approved }))
-	m.CounterFunc("socketqueue_reversals_retried_total", "Reversal tries that failed and were scheduled again.", rc(func(c dispatch.ReversalCounts) int64 { return c.Retried }))
-	m.CounterFunc("socketqueue_reversals_rejected_total", "Reversals with a final answer other than approved.", rc(func(c dispatch.ReversalCounts) int64 { return c.Rejected }))
-	m.CounterFunc("socketqueue_reversals_given_up_total", "Reversals given up after the last try: alert on this.", rc(func(c dispatch.ReversalCounts) int64 { return c.GivenUp }))
-	m.CounterFunc("socketqueue_reversals_late_total", "Reversal answers that came after their try timed out and settled it (no retry sent).", rc(func(c dispatch.ReversalCounts) int64 { return c.Late }))
-	m.GaugeFunc("socketqueue_reversals_pending", "Reversals not yet done.", func() float64 { return float64(g.reversals.Len()) })
+	m.CounterFunc("socketqueue_reversals_decided_total", "Purchases found to need a reversal.", rc(func(c reversal.Counts) int64 { return c.Decided }))
+	m.CounterFunc("socketqueue_reversals_recovered_total", "Of those, found open in the journal at start.", rc(func(c reversal.Counts) int64 { return c.Recovered }))
+	m.CounterFunc("socketqueue_reversals_sent_total", "Reversal messages sent, retries included.", rc(func(c reversal.Counts) int64 { return c.Sent }))
+	m.CounterFunc("socketqueue_reversals_approved_total", "Reversals the bank approved.", rc(func(c reversal.Counts) int64 { return c.Approved }))
+	m.CounterFunc("socketqueue_reversals_retried_total", "Reversal tries that failed and were scheduled again.", rc(func(c reversal.Counts) int64 { return c.Retried }))
+	m.CounterFunc("socketqueue_reversals_rejected_total", "Reversals with a final answer other than approved.", rc(func(c reversal.Counts) int64 { return c.Rejected }))
+	m.CounterFunc("socketqueue_reversals_given_up_total", "Reversals given up after the last try: alert on this.", rc(func(c reversal.Counts) int64 { return c.GivenUp }))
+	m.CounterFunc("socketqueue_reversals_late_total", "Reversal answers that came after their try timed out and settled it (no retry sent).", rc(func(c reversal.Counts) int64 { return c.Late }))
+	m.GaugeFunc("socketqueue_reversals_pending", "Reversals not yet done.", func() float64 { return float64(g.rev.Schedule().Len()) })
 	if g.journal != nil {
 		m.GaugeFunc("socketqueue_journal_open", "Purchases in the journal not yet settled.", func() float64 { return float64(g.journal.Stats().Open) })
 	}

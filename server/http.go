@@ -88,16 +88,16 @@ func (h *httpFront) requestError(ctx *fasthttp.RequestCtx, err error) {
 	switch {
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		ctx.SetStatusCode(fasthttp.StatusRequestEntityTooLarge)
-		writeErrors(ctx, nil, tooLarge)
+		writeErrors(ctx, tooLarge)
 	case errors.As(err, &small):
 		ctx.SetStatusCode(fasthttp.StatusRequestHeaderFieldsTooLarge)
-		writeErrors(ctx, nil, "request headers too large")
+		writeErrors(ctx, "request headers too large")
 	case errors.As(err, &ne) && ne.Timeout():
 		ctx.SetStatusCode(fasthttp.StatusRequestTimeout)
-		writeErrors(ctx, nil, "request not received in time")
+		writeErrors(ctx, "request not received in time")
 	default:
 		ctx.SetStatusCode(fasthttp.StatusBadRequest)
-		writeErrors(ctx, nil, "request does not parse as HTTP: "+err.Error())
+		writeErrors(ctx, "request does not parse as HTTP: "+err.Error())
 	}
 }
 
@@ -122,12 +122,12 @@ func (h *httpFront) handle(ctx *fasthttp.RequestCtx) {
 		return
 	case "/metrics", "/stats":
 		ctx.SetStatusCode(fasthttp.StatusNotFound)
-		writeErrors(ctx, nil, path+" is served on the admin port (--adminPort), not with the payments")
+		writeErrors(ctx, path+" is served on the admin port (--adminPort), not with the payments")
 		return
 	case "/", "/raw":
 	default:
 		ctx.SetStatusCode(fasthttp.StatusNotFound)
-		writeErrors(ctx, nil, "unknown path "+path+"; POST / (JSON) or /raw (hex)")
+		writeErrors(ctx, "unknown path "+path+"; POST / (JSON) or /raw (hex)")
 		return
 	}
 	if !ctx.IsPost() {
@@ -251,7 +251,6 @@ func (e errInvalid) Error() string {
 // exchange validates msg, queues it and waits for the reply (a copy).
 func (h *httpFront) exchange(msg []byte, client string) ([]byte, error) {
 	g := h.g
-	d := g.cfg.Dialect
 	var s isocodec.Scan
 	now := g.now()
 	if err := h.validate(msg, &s, now); err != nil {
@@ -260,23 +259,9 @@ func (h *httpFront) exchange(msg []byte, client string) ([]byte, error) {
 	if e := g.log.Debug(); e.Enabled() {
 		g.dump(e.Str("client", client), "from HTTP", msg)
 	}
-	if g.stopping.Load() {
-		return nil, ErrStopping
-	}
-	if !g.link.Up() {
-		return nil, ErrLinkDown
-	}
-	g.countRequest(&s, msg)
 	w := &httpWaiter{ch: make(chan httpResult, 1)}
-	r := g.table.Get()
-	r.Fill(d, msg, &s, g.cfg.KeyFields)
-	r.Client, r.Arrived = w, now.UnixNano()
-	switch g.table.Submit(r, now.Add(g.cfg.QueueTimeout)) {
-	case dispatch.Full:
-		g.table.Put(r)
-		return nil, ErrFull
-	case dispatch.Send:
-		g.sendReq(r, false)
+	if err := g.admit(admission{msg: msg, scan: &s, client: w, now: now, wait: g.cfg.QueueTimeout}); err != nil {
+		return nil, err
 	}
 	// The table times the request out; this timer only guards against a
 	// bug there, so it is longer.
@@ -336,7 +321,7 @@ func outcomeOf(err error) (status int, refused string) {
 func methodNotAllowed(ctx *fasthttp.RequestCtx, allow string) {
 	ctx.Response.Header.Set("Allow", allow)
 	ctx.SetStatusCode(fasthttp.StatusMethodNotAllowed)
-	writeErrors(ctx, nil, "method "+string(ctx.Method())+" not allowed; use "+allow)
+	writeErrors(ctx, "method "+string(ctx.Method())+" not allowed; use "+allow)
 }
 
 func (h *httpFront) writeFailure(ctx *fasthttp.RequestCtx, raw bool, errs ...string) {
@@ -350,11 +335,11 @@ func (h *httpFront) writeFailure(ctx *fasthttp.RequestCtx, raw bool, errs ...str
 		ctx.SetBody(out)
 		return
 	}
-	writeErrors(ctx, nil, errs...)
+	writeErrors(ctx, errs...)
 }
 
 // writeErrors writes {"result": {}, "errors": [...]}.
-func writeErrors(ctx *fasthttp.RequestCtx, _ []byte, errs ...string) {
+func writeErrors(ctx *fasthttp.RequestCtx, errs ...string) {
 	ctx.SetContentType("application/json")
 	out := append(ctx.Response.Body()[:0], `{"result":{},"errors":[`...)
 	for i, e := range errs {
@@ -378,8 +363,17 @@ type httpResult struct {
 	err   error
 }
 
+var _ dispatch.Client = (*httpWaiter)(nil)
+
 // Gone reports that the handler stopped waiting.
 func (w *httpWaiter) Gone() bool { return w.gone.Load() }
+
+// Deliver and Fail hand the outcome to the waiting handler.
+func (w *httpWaiter) Deliver(_ *dispatch.Request, reply []byte, _ *isocodec.Scan) {
+	w.finish(reply, nil)
+}
+
+func (w *httpWaiter) Fail(_ *dispatch.Request, err error) { w.finish(nil, err) }
 
 // finish hands over the reply (copied; msg is borrowed) or the error.
 // The channel holds one result, so this never blocks a loop.

@@ -182,7 +182,7 @@ func (l *link) flush() {
 	if _, err := c.Write(buf); err != nil {
 		l.g.log.Warn().Err(err).Msg("bank link: write failed")
 	}
-	l.lastIO.Store(l.g.loopNow) // flush runs on the link's loop
+	l.lastIO.Store(l.g.loop.now) // flush runs on the link's loop
 	l.mu.Lock()
 	if l.spare == nil {
 		l.spare = buf[:0]

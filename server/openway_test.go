@@ -9,8 +9,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/socketqueue/socketqueue-go/bank"
-	"github.com/socketqueue/socketqueue-go/dispatch"
 	"github.com/socketqueue/socketqueue-go/isocodec"
+	"github.com/socketqueue/socketqueue-go/reversal"
 )
 
 // TestJPOSFramesThroughOpenWay: purchases jPOS packed with ISO87BPackager
@@ -55,7 +55,7 @@ func TestJPOSFramesThroughOpenWay(t *testing.T) {
 			now := time.Now()
 			var clock [10]byte
 			msg, err := ow.Layout.AppendEdited(nil, s.MTI, raw, &s,
-				isocodec.Set(7, isocodec.AppendMMDDhhmmss(clock[:0], now.UTC())),
+				isocodec.Set(7, isocodec.AppendTransmissionTime(clock[:0], now.UTC())),
 				isocodec.Set(12, []byte(now.Format("150405"))), isocodec.Set(13, []byte(now.Format("0102"))))
 			if err != nil {
 				t.Fatal(err)
@@ -76,7 +76,7 @@ func TestJPOSFramesThroughOpenWay(t *testing.T) {
 				t.Fatalf("reply %v to a purchase with PAN %s", got, sent[2])
 			}
 
-			rev, err := g.reversalOf(&dispatch.Reversal{Original: msg}, now)
+			rev, err := reversal.Message(ow, msg, false, isocodec.MTIReversalRepeat, now)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -58,7 +58,7 @@ func (p *posConn) traffic() gnet.Action {
 	onLoop := g.link.onLoop(p.loop)
 	now := g.now()
 	if onLoop {
-		g.loopNow = now.UnixNano()
+		g.loop.now = now.UnixNano()
 	}
 	action := gnet.None
 	off := len(buf) // a bare client gets one request; the rest is dropped
@@ -123,40 +123,28 @@ func (p *posConn) request(msg []byte, onLoop bool, now time.Time) bool {
 		}
 		return p.answerSelf(msg, &p.scan, g.codes.invalid)
 	}
-	if g.stopping.Load() || !g.link.Up() {
-		err, why := ErrLinkDown, refusedLinkDown
-		if g.stopping.Load() {
-			err, why = ErrStopping, refusedStopping
-		}
-		g.log.Warn().Err(err).Str("peer", p.peer).Msg("POS request refused")
-		g.cfg.Metrics.Refused(why)
+	p.inflight.Add(1) // before admit: a failed send calls Fail
+	err := g.admit(admission{msg: msg, scan: &p.scan, client: p, now: now, wait: g.cfg.QueueTimeout, onLoop: onLoop})
+	if err == nil {
 		if p.bare {
-			return false
+			p.done = true
 		}
-		return p.answerSelf(msg, &p.scan, g.codes.down)
+		return true
 	}
-	g.countRequest(&p.scan, msg)
-	r := g.table.Get()
-	r.Fill(d, msg, &p.scan, g.cfg.KeyFields)
-	r.Client, r.Arrived = p, now.UnixNano()
-	p.inflight.Add(1)
+	p.inflight.Add(-1)
+	why, code := refusedLinkDown, g.codes.down
+	switch err {
+	case ErrStopping:
+		why = refusedStopping
+	case ErrFull:
+		why, code = refusedFull, g.codes.full
+	}
+	g.log.Warn().Err(err).Str("peer", p.peer).Int("held", g.table.Held()).Msg("POS request refused")
+	g.cfg.Metrics.Refused(why)
 	if p.bare {
-		p.done = true
+		return false
 	}
-	switch g.table.Submit(r, now.Add(g.cfg.QueueTimeout)) {
-	case dispatch.Send:
-		g.sendReq(r, onLoop)
-	case dispatch.Full:
-		p.inflight.Add(-1)
-		g.table.Put(r)
-		g.log.Warn().Str("peer", p.peer).Int("held", g.table.Held()).Msg("queue full, POS request refused")
-		g.cfg.Metrics.Refused(refusedFull)
-		if p.bare {
-			return false
-		}
-		return p.answerSelf(msg, &p.scan, g.codes.full)
-	}
-	return true
+	return p.answerSelf(msg, &p.scan, code)
 }
 
 // answerSelf answers a framed client in the bank's place: the request's
@@ -174,17 +162,17 @@ func (p *posConn) answerSelf(msg []byte, s *isocodec.Scan, code string) bool {
 	return err == nil
 }
 
-// deliver queues a reply for p; it runs on the link's loop. On the same
+// Deliver queues a reply for p; it runs on the link's loop. On the same
 // loop it waits for flushDirty; otherwise it goes through gnet's
 // cross-loop write.
-func (p *posConn) deliver(msg []byte) {
+func (p *posConn) Deliver(_ *dispatch.Request, msg []byte, _ *isocodec.Scan) {
 	p.inflight.Add(-1)
 	g := p.g
 	if p.Gone() {
 		g.log.Warn().Str("peer", p.peer).Msg("reply for a POS client that has left; dropped")
 		return
 	}
-	p.last.Store(g.loopNow) // deliver runs on the link's loop
+	p.last.Store(g.loop.now) // Deliver runs on the link's loop
 	if e := g.log.Debug(); e.Enabled() {
 		g.dump(e, "to POS "+p.peer, msg)
 	}
@@ -196,7 +184,7 @@ func (p *posConn) deliver(msg []byte) {
 		}
 		if !p.dirty {
 			p.dirty = true
-			g.dirty = append(g.dirty, p)
+			g.loop.dirty = append(g.loop.dirty, p)
 		}
 		return
 	}
@@ -227,10 +215,10 @@ func (p *posConn) flush() {
 	}
 }
 
-// fail ends r for its client; safe from any goroutine. A bare client is
+// Fail ends r for its client; safe from any goroutine. A bare client is
 // closed (the original's behaviour); a framed one gets its request back
 // as a response with a code saying why.
-func (p *posConn) fail(r *dispatch.Request, err error) {
+func (p *posConn) Fail(r *dispatch.Request, err error) {
 	p.inflight.Add(-1)
 	g := p.g
 	if p.Gone() {

@@ -17,13 +17,13 @@ type upstreamConn struct {
 // upstreamTraffic writes what is pending, then matches every complete
 // reply in the buffer to its request and delivers it.
 func (g *Gateway) upstreamTraffic(c gnet.Conn, u *upstreamConn) gnet.Action {
-	g.loopNow = g.now().UnixNano()
+	g.loop.now = g.now().UnixNano()
 	g.link.flush()
 	buf := u.in.Take(c)
 	if len(buf) == 0 {
 		return gnet.None
 	}
-	g.link.lastIO.Store(g.loopNow)
+	g.link.lastIO.Store(g.loop.now)
 	action := gnet.None
 	off, err := g.cfg.HostFraming.Each(buf, &u.frame, func(msg []byte) bool {
 		g.fromBank(u, msg)
@@ -60,72 +60,26 @@ func (g *Gateway) fromBank(u *upstreamConn, msg []byte) {
 		g.answerBank(u, msg)
 		return
 	}
-	key := isocodec.Key{}.Append(&u.scan, msg, g.cfg.KeyFields)
-	var tid isocodec.Key
-	if u.scan.Has(41) {
-		tid = tid.Append(&u.scan, msg, tidField)
-	}
-	r, next := g.table.Match(key, tid, &u.scan, msg)
-	if r == nil {
-		if g.lateReversalAnswer(key, &u.scan, msg) {
-			return
-		}
+	if !g.reply(&u.scan, msg) {
+		key, _ := dispatch.KeyOf(&u.scan, msg, g.cfg.KeyFields)
 		g.log.Warn().Str("mti", u.scan.MTI.String()).Str("key", key.String()).
 			Msg("reply matches no waiting request (late, duplicate or unknown); dropped")
-		return
 	}
-	g.deliver(r, &u.scan, msg)
-	if next != nil {
-		g.sendReq(next, true)
-	}
-}
-
-var tidField = []int{41}
-
-// deliver hands a reply to r's client; it runs on the link's loop. A
-// purchase whose client has left is reversed if the bank approved it.
-func (g *Gateway) deliver(r *dispatch.Request, s *isocodec.Scan, msg []byte) {
-	if r.Reversal != nil {
-		g.reversalAnswered(r.Reversal, s, msg)
-		g.table.Put(r)
-		return
-	}
-	if r.Client.Gone() && r.Sent != 0 {
-		var buf [8]byte
-		if g.cfg.Dialect.IsApproved(g.cfg.Dialect.Layout.AppendText(buf[:0], s, msg, 39)) {
-			g.reverse(r, "approved after its client left")
-		} else {
-			g.settle(r)
-		}
-	} else {
-		g.settle(r)
-	}
-	switch c := r.Client.(type) {
-	case *posConn:
-		c.deliver(msg)
-		g.countDelivered(r, s.MTI)
-	case *httpWaiter:
-		c.finish(msg, nil)
-		g.countDelivered(r, s.MTI)
-	case ownClient:
-		g.echoOut.Store(false)
-		g.log.Info().Str("mti", r.MTI.String()).Msg("bank answered the gateway's own message")
-	}
-	g.table.Put(r)
 }
 
 // flushDirty writes the replies collected for POS clients on this loop,
 // one write per client, and closes bare ones.
 func (g *Gateway) flushDirty() {
-	for i, p := range g.dirty {
+	for i, p := range g.loop.dirty {
 		p.flush()
-		g.dirty[i] = nil
+		g.loop.dirty[i] = nil
 	}
-	g.dirty = g.dirty[:0]
+	g.loop.dirty = g.loop.dirty[:0]
 }
 
 // answerBank answers the bank's own requests: an 0800 gets an 0810 with
-// 7 = now, 37 = a new RRN, 39 = approved, 24 and 42 removed (SPEC 4).
+// 7 = now, 37 = a new RRN, 39 = approved, 24 and 42 removed, as the
+// original gateway answered.
 // Anything else is logged and left unanswered.
 func (g *Gateway) answerBank(u *upstreamConn, msg []byte) {
 	if u.scan.MTI.Class() != '8' {
@@ -136,7 +90,7 @@ func (g *Gateway) answerBank(u *upstreamConn, msg []byte) {
 	var rrn [12]byte
 	appendDigits(rrn[:0], g.rrn.Add(1)%1_000_000_000_000, 12)
 	out, err := g.cfg.Dialect.Layout.AppendEdited(u.answer[:0], u.scan.MTI.Response(), msg, &u.scan,
-		isocodec.Set(7, isocodec.AppendMMDDhhmmss(clock[:0], g.now().UTC())), isocodec.Set(37, rrn[:]),
+		isocodec.Set(7, isocodec.AppendTransmissionTime(clock[:0], g.now().UTC())), isocodec.Set(37, rrn[:]),
 		isocodec.Set(39, []byte(g.cfg.Dialect.Rules.ApprovedCode)), isocodec.Remove(24), isocodec.Remove(42))
 	u.answer = out
 	if err != nil {
@@ -148,54 +102,6 @@ func (g *Gateway) answerBank(u *upstreamConn, msg []byte) {
 		return
 	}
 	g.countOwn(u.scan.MTI.Response())
-}
-
-// sendEcho sends the gateway's own 0800 on a quiet link, unless one is
-// still out.
-func (g *Gateway) sendEcho() {
-	if !g.echoOut.CompareAndSwap(false, true) {
-		return
-	}
-	d := g.cfg.Dialect
-	var clock [10]byte
-	var stan [6]byte
-	appendDigits(stan[:0], g.stan.Add(1)%1_000_000, 6)
-	edits := []isocodec.Edit{
-		isocodec.Set(3, []byte("990000")),
-		isocodec.Set(7, isocodec.AppendMMDDhhmmss(clock[:0], g.now().UTC())),
-		isocodec.Set(11, stan[:]),
-		isocodec.Set(41, []byte(g.cfg.EchoTID)),
-	}
-	if f, ok := d.Field(24); ok && f.Length == 3 {
-		edits = append(edits, isocodec.Set(24, []byte("831")))
-	}
-	if d.Mandatory(isocodec.MTI{'0', '8', '0', '0'}).Has(63) {
-		edits = append(edits, isocodec.Set(63, []byte("ECHO")))
-	}
-	msg, err := d.Layout.AppendEdited(nil, isocodec.MTI{'0', '8', '0', '0'}, nil, nil, edits...)
-	var s isocodec.Scan
-	if err == nil {
-		err = d.Layout.Scan(msg, &s)
-	}
-	if err != nil {
-		g.log.Error().Err(err).Msg("cannot build an echo")
-		g.echoOut.Store(false)
-		return
-	}
-	r := g.table.Get()
-	r.Fill(d, msg, &s, g.cfg.KeyFields)
-	r.Client, r.Own = ownClient{}, true
-	switch g.table.Submit(r, g.now().Add(g.cfg.ShortTimeout)) {
-	case dispatch.Send:
-		g.log.Info().Msg("bank link quiet, sending an echo")
-		g.countOwn(isocodec.MTI{'0', '8', '0', '0'})
-		g.sendReq(r, false)
-	case dispatch.Wait:
-		g.log.Info().Msg("bank link quiet; an echo waits for its terminal")
-	case dispatch.Full:
-		g.echoOut.Store(false)
-		g.table.Put(r)
-	}
 }
 
 func appendDigits(dst []byte, v uint64, n int) []byte {

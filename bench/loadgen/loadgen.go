@@ -208,7 +208,7 @@ func (r *run) fields(tid, kind string) isocodec.Fields {
 		if _, ok := d.Field(24); ok {
 			f[24] = "831"
 		}
-		if d.Mandatory(isocodec.MTI{'0', '8', '0', '0'}).Has(63) {
+		if d.Mandatory(isocodec.MTINetwork).Has(63) {
 			f[63] = "LOAD"
 		}
 		return f
@@ -245,7 +245,7 @@ type stamps struct {
 func (st *stamps) at(now time.Time, localTime isocodec.LocalTimeRule) {
 	if sec := now.Unix(); sec != st.sec || st.n7 == 0 {
 		st.sec = sec
-		st.n7 = len(isocodec.AppendMMDDhhmmss(st.f7[:0], now.UTC()))
+		st.n7 = len(isocodec.AppendTransmissionTime(st.f7[:0], now.UTC()))
 		if localTime == isocodec.LocalTimeField12And13 {
 			st.n12 = len(now.AppendFormat(st.f12[:0], "150405"))
 			st.n13 = len(now.AppendFormat(st.f13[:0], "0102"))

@@ -1,4 +1,4 @@
-package dispatch
+package reversal
 
 import (
 	"testing"
@@ -7,24 +7,24 @@ import (
 	"github.com/socketqueue/socketqueue-go/isocodec"
 )
 
-func TestReversalDelays(t *testing.T) {
+func TestDelays(t *testing.T) {
 	want := []time.Duration{0, 2, 10, 10, 10, 10, 10, 10, 300, 300}
 	for i, w := range want {
-		if got := ReversalDelay(i + 1); got != w*time.Second {
+		if got := Delay(i + 1); got != w*time.Second {
 			t.Errorf("try %d: %v, want %v", i+1, got, w*time.Second)
 		}
 	}
 }
 
-// TestReversalSchedule walks one reversal through system errors on the
-// SPEC 5 schedule with a moving clock, then gives up after 10 tries.
-func TestReversalSchedule(t *testing.T) {
-	rs := NewReversals()
+// TestSchedule walks one reversal through system errors on the
+// documented schedule with a moving clock, then gives up after 10 tries.
+func TestSchedule(t *testing.T) {
+	rs := NewSchedule()
 	now := t0
-	rv := &Reversal{Next: now}
+	rv := newRev(now)
 	rs.Add(rv, false)
 	at := now
-	for try := 1; try <= MaxReversalTries; try++ {
+	for try := 1; try <= MaxTries; try++ {
 		if due := rs.Due(at.Add(-time.Millisecond), nil); len(due) != 0 {
 			t.Fatalf("try %d due early", try)
 		}
@@ -36,11 +36,11 @@ func TestReversalSchedule(t *testing.T) {
 			t.Fatal("handed out twice while being sent")
 		}
 		out, _ := rs.Answered(rv, "912", false, true, at)
-		if try < MaxReversalTries {
+		if try < MaxTries {
 			if out != Retry {
 				t.Fatalf("try %d: %v", try, out)
 			}
-			at = at.Add(ReversalDelay(try + 1))
+			at = at.Add(Delay(try + 1))
 			if !rv.Next.Equal(at) {
 				t.Fatalf("try %d: next at %v, want %v", try, rv.Next.Sub(t0), at.Sub(t0))
 			}
@@ -54,9 +54,9 @@ func TestReversalSchedule(t *testing.T) {
 	}
 }
 
-func TestReversalOutcomes(t *testing.T) {
-	rs := NewReversals()
-	a, b, c := &Reversal{Next: t0}, &Reversal{Next: t0}, &Reversal{Next: t0}
+func TestOutcomes(t *testing.T) {
+	rs := NewSchedule()
+	a, b, c := newRev(t0), newRev(t0), newRev(t0)
 	rs.Add(a, false)
 	rs.Add(b, true)
 	rs.Add(c, false)
@@ -79,52 +79,31 @@ func TestReversalOutcomes(t *testing.T) {
 	}
 }
 
-// TestTryTimedFromWrite: a request with TryTimeout that waited behind its
-// terminal gets its whole TryTimeout once marked sent, whatever it spent
-// waiting; the wait itself is bound by Submit's deadline.
-func TestTryTimedFromWrite(t *testing.T) {
-	g := newRig(t, Config{LockTerminal: true})
-	first, _ := g.submit(purchase(t, 1, "00000001", "100"), time.Second)
-	rev, out := g.submit(purchase(t, 2, "00000001", "100"), 10*time.Second)
-	if out != Wait {
-		t.Fatalf("second request for the terminal: %v", out)
-	}
-	rev.TryTimeout = 500 * time.Millisecond
-	_, ready := g.tab.Expire(t0.Add(time.Second), nil, nil) // the first times out
-	if len(ready) != 1 || ready[0] != rev {
-		t.Fatalf("ready %v", ready)
-	}
-	_ = first
-	sent := t0.Add(3 * time.Second) // written well after it went in flight
-	if !g.tab.MarkSent(rev, 0, sent.UnixNano()) {
-		t.Fatal("not in flight")
-	}
-	if exp, _ := g.tab.Expire(sent.Add(490*time.Millisecond), nil, nil); len(exp) != 0 {
-		t.Fatalf("expired %v after it was written, before its try timeout", 490*time.Millisecond)
-	}
-	if exp, _ := g.tab.Expire(sent.Add(500*time.Millisecond), nil, nil); len(exp) != 1 || exp[0] != rev {
-		t.Fatalf("not expired at its try timeout: %v", exp)
-	}
-}
-
 // TestLateAnswer: only a reversal whose written try got no answer, and
 // that is not being sent again, is found by a late answer, once.
 func TestLateAnswer(t *testing.T) {
 	k := func(s string) isocodec.Key {
-		stanN := map[string]int{"a": 1, "b": 2}[s]
-		m := purchase(t, stanN, "00000001", "100")
-		return isocodec.Key{}.Append(&m.s, m.b, isocodec.DefaultKeyFields)
+		stan := map[string]string{"a": "000001", "b": "000002"}[s]
+		msg, err := isocodec.SmartVista.Pack(isocodec.Fields{0: "0400", 3: "000000", 4: "100", 11: stan, 41: "00000001"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sc isocodec.Scan
+		if err := isocodec.SmartVista.Layout.Scan(msg, &sc); err != nil {
+			t.Fatal(err)
+		}
+		return isocodec.Key{}.Append(&sc, msg, isocodec.DefaultKeyFields)
 	}
-	amountOf := func(rv *Reversal) []byte { return []byte(rv.Reason) } // the test keeps the amount there
-	rs := NewReversals()
-	rv := &Reversal{Next: t0, Reason: "000000000100"}
+	rs := NewSchedule()
+	rv := newRev(t0)
+	rv.Amount = []byte("000000000100")
 	rs.Add(rv, false)
-	if rs.Late(k("a"), nil, amountOf) != nil {
+	if rs.Late(k("a"), nil) != nil {
 		t.Fatal("found before any try")
 	}
 	due := rs.Due(t0, nil)
 	rv.Key = k("a")
-	if len(due) != 1 || rs.Late(k("a"), nil, amountOf) != nil {
+	if len(due) != 1 || rs.Late(k("a"), nil) != nil {
 		t.Fatal("found while its try is in flight (the table answers that one)")
 	}
 	rs.Failed(rv, t0) // timed out; retry in 2 s
@@ -143,7 +122,7 @@ func TestLateAnswer(t *testing.T) {
 		if tc.amount != "" {
 			amount = []byte(tc.amount)
 		}
-		got := rs.Late(k(tc.key), amount, amountOf)
+		got := rs.Late(k(tc.key), amount)
 		if (got == rv) != tc.found {
 			t.Fatalf("%s: found %v", tc.name, got)
 		}
@@ -155,3 +134,7 @@ func TestLateAnswer(t *testing.T) {
 		t.Fatal("its retry is still due")
 	}
 }
+
+var t0 = time.Unix(1_700_000_000, 0)
+
+func newRev(next time.Time) *Reversal { return &Reversal{Next: next, at: -1} }

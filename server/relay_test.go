@@ -1,0 +1,251 @@
+package server
+
+import (
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/socketqueue/socketqueue-go/clock"
+	"github.com/socketqueue/socketqueue-go/dispatch"
+	"github.com/socketqueue/socketqueue-go/isocodec"
+)
+
+// memLink is a bank link in memory: it keeps what is sent, and can be
+// down or refuse writes.
+type memLink struct {
+	mu   sync.Mutex
+	up   bool
+	err  error
+	sent [][]byte
+}
+
+func (l *memLink) Up() bool { l.mu.Lock(); defer l.mu.Unlock(); return l.up }
+
+func (l *memLink) send(msg []byte, _ bool) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.up {
+		return ErrLinkDown
+	}
+	if l.err != nil {
+		return l.err
+	}
+	l.sent = append(l.sent, append([]byte(nil), msg...))
+	return nil
+}
+
+// take returns what was sent since the last call.
+func (l *memLink) take() [][]byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := l.sent
+	l.sent = nil
+	return out
+}
+
+// recClient records what the relay told it.
+type recClient struct {
+	replies [][]byte
+	errs    []error
+	gone    bool
+}
+
+func (c *recClient) Deliver(_ *dispatch.Request, reply []byte, _ *isocodec.Scan) {
+	c.replies = append(c.replies, append([]byte(nil), reply...))
+}
+func (c *recClient) Fail(_ *dispatch.Request, err error) { c.errs = append(c.errs, err) }
+func (c *recClient) Gone() bool                          { return c.gone }
+
+type memRig struct {
+	t     *testing.T
+	rl    *relay
+	link  *memLink
+	clock *clock.Manual
+}
+
+func newMemRig(t *testing.T) *memRig {
+	t.Helper()
+	clk := clock.NewManual(time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC))
+	cfg := Config{Dialect: sv, HostFraming: ascii4(t), POSFraming: ascii4(t), UpstreamAddr: "in memory",
+		HTTPAddr: "in memory", LockTerminal: true, QueueTimeout: 3 * time.Second, ShortTimeout: time.Second, Clock: clk}
+	if err := cfg.check(); err != nil {
+		t.Fatal(err)
+	}
+	link := &memLink{up: true}
+	return &memRig{t: t, rl: newRelay(&cfg, link), link: link, clock: clk}
+}
+
+// msg packs and scans a smartVista message.
+func (g *memRig) msg(f isocodec.Fields) ([]byte, *isocodec.Scan) {
+	g.t.Helper()
+	b, err := sv.Pack(f)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	var s isocodec.Scan
+	if err := sv.Layout.Scan(b, &s); err != nil {
+		g.t.Fatal(err)
+	}
+	return b, &s
+}
+
+func (g *memRig) admit(f isocodec.Fields, c dispatch.Client) error {
+	b, s := g.msg(f)
+	return g.rl.admit(admission{msg: b, scan: s, client: c, now: g.clock.Now(), wait: g.rl.cfg.QueueTimeout})
+}
+
+// answer has the bank reply to sent with code, on the link's loop.
+func (g *memRig) answer(sent []byte, code string) bool {
+	g.t.Helper()
+	f, err := sv.Unpack(sent)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	mti, _ := isocodec.ParseMTI(f[0])
+	f[0], f[39] = mti.Response().String(), code
+	b, s := g.msg(f)
+	g.rl.loop.now = g.clock.Now().UnixNano()
+	return g.rl.reply(s, b)
+}
+
+func (g *memRig) one() []byte {
+	g.t.Helper()
+	sent := g.link.take()
+	if len(sent) != 1 {
+		g.t.Fatalf("%d messages sent to the bank, want 1", len(sent))
+	}
+	return sent[0]
+}
+
+func mtiOf(t *testing.T, b []byte) string {
+	f, err := sv.Unpack(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f[0]
+}
+
+// TestRelayPaths drives a request's life through the relay alone: an
+// in-memory link, the test clock, no sockets.
+func TestRelayPaths(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		run  func(t *testing.T, g *memRig)
+	}{
+		{"answered", func(t *testing.T, g *memRig) {
+			c := &recClient{}
+			if err := g.admit(purchaseFields(1, "00000001", "100"), c); err != nil {
+				t.Fatal(err)
+			}
+			if !g.answer(g.one(), "000") || len(c.replies) != 1 || len(c.errs) != 0 {
+				t.Fatalf("replies %d, errors %v", len(c.replies), c.errs)
+			}
+			if g.rl.table.Held() != 0 || g.rl.rev.Schedule().Len() != 0 {
+				t.Fatal("something left behind")
+			}
+		}},
+		{"refused without a link, nothing sent", func(t *testing.T, g *memRig) {
+			g.link.up = false
+			c := &recClient{}
+			if err := g.admit(purchaseFields(1, "00000001", "100"), c); !errors.Is(err, ErrLinkDown) {
+				t.Fatalf("admit: %v", err)
+			}
+			if len(c.errs)+len(c.replies) != 0 || g.rl.table.Held() != 0 {
+				t.Fatal("a refused request reached its client or the table")
+			}
+		}},
+		{"refused while stopping", func(t *testing.T, g *memRig) {
+			g.rl.stopping.Store(true)
+			if err := g.admit(purchaseFields(1, "00000001", "100"), &recClient{}); !errors.Is(err, ErrStopping) {
+				t.Fatalf("admit: %v", err)
+			}
+			if len(g.link.take()) != 0 {
+				t.Fatal("sent while stopping")
+			}
+		}},
+		{"one per terminal, the next goes on the answer", func(t *testing.T, g *memRig) {
+			a, b := &recClient{}, &recClient{}
+			_ = g.admit(purchaseFields(1, "00000001", "100"), a)
+			_ = g.admit(purchaseFields(2, "00000001", "100"), b)
+			first := g.one()
+			g.answer(first, "000")
+			second := g.one()
+			g.answer(second, "000")
+			if len(a.replies) != 1 || len(b.replies) != 1 {
+				t.Fatalf("replies %d and %d", len(a.replies), len(b.replies))
+			}
+		}},
+		{"a write that fails is failed, not reversed", func(t *testing.T, g *memRig) {
+			g.link.err = errors.New("broken pipe")
+			c := &recClient{}
+			_ = g.admit(purchaseFields(1, "00000001", "100"), c)
+			if len(c.errs) != 1 || g.rl.rev.Schedule().Len() != 0 {
+				t.Fatalf("errors %v, reversals %d", c.errs, g.rl.rev.Schedule().Len())
+			}
+		}},
+		{"unanswered: failed, reversed once, the reversal approved", func(t *testing.T, g *memRig) {
+			c := &recClient{}
+			_ = g.admit(purchaseFields(1, "00000001", "100"), c)
+			g.one()
+			g.clock.Advance(3 * time.Second)
+			g.rl.expire(g.clock.Now())
+			if len(c.errs) != 1 || !errors.Is(c.errs[0], ErrTimeout) {
+				t.Fatalf("client told %v", c.errs)
+			}
+			g.rl.sendDueReversals(g.clock.Now())
+			rev := g.one()
+			if m := mtiOf(t, rev); m != "0400" {
+				t.Fatalf("reversal MTI %s", m)
+			}
+			g.rl.sendDueReversals(g.clock.Now())
+			if len(g.link.take()) != 0 {
+				t.Fatal("a second reversal while the first is out")
+			}
+			g.answer(rev, "000")
+			if cnt := g.rl.rev.Schedule().Counts(); cnt.Approved != 1 || cnt.Sent != 1 || g.rl.rev.Schedule().Len() != 0 {
+				t.Fatalf("counts %+v", cnt)
+			}
+		}},
+		{"a reversal try with no answer is repeated as 0401", func(t *testing.T, g *memRig) {
+			_ = g.admit(purchaseFields(1, "00000001", "100"), &recClient{})
+			g.one()
+			g.rl.failAll(ErrLinkDropped)
+			g.rl.sendDueReversals(g.clock.Now())
+			g.one()
+			g.clock.Advance(time.Second) // the try's timeout
+			g.rl.expire(g.clock.Now())
+			g.clock.Advance(2 * time.Second) // the second try's delay
+			g.rl.sendDueReversals(g.clock.Now())
+			if m := mtiOf(t, g.one()); m != "0401" {
+				t.Fatalf("repeat MTI %s", m)
+			}
+		}},
+		{"approved after its client left: reversed", func(t *testing.T, g *memRig) {
+			c := &recClient{}
+			_ = g.admit(purchaseFields(1, "00000001", "100"), c)
+			c.gone = true
+			g.answer(g.one(), "000")
+			if g.rl.rev.Schedule().Len() != 1 {
+				t.Fatal("not reversed")
+			}
+		}},
+		{"declined after its client left: nothing to undo", func(t *testing.T, g *memRig) {
+			c := &recClient{}
+			_ = g.admit(purchaseFields(1, "00000001", "100"), c)
+			c.gone = true
+			g.answer(g.one(), "116")
+			if g.rl.rev.Schedule().Len() != 0 {
+				t.Fatal("a declined purchase reversed")
+			}
+		}},
+		{"an unknown reply matches nothing", func(t *testing.T, g *memRig) {
+			b, _ := g.msg(purchaseFields(9, "00000009", "100"))
+			if g.answer(b, "000") {
+				t.Fatal("matched")
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) { tc.run(t, newMemRig(t)) })
+	}
+}
