@@ -15,7 +15,7 @@ type Rand interface {
 }
 
 // RealLifeDuplicateAfter is how long the real-life mode waits before
-// sending a reply the second time (SPEC 7).
+// sending a reply the second time (docs/emulator.md).
 const RealLifeDuplicateAfter = 500 * time.Millisecond
 
 // Faults make the emulator misbehave on purpose. The zero value is a

@@ -5,41 +5,30 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync/atomic"
-	"time"
 
+	"github.com/socketqueue/socketqueue-go/clock"
 	"github.com/socketqueue/socketqueue-go/isocodec"
 )
-
-// Clock tells the time; tests pass a fixed one.
-type Clock interface {
-	Now() time.Time
-}
-
-// SystemClock is the machine's clock.
-type SystemClock struct{}
-
-// Now is time.Now.
-func (SystemClock) Now() time.Time { return time.Now() }
 
 // HostConfig is what a Host is made of. Only Dialect is required.
 type HostConfig struct {
 	Dialect *isocodec.Dialect
-	Ledger  *Ledger // NewLedger(0) when nil
-	Clock   Clock   // SystemClock when nil
+	Ledger  *Ledger     // NewLedger(0) when nil
+	Clock   clock.Clock // the machine's when nil
 	Faults  Faults
 	// Rand drives the random faults; a generator seeded from Seed when nil.
 	Rand Rand
 	Seed uint64
 }
 
-// Host decides the reply to each request by the rules of SPEC 7. It is
+// Host decides the reply to each request by the rules in docs/emulator.md. It is
 // safe for concurrent use: the ledger and the faults lock themselves.
 type Host struct {
 	d      *isocodec.Dialect
 	codes  Codes
 	code   codeBytes
 	ledger *Ledger
-	clock  Clock
+	clock  clock.Clock
 	faults faultState
 	seq    atomic.Uint64 // RRNs and approval codes
 }
@@ -62,7 +51,7 @@ func NewHost(cfg HostConfig) (*Host, error) {
 		h.ledger = NewLedger(0)
 	}
 	if h.clock == nil {
-		h.clock = SystemClock{}
+		h.clock = clock.System{}
 	}
 	f := cfg.Faults
 	if f.Code != "" {

@@ -23,7 +23,7 @@ type step struct {
 	useRRN bool
 }
 
-// TestRules runs each rule of SPEC 7 over a real socket and checks the
+// TestRules runs each rule of docs/emulator.md over a real socket and checks the
 // card's balance afterwards.
 func TestRules(t *testing.T) {
 	p := func(stan, amount string) isocodec.Fields { return purchase(stan, "00992468", testTrack2, amount) }

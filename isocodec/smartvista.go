@@ -13,7 +13,7 @@ var SmartVistaEncodings = Encodings{
 }
 
 // smartVistaFields is ISO 8583:1987 in ASCII as jPOS's
-// ISO87APackagerBBitmap has it, under smartVista's own fields (SPEC 2.3).
+// ISO87APackagerBBitmap has it, under smartVista's own fields (docs/wire.md).
 // ISO87A's binary fields are hex text on the wire, so 96 and 128 are
 // that text; an amount with its sign (28-31, 97) is its sign and digits
 // in ASCII (IFA_AMOUNT).

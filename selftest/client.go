@@ -31,7 +31,7 @@ type Config struct {
 	Dialect  *isocodec.Dialect
 	Framing  *isocodec.Framing
 	// PauseMin and PauseMax bound the random pause before each reconnect
-	// (SPEC 8: 1 to 8 s).
+	// (1 to 8 s, as the original's test client).
 	PauseMin, PauseMax time.Duration
 	// Timeout is how long a reply may take (default 40 s, past a
 	// gateway's 35 s queue timeout).

@@ -64,7 +64,7 @@ type Config struct {
 	// Journal records purchases until settled (nil: in memory only).
 	// The caller opens and closes it.
 	Journal *journal.Journal
-	// NoAutoReversal: never reverse (SPEC 5's noAutoReversal).
+	// NoAutoReversal: never reverse (--noAutoReversal).
 	NoAutoReversal bool
 	// JSONWire gives every reply field as the wire's string; otherwise
 	// the dialect's JSONNumbers are numbers, as the original's replies.

@@ -1,7 +1,7 @@
 // Command isodump prints ISO-8583 messages the way the gateway's verbose
 // log shows them, card data masked, or as the HTTP API's JSON.
 //
-//	isodump [--dialect smartVista|openWay|FILE.json] [--overrides SPEC]
+//	isodump [--dialect smartVista|openWay|FILE.json] [--overrides LIST]
 //	        [--framing none|ascii4|bin2|hex4|bcd2|tpdu|HEADERFORMAT]
 //	        [--lengthIncludeHeader] [--hex] [--json] [--dangerous] FILE|-
 //	isodump --describe [--dialect ...] [--overrides ...]
