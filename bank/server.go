@@ -7,12 +7,12 @@ import (
 	"io"
 	"net"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
 	"github.com/rs/zerolog"
 
+	"github.com/socketqueue/socketqueue-go/internal/boundaddr"
 	"github.com/socketqueue/socketqueue-go/isocodec"
 	"github.com/socketqueue/socketqueue-go/logging"
 )
@@ -91,22 +91,10 @@ func Start(cfg Config) (*Server, error) {
 // OnBoot learns the bound address (the port may have been 0).
 func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
 	s.eng = eng
-	fd, err := eng.Dup()
-	if err != nil {
+	var err error
+	if s.addr, err = boundaddr.OfDup(eng.Dup()); err != nil {
 		s.boot <- fmt.Errorf("bank: listener address: %w", err)
 		return gnet.Shutdown
-	}
-	defer syscall.Close(fd)
-	sa, err := syscall.Getsockname(fd)
-	if err != nil {
-		s.boot <- fmt.Errorf("bank: listener address: %w", err)
-		return gnet.Shutdown
-	}
-	switch a := sa.(type) {
-	case *syscall.SockaddrInet4:
-		s.addr = &net.TCPAddr{IP: net.IP(a.Addr[:]), Port: a.Port}
-	case *syscall.SockaddrInet6:
-		s.addr = &net.TCPAddr{IP: net.IP(a.Addr[:]), Port: a.Port}
 	}
 	s.cfg.Log.Info().Str("addr", s.addr.String()).Str("dialect", s.cfg.Host.d.Name).Msg("bank emulator listening")
 	s.boot <- nil

@@ -2,14 +2,12 @@ package isocodec
 
 import (
 	"bytes"
-	"encoding/hex"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
-	json "github.com/goccy/go-json"
+	"github.com/socketqueue/socketqueue-go/internal/jposcorpus"
 )
 
 // jposFrame is one golden frame packed by jPOS (testdata/jpos/README.md)
@@ -20,54 +18,21 @@ type jposFrame struct {
 	fields Fields
 }
 
-// jposFrames reads a set. Binary fields are hex in the .json, as in ours;
-// openWay's 55 is an IFB_LLLCHAR there, held by jPOS as one character per
-// byte, and ours is binary: its characters become the bytes' hex.
+// jposFrames reads a set.
 func jposFrames(t *testing.T, set string, d *Dialect) []jposFrame {
 	t.Helper()
-	paths, err := filepath.Glob(filepath.Join("testdata", "jpos", set, "*.json"))
-	if err != nil || len(paths) == 0 {
-		t.Fatalf("no frames in testdata/jpos/%s: %v", set, err)
+	frames, err := jposcorpus.Load(filepath.Join("testdata", "jpos", set), func(id int) bool {
+		def, ok := d.Field(id)
+		return ok && def.Charset == CharsetB
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
-	var out []jposFrame
-	for _, p := range paths {
-		raw, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var doc struct {
-			Fields map[string]string `json:"fields"`
-		}
-		if err := json.Unmarshal(raw, &doc); err != nil {
-			t.Fatalf("%s: %v", p, err)
-		}
-		bin, err := os.ReadFile(strings.TrimSuffix(p, ".json") + ".bin")
-		if err != nil {
-			t.Fatal(err)
-		}
-		f := Fields{}
-		for k, v := range doc.Fields {
-			id, err := strconv.Atoi(k)
-			if err != nil {
-				t.Fatalf("%s: key %q", p, k)
-			}
-			if def, ok := d.Field(id); ok && def.Charset == CharsetB && !isHex(v) {
-				b := make([]byte, 0, len(v))
-				for _, r := range v {
-					b = append(b, byte(r))
-				}
-				v = strings.ToUpper(hex.EncodeToString(b))
-			}
-			f[id] = v
-		}
-		out = append(out, jposFrame{name: filepath.Base(strings.TrimSuffix(p, ".json")), bin: bin, fields: f})
+	out := make([]jposFrame, 0, len(frames))
+	for _, fr := range frames {
+		out = append(out, jposFrame{name: fr.Name, bin: fr.Bin, fields: Fields(fr.Fields)})
 	}
 	return out
-}
-
-func isHex(s string) bool {
-	_, err := hex.DecodeString(s)
-	return err == nil && len(s)%2 == 0
 }
 
 // TestJPOSCorpus: every frame jPOS packed reads as jPOS reads it, field

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/socketqueue/socketqueue-go/clock"
 	"github.com/socketqueue/socketqueue-go/dispatch"
+	"github.com/socketqueue/socketqueue-go/internal/boundaddr"
 	"github.com/socketqueue/socketqueue-go/journal"
 	"github.com/socketqueue/socketqueue-go/logging"
 	"github.com/socketqueue/socketqueue-go/metrics"
@@ -28,14 +28,14 @@ type Gateway struct {
 	link  *link
 	codes failCodes
 
-	eng          gnet.Engine
-	posPort      int // local ports telling listeners apart in OnOpen
-	upListenPort int
-	addrs        map[int]*net.TCPAddr
-	boot         chan error
-	ready        chan struct{} // closed by the first OnTick: the loops run
-	readyOnce    sync.Once
-	engineDone   chan error
+	eng                   gnet.Engine
+	posListen, upListen   string // the addresses gnet was given
+	posPort, upListenPort int    // their bound ports, telling them apart in OnOpen
+	addrs                 map[int]*net.TCPAddr
+	boot                  chan error
+	ready                 chan struct{} // closed by the first OnTick: the loops run
+	readyOnce             sync.Once
+	engineDone            chan error
 
 	http  *httpFront
 	admin *adminFront
@@ -127,26 +127,24 @@ func (g *Gateway) HTTPAddr() net.Addr {
 // everything listens.
 func (g *Gateway) Start() error {
 	cfg := &g.cfg
-	// Bind first with the standard library, so that port 0 works and
-	// the ports are known, then hand the sockets' addresses to gnet.
-	var addrs []string
-	posAddr := cfg.POSAddr
-	if posAddr == "" {
+	// gnet binds; OnBoot learns each listener's port from its socket
+	// (the port may be 0), so nothing is bound twice.
+	g.posListen = cfg.POSAddr
+	if g.posListen == "" {
 		// gnet needs a listener to run; an internal one on loopback,
 		// whose connections are closed at once.
-		posAddr = "127.0.0.1:0"
+		g.posListen = "127.0.0.1:0"
 	}
-	port, err := freeze(posAddr)
-	if err != nil {
-		return fmt.Errorf("server: POS listener %s: %w", cfg.POSAddr, err)
-	}
-	g.posPort = port
-	addrs = append(addrs, "tcp://"+hostPort(posAddr, port))
+	addrs := []string{"tcp://" + g.posListen}
 	if cfg.UpstreamListen != "" {
-		if g.upListenPort, err = freeze(cfg.UpstreamListen); err != nil {
-			return fmt.Errorf("server: bank listener %s: %w", cfg.UpstreamListen, err)
+		g.upListen = cfg.UpstreamListen
+		if g.upListen == g.posListen {
+			// Both on port 0 of one host: gnet finds a listener by the
+			// address it was given, so spell this one apart ("00" is 0).
+			host, port, _ := net.SplitHostPort(g.upListen)
+			g.upListen = net.JoinHostPort(host, "0"+port)
 		}
-		addrs = append(addrs, "tcp://"+hostPort(cfg.UpstreamListen, g.upListenPort))
+		addrs = append(addrs, "tcp://"+g.upListen)
 	}
 	opts := []gnet.Option{
 		gnet.WithMulticore(cfg.Loops > 1),
@@ -175,6 +173,7 @@ func (g *Gateway) Start() error {
 	case err := <-g.engineDone:
 		return fmt.Errorf("server: gnet stopped at start: %v", err)
 	}
+	var err error
 	if cfg.HTTPAddr != "" {
 		if g.http, err = newHTTPFront(g, cfg.HTTPAddr); err != nil {
 			g.stopEngine(context.Background())
@@ -206,39 +205,6 @@ func (g *Gateway) Start() error {
 	return nil
 }
 
-// freeze resolves a port-0 address to a concrete free port, so gnet
-// listens where we can tell. The port is free when checked; the window
-// before gnet binds it is short and only matters for port 0.
-func freeze(addr string) (int, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return 0, err
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	return port, nil
-}
-
-// boundAddr is the address a listener on addr (host:port, host empty for
-// every interface) has once bound to port: what the log says.
-func boundAddr(addr string, port int) *net.TCPAddr {
-	host, _, _ := net.SplitHostPort(addr)
-	ip := net.ParseIP(host)
-	if ip == nil {
-		if ips, err := net.LookupIP(host); err == nil && len(ips) > 0 && host != "" {
-			ip = ips[0]
-		} else {
-			ip = net.IPv4zero
-		}
-	}
-	return &net.TCPAddr{IP: ip, Port: port}
-}
-
-func hostPort(addr string, port int) string {
-	host, _, _ := net.SplitHostPort(addr)
-	return net.JoinHostPort(host, strconv.Itoa(port))
-}
-
 func addrString(a *net.TCPAddr, real bool) string {
 	if a == nil || !real {
 		return "off"
@@ -246,18 +212,23 @@ func addrString(a *net.TCPAddr, real bool) string {
 	return a.String()
 }
 
-// OnBoot records the listeners' addresses.
+// OnBoot learns the listeners' bound addresses.
 func (g *Gateway) OnBoot(eng gnet.Engine) gnet.Action {
 	g.eng = eng
-	if g.posPort != 0 {
-		posAddr := g.cfg.POSAddr
-		if posAddr == "" {
-			posAddr = "127.0.0.1:0"
+	for _, l := range []struct {
+		addr, what string
+		port       *int
+	}{{g.posListen, "POS listener", &g.posPort}, {g.upListen, "bank listener", &g.upListenPort}} {
+		if l.addr == "" {
+			continue
 		}
-		g.addrs[g.posPort] = boundAddr(posAddr, g.posPort)
-	}
-	if g.upListenPort != 0 {
-		g.addrs[g.upListenPort] = boundAddr(g.cfg.UpstreamListen, g.upListenPort)
+		a, err := boundaddr.OfDup(eng.DupListener("tcp", l.addr))
+		if err != nil {
+			g.boot <- fmt.Errorf("server: %s %s: %w", l.what, l.addr, err)
+			return gnet.Shutdown
+		}
+		*l.port = a.Port
+		g.addrs[a.Port] = a
 	}
 	g.boot <- nil
 	return gnet.None
@@ -270,9 +241,8 @@ func (g *Gateway) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		c.SetContext(&upstreamConn{})
 		return nil, gnet.None
 	}
-	local, _ := c.LocalAddr().(*net.TCPAddr)
 	switch {
-	case local != nil && g.upListenPort != 0 && local.Port == g.upListenPort:
+	case g.upListenPort != 0 && localPort(c) == g.upListenPort:
 		g.link.attach(c)
 		c.SetContext(&upstreamConn{})
 		return nil, gnet.None
@@ -291,6 +261,19 @@ func (g *Gateway) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	g.posConns.Store(p, struct{}{})
 	g.log.Info().Str("peer", c.RemoteAddr().String()).Msg("POS client connected")
 	return nil, gnet.None
+}
+
+// localPort is the port c was accepted on. gnet reports the address its
+// listener was given, which says 0 when the port was chosen by the kernel;
+// then the socket is asked (tests; a production port is never 0).
+func localPort(c gnet.Conn) int {
+	if local, ok := c.LocalAddr().(*net.TCPAddr); ok && local.Port != 0 {
+		return local.Port
+	}
+	if a, err := boundaddr.Of(c.Fd()); err == nil {
+		return a.Port
+	}
+	return 0
 }
 
 // OnClose fails the link's requests when the link goes, or marks a POS

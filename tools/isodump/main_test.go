@@ -12,6 +12,7 @@ import (
 
 	json "github.com/goccy/go-json"
 
+	"github.com/socketqueue/socketqueue-go/internal/jposcorpus"
 	"github.com/socketqueue/socketqueue-go/isocodec"
 )
 
@@ -151,45 +152,24 @@ func TestPackJPOSCorpus(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		paths, _ := filepath.Glob(filepath.Join(fixtures, "jpos", set.dir, "*.json"))
-		if len(paths) == 0 {
-			t.Fatalf("no frames for %s", set.dir)
+		frames, err := jposcorpus.Load(filepath.Join(fixtures, "jpos", set.dir), func(id int) bool {
+			def, ok := d.Field(id)
+			return ok && def.Charset == isocodec.CharsetB
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
 		var in bytes.Buffer
 		var want []string
-		for _, p := range paths {
-			raw, err := os.ReadFile(p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var doc struct {
-				Fields map[string]string `json:"fields"`
-			}
-			if err := json.Unmarshal(raw, &doc); err != nil {
-				t.Fatal(err)
-			}
+		for _, fr := range frames {
 			req := map[string]string{}
-			for k, v := range doc.Fields {
-				id, _ := strconv.Atoi(k)
-				if def, ok := d.Field(id); ok && def.Charset == isocodec.CharsetB {
-					if _, err := hex.DecodeString(v); err != nil { // one character a byte (jPOS's IFB_LLLCHAR)
-						b := make([]byte, 0, len(v))
-						for _, r := range v {
-							b = append(b, byte(r))
-						}
-						v = hex.EncodeToString(b)
-					}
-				}
-				req[k] = v
+			for id, v := range fr.Fields {
+				req[strconv.Itoa(id)] = v
 			}
 			obj, _ := json.Marshal(req)
 			in.Write(obj)
 			in.WriteByte('\n')
-			frame, err := os.ReadFile(strings.TrimSuffix(p, ".json") + ".bin")
-			if err != nil {
-				t.Fatal(err)
-			}
-			want = append(want, hex.EncodeToString(frame))
+			want = append(want, hex.EncodeToString(fr.Bin))
 		}
 		cmd := exec.Command(bin, "--pack", "--hex", "--dialect", set.dialect, "-")
 		cmd.Stdin = &in
@@ -203,7 +183,7 @@ func TestPackJPOSCorpus(t *testing.T) {
 		}
 		for i := range want {
 			if got[i] != want[i] {
-				t.Errorf("%s: %s packs to\n%s\nwant\n%s", set.dir, filepath.Base(paths[i]), got[i], want[i])
+				t.Errorf("%s: %s packs to\n%s\nwant\n%s", set.dir, frames[i].Name, got[i], want[i])
 			}
 		}
 		back := exec.Command(bin, "--hex", "--json", "--dialect", set.dialect, "--dangerous", "-")
