@@ -147,6 +147,49 @@ type row struct {
 	PeakRSSMiB float64 `json:"gatewayPeakRssMiB,omitempty"`
 }
 
+// spec is one row: a label and the load that makes it.
+type spec struct {
+	label string
+	cfg   loadgen.Config
+}
+
+var (
+	framedRuns = []spec{
+		{"framed, 1 connection", loadgen.Config{Mode: loadgen.Framed, Conns: 1}},
+		{"framed, 64 connections", loadgen.Config{Mode: loadgen.Framed, Conns: 64}},
+		{"framed, 512 connections", loadgen.Config{Mode: loadgen.Framed, Conns: 512}},
+		{"pipelined, 4 x 64", loadgen.Config{Mode: loadgen.Pipelined, Conns: 4, InFlight: 64}},
+	}
+	bareRuns = []spec{
+		{"bare, 1 client", loadgen.Config{Mode: loadgen.Bare, Conns: 1}},
+		{"bare, 64 clients", loadgen.Config{Mode: loadgen.Bare, Conns: 64}},
+	}
+	httpRuns = []spec{
+		{"http, 1 client", loadgen.Config{Mode: loadgen.HTTP, Conns: 1}},
+		{"http, 64 clients", loadgen.Config{Mode: loadgen.HTTP, Conns: 64}},
+	}
+	// journal modes: "disk" (the default: synced), "os" (left to the OS
+	// cache) or "off".
+	journalModes = []string{"disk", "os", "off"}
+)
+
+// bench is one run of the suite: the emulators, the rows so far, and
+// the emulator's own ceiling for each row.
+type bench struct {
+	d                    *isocodec.Dialect
+	framing              *isocodec.Framing
+	tmp                  string
+	bankFramed, bankBare int
+	rows                 []row
+	ceiling              map[string]float64
+}
+
+// gw is one gateway under test and its ports.
+type gw struct {
+	p         *proc
+	pos, http int
+}
+
 func suite() error {
 	d := isocodec.SmartVista
 	ascii4, _ := isocodec.FramingByName("ascii4", isocodec.FramingConfig{Layout: d.Layout})
@@ -155,160 +198,179 @@ func suite() error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-
-	bankFramed, bankBare := freePort(), freePort()
-	for _, b := range []struct {
-		port int
-		args []string
-	}{{bankFramed, nil}, {bankBare, []string{"--useHeader=false"}}} {
-		p, err := start("emulator", append([]string{"--echoServerPort=" + strconv.Itoa(b.port), "--bankHistory=65536"}, b.args...)...)
-		if err != nil {
-			return err
-		}
-		defer p.stop()
-		if err := waitPort(b.port); err != nil {
-			return err
-		}
-	}
-
-	run := func(target string, gw *proc, cfg loadgen.Config) (row, error) {
-		cfg.Dialect, cfg.Framing, cfg.Duration, cfg.Warmup = d, ascii4, *duration, *warmup
-		var before float64
-		if gw != nil {
-			before = gw.cpu()
-		}
-		res, err := loadgen.Run(context.Background(), cfg)
-		if err != nil {
-			return row{}, err
-		}
-		r := row{Result: res, Target: target}
-		if gw != nil {
-			r.GatewayCPU = gw.cpu() - before
-			r.PeakRSSMiB = gw.memory("VmHWM")
-		}
-		return r, nil
-	}
-	type spec struct {
-		label string
-		cfg   loadgen.Config
-	}
-	framedRuns := []spec{
-		{"framed, 1 connection", loadgen.Config{Mode: loadgen.Framed, Conns: 1}},
-		{"framed, 64 connections", loadgen.Config{Mode: loadgen.Framed, Conns: 64}},
-		{"framed, 512 connections", loadgen.Config{Mode: loadgen.Framed, Conns: 512}},
-		{"pipelined, 4 x 64", loadgen.Config{Mode: loadgen.Pipelined, Conns: 4, InFlight: 64}},
-	}
-	bareRuns := []spec{
-		{"bare, 1 client", loadgen.Config{Mode: loadgen.Bare, Conns: 1}},
-		{"bare, 64 clients", loadgen.Config{Mode: loadgen.Bare, Conns: 64}},
-	}
-	httpRuns := []spec{
-		{"http, 1 client", loadgen.Config{Mode: loadgen.HTTP, Conns: 1}},
-		{"http, 64 clients", loadgen.Config{Mode: loadgen.HTTP, Conns: 64}},
-	}
-
-	// Ceilings: the emulator alone.
-	ceiling := map[string]float64{}
-	var rows []row
-	for _, s := range append(append([]spec{}, framedRuns...), bareRuns...) {
-		cfg := s.cfg
-		port := bankFramed
-		if cfg.Mode == loadgen.Bare {
-			port = bankBare
-		}
-		cfg.Addr = "127.0.0.1:" + strconv.Itoa(port)
-		r, err := run("emulator", nil, cfg)
-		if err != nil {
-			return err
-		}
-		ceiling[s.label] = r.TPS
-		rows = append(rows, r)
-		report(s.label, r)
-	}
-
-	// journal: "disk" (the default: synced), "os" (left to the OS cache)
-	// or "off".
-	gateway := func(framing, journal string) (*proc, int, int, error) {
-		pos, http := freePort(), freePort()
-		dataDir, err := os.MkdirTemp(tmp, framing+journal)
-		if err != nil {
-			return nil, 0, 0, err
-		}
-		args := []string{"--upstreamHost=127.0.0.1", "--upstreamPort=" + strconv.Itoa(bankFramed),
-			"--listenPort=" + strconv.Itoa(pos), "--listenHttpPort=" + strconv.Itoa(http), "--listenFraming=" + framing,
-			"--dataDir=" + dataDir, "--maxQueue=100000"}
-		switch journal {
-		case "off":
-			args = append(args, "--journal=off")
-		default:
-			args = append(args, "--journal=on", "--journalSync="+journal)
-		}
-		p, err := start("gateway", args...)
-		if err != nil {
-			return nil, 0, 0, err
-		}
-		if err := waitPort(http); err != nil {
-			p.stop()
-			return nil, 0, 0, err
-		}
-		// Wait for the bank link: /healthz says 200 once it is up.
-		deadline := time.Now().Add(20 * time.Second)
-		for time.Now().Before(deadline) {
-			if up, _ := healthy(http); up {
-				break
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		return p, pos, http, nil
-	}
-
-	// The three journal modes run side by side, each row in turn against
-	// each (an idle gateway costs nothing), so that what they cost is
-	// compared within moments, not across the minutes of a run.
-	type gwRef struct {
-		p         *proc
-		pos, http int
-	}
-	modes := []string{"disk", "os", "off"}
-	gws := map[string]gwRef{}
-	for _, journal := range modes {
-		gw, pos, http, err := gateway("header", journal)
-		if err != nil {
-			return err
-		}
-		defer gw.stop()
-		gws[journal] = gwRef{gw, pos, http}
-	}
-	// A fourth, untouched until the end, for what idle connections cost:
-	// the others' heaps have grown under load, and would hide it.
-	fresh, freshPos, _, err := gateway("header", "disk")
+	b := &bench{d: d, framing: ascii4, tmp: tmp, bankFramed: freePort(), bankBare: freePort(), ceiling: map[string]float64{}}
+	stop, err := b.startBanks()
+	defer stop()
 	if err != nil {
 		return err
 	}
-	defer fresh.stop()
+	for _, step := range []func() error{b.ceilings, b.journalRows, b.bareRows} {
+		if err := step(); err != nil {
+			return err
+		}
+	}
+	fmt.Println("\nJSON lines:")
+	for _, r := range b.rows {
+		out, _ := json.Marshal(r)
+		fmt.Println(string(out))
+	}
+	return nil
+}
+
+// startBanks starts the emulators, framed and bare; stop ends them.
+func (b *bench) startBanks() (stop func(), err error) {
+	var procs []*proc
+	stop = func() {
+		for _, p := range procs {
+			p.stop()
+		}
+	}
+	for _, bk := range []struct {
+		port int
+		args []string
+	}{{b.bankFramed, nil}, {b.bankBare, []string{"--useHeader=false"}}} {
+		p, err := start("emulator", append([]string{"--echoServerPort=" + strconv.Itoa(bk.port), "--bankHistory=65536"}, bk.args...)...)
+		if err != nil {
+			return stop, err
+		}
+		procs = append(procs, p)
+		if err := waitPort(bk.port); err != nil {
+			return stop, err
+		}
+	}
+	return stop, nil
+}
+
+// run measures one row against target; with a gateway, its CPU and peak
+// memory too.
+func (b *bench) run(target string, g *proc, cfg loadgen.Config) (row, error) {
+	cfg.Dialect, cfg.Framing, cfg.Duration, cfg.Warmup = b.d, b.framing, *duration, *warmup
+	var before float64
+	if g != nil {
+		before = g.cpu()
+	}
+	res, err := loadgen.Run(context.Background(), cfg)
+	if err != nil {
+		return row{}, err
+	}
+	r := row{Result: res, Target: target}
+	if g != nil {
+		r.GatewayCPU = g.cpu() - before
+		r.PeakRSSMiB = g.memory("VmHWM")
+	}
+	return r, nil
+}
+
+// add records a gateway row with its journal mode and its share of the
+// emulator's ceiling.
+func (b *bench) add(label, journal string, r row) {
+	r.Journal = journal
+	if c := b.ceiling[label]; c > 0 {
+		r.Ceiling, r.Share = c, r.TPS/c
+	}
+	b.rows = append(b.rows, r)
+	report(label+", journal "+journal, r)
+}
+
+// ceilings measures the emulator alone, for each framed and bare row.
+func (b *bench) ceilings() error {
+	for _, s := range append(append([]spec{}, framedRuns...), bareRuns...) {
+		cfg := s.cfg
+		port := b.bankFramed
+		if cfg.Mode == loadgen.Bare {
+			port = b.bankBare
+		}
+		cfg.Addr = "127.0.0.1:" + strconv.Itoa(port)
+		r, err := b.run("emulator", nil, cfg)
+		if err != nil {
+			return err
+		}
+		b.ceiling[s.label] = r.TPS
+		b.rows = append(b.rows, r)
+		report(s.label, r)
+	}
+	return nil
+}
+
+// gateway starts one with POS framing and a journal mode, and waits for
+// its bank link.
+func (b *bench) gateway(framing, journal string) (gw, error) {
+	pos, http := freePort(), freePort()
+	dataDir, err := os.MkdirTemp(b.tmp, framing+journal)
+	if err != nil {
+		return gw{}, err
+	}
+	args := []string{"--upstreamHost=127.0.0.1", "--upstreamPort=" + strconv.Itoa(b.bankFramed),
+		"--listenPort=" + strconv.Itoa(pos), "--listenHttpPort=" + strconv.Itoa(http), "--listenFraming=" + framing,
+		"--dataDir=" + dataDir, "--maxQueue=100000"}
+	switch journal {
+	case "off":
+		args = append(args, "--journal=off")
+	default:
+		args = append(args, "--journal=on", "--journalSync="+journal)
+	}
+	p, err := start("gateway", args...)
+	if err != nil {
+		return gw{}, err
+	}
+	if err := waitPort(http); err != nil {
+		p.stop()
+		return gw{}, err
+	}
+	// Wait for the bank link: /healthz says 200 once it is up.
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if up, _ := healthy(http); up {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return gw{p, pos, http}, nil
+}
+
+// journalRows runs the framed and HTTP rows against the three journal
+// modes side by side, each row in turn against each (an idle gateway
+// costs nothing), so that what they cost is compared within moments,
+// not across the minutes of a run; then the idle-connection figure.
+func (b *bench) journalRows() error {
+	gws := map[string]gw{}
+	defer func() {
+		for _, g := range gws {
+			g.p.stop()
+		}
+	}()
+	for _, journal := range journalModes {
+		g, err := b.gateway("header", journal)
+		if err != nil {
+			return err
+		}
+		gws[journal] = g
+	}
+	// A fourth, untouched until the end, for what idle connections cost:
+	// the others' heaps have grown under load, and would hide it.
+	fresh, err := b.gateway("header", "disk")
+	if err != nil {
+		return err
+	}
+	defer fresh.p.stop()
 	type costKey struct{ label, journal string }
 	tps := map[costKey]float64{}
 	var costLabels []string
 	for _, s := range append(append([]spec{}, framedRuns...), httpRuns...) {
 		costLabels = append(costLabels, s.label)
-		for _, journal := range modes {
+		for _, journal := range journalModes {
 			g := gws[journal]
 			cfg := s.cfg
 			cfg.Addr = "127.0.0.1:" + strconv.Itoa(g.pos)
 			if cfg.Mode == loadgen.HTTP {
 				cfg.Addr = "127.0.0.1:" + strconv.Itoa(g.http)
 			}
-			r, err := run("gateway", g.p, cfg)
+			r, err := b.run("gateway", g.p, cfg)
 			if err != nil {
 				return err
 			}
-			r.Journal = journal
-			if c := ceiling[s.label]; c > 0 {
-				r.Ceiling, r.Share = c, r.TPS/c
-			}
 			tps[costKey{s.label, journal}] = r.TPS
-			rows = append(rows, r)
-			report(s.label+", journal "+journal, r)
+			b.add(s.label, journal, r)
 		}
 	}
 	fmt.Println("\njournal cost (throughput lost against --journal=off, same row, run side by side):")
@@ -321,51 +383,40 @@ func suite() error {
 			100*(1-tps[costKey{l, "disk"}]/off), 100*(1-tps[costKey{l, "os"}]/off))
 	}
 	fmt.Println()
-	for _, journal := range modes {
-		gws[journal].p.stop()
+	for _, g := range gws {
+		g.p.stop()
 	}
 	if *idle > 0 {
-		g := gwRef{p: fresh, pos: freshPos}
-		if err := idleFigure(g.p, g.pos, *idle); err != nil {
+		if err := idleFigure(fresh.p, fresh.pos, *idle); err != nil {
 			fmt.Println("idle connections:", err)
 		}
 		// As many terminals, each sending a purchase a second.
 		label := fmt.Sprintf("framed, %d connections, 1/s each", *idle)
-		r, err := run("gateway", g.p, loadgen.Config{Mode: loadgen.Framed, Addr: "127.0.0.1:" + strconv.Itoa(g.pos),
+		r, err := b.run("gateway", fresh.p, loadgen.Config{Mode: loadgen.Framed, Addr: "127.0.0.1:" + strconv.Itoa(fresh.pos),
 			Conns: *idle, Pace: time.Second})
 		if err != nil {
 			return err
 		}
-		r.Journal = "disk"
-		rows = append(rows, r)
-		report(label+", journal disk", r)
+		b.add(label, "disk", r)
 	}
-	fresh.stop()
-	gw, pos, _, err := gateway("bare", "disk")
+	return nil
+}
+
+// bareRows runs the original's clients: one message per connection.
+func (b *bench) bareRows() error {
+	g, err := b.gateway("bare", "disk")
 	if err != nil {
 		return err
 	}
+	defer g.p.stop()
 	for _, s := range bareRuns {
 		cfg := s.cfg
-		cfg.Addr = "127.0.0.1:" + strconv.Itoa(pos)
-		r, err := run("gateway", gw, cfg)
+		cfg.Addr = "127.0.0.1:" + strconv.Itoa(g.pos)
+		r, err := b.run("gateway", g.p, cfg)
 		if err != nil {
-			gw.stop()
 			return err
 		}
-		r.Journal = "disk"
-		if c := ceiling[s.label]; c > 0 {
-			r.Ceiling, r.Share = c, r.TPS/c
-		}
-		rows = append(rows, r)
-		report(s.label+", journal disk", r)
-	}
-	gw.stop()
-
-	fmt.Println("\nJSON lines:")
-	for _, r := range rows {
-		b, _ := json.Marshal(r)
-		fmt.Println(string(b))
+		b.add(s.label, "disk", r)
 	}
 	return nil
 }
