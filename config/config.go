@@ -38,6 +38,9 @@ type Config struct {
 	AdminPort             int
 	APITokens             string
 	APIAuth               string
+	HTTPTLSCert           string
+	HTTPTLSKey            string
+	HTTPTLSClientCA       string
 	ListenFraming         string
 	ListenHTTPPort        int
 	ClientTimeout         time.Duration

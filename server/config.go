@@ -44,7 +44,10 @@ type Config struct {
 	AdminAddr string
 	// APITokens, when set, are the credentials the HTTP API asks of
 	// every payment request (401 without one).
-	APITokens  []APIToken
+	APITokens []APIToken
+	// HTTPTLS, when set, serves the HTTP API over TLS (mutual TLS with a
+	// client CA: the certificate's subject names the client in the logs).
+	HTTPTLS    *TLSFiles
 	ClientIdle time.Duration
 	// MaxConns and MaxConnsPerAddr cap the connections of the POS port
 	// and of the HTTP API, each (0: no cap); FirstByte closes a POS

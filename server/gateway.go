@@ -123,6 +123,18 @@ func (g *Gateway) HTTPAddr() net.Addr {
 	return g.http.ln.Addr()
 }
 
+// ReloadTLS reads the TLS listeners' certificates and keys again (on
+// SIGHUP): new handshakes get them, open connections keep theirs. On an
+// error, naming the file, the old ones stay.
+func (g *Gateway) ReloadTLS() error {
+	if g.http != nil && g.http.tls != nil {
+		if err := g.http.tls.Reload(); err != nil {
+			return fmt.Errorf("server: HTTP API: %w", err)
+		}
+	}
+	return nil
+}
+
 // Start opens the listeners, starts dialling the bank and returns once
 // everything listens.
 func (g *Gateway) Start() error {

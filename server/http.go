@@ -1,6 +1,7 @@
 package server
 
 import (
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"net"
@@ -27,7 +28,8 @@ const readHTTPBody = 4 * MaxHTTPBody
 
 // httpFront is the JSON and hex API.
 type httpFront struct {
-	g *Gateway
+	g   *Gateway
+	tls *serverTLS // nil: plaintext
 	httpServer
 }
 
@@ -39,14 +41,19 @@ type httpServer struct {
 }
 
 // serve listens on addr and serves srv there until shutdown; limits,
-// when set, cap its connections (refuse counts those it closes).
-func (s *httpServer) serve(addr string, srv *fasthttp.Server, limits *connLimits, refuse func(string, net.Addr)) error {
+// when set, cap its connections (refuse counts those it closes); with
+// tlsConf, it speaks TLS (the handshake runs on the connection's own
+// goroutine, bounded by the server's ReadTimeout).
+func (s *httpServer) serve(addr string, srv *fasthttp.Server, limits *connLimits, refuse func(string, net.Addr), tlsConf *tls.Config) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}
 	if limits != nil {
 		ln = &limitedListener{Listener: ln, limits: limits, refuse: refuse}
+	}
+	if tlsConf != nil {
+		ln = tls.NewListener(ln, tlsConf)
 	}
 	s.srv, s.ln, s.done = srv, ln, make(chan error, 1)
 	go func() { s.done <- srv.Serve(ln) }()
@@ -66,6 +73,14 @@ func (s *httpServer) shutdown() error {
 
 func newHTTPFront(g *Gateway, addr string) (*httpFront, error) {
 	h := &httpFront{g: g}
+	var tlsConf *tls.Config
+	if f := g.cfg.HTTPTLS; f != nil {
+		var err error
+		if h.tls, err = newServerTLS(*f); err != nil {
+			return nil, err
+		}
+		tlsConf = h.tls.config()
+	}
 	return h, h.serve(addr, &fasthttp.Server{
 		Handler:               h.handle,
 		Name:                  "socketqueue",
@@ -76,7 +91,7 @@ func newHTTPFront(g *Gateway, addr string) (*httpFront, error) {
 		MaxRequestBodySize:    readHTTPBody,
 		Logger:                fasthttpLogger{g},
 		ErrorHandler:          h.requestError,
-	}, newConnLimits(g.cfg.MaxConns, g.cfg.MaxConnsPerAddr), g.refuseConn)
+	}, newConnLimits(g.cfg.MaxConns, g.cfg.MaxConnsPerAddr), g.refuseConn, tlsConf)
 }
 
 // requestError answers a request fasthttp could not read, in the API's
@@ -136,6 +151,12 @@ func (h *httpFront) handle(ctx *fasthttp.RequestCtx) {
 	}
 	raw := path == "/raw"
 	client := ""
+	if ctx.IsTLS() {
+		client = peerIdentity(ctx.TLSConnectionState()) // "" without mutual TLS
+		if client != "" && ctx.ConnRequestNum() == 1 {
+			h.g.log.Info().Str("peer", ctx.RemoteAddr().String()).Str("cert", client).Msg("HTTP client connected with a certificate")
+		}
+	}
 	if tokens := h.g.cfg.APITokens; tokens != nil {
 		name, ok := authorize(tokens, ctx.Request.Header.Peek("Authorization"))
 		if !ok {
@@ -145,6 +166,9 @@ func (h *httpFront) handle(ctx *fasthttp.RequestCtx) {
 			ctx.SetStatusCode(fasthttp.StatusUnauthorized)
 			h.writeFailure(ctx, raw, "no valid credential: send Authorization: Bearer TOKEN")
 			return
+		}
+		if client != "" {
+			name += " (" + client + ")" // the token and the certificate
 		}
 		client = name
 	}

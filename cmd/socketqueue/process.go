@@ -35,6 +35,7 @@ type process struct {
 	stdout   io.Writer
 	dialect  *isocodec.Dialect
 	framing  *isocodec.Framing // as the host frames
+	gw       *server.Gateway   // nil when not a gateway
 }
 
 func newProcess(cfg *config.Config, stdout, stderr io.Writer) (*process, error) {
@@ -163,6 +164,7 @@ func (p *process) run(ctx context.Context, hup <-chan os.Signal) error {
 			return err
 		}
 		stops = append(stops, gw.Shutdown)
+		p.gw = gw
 		serving = true
 	}
 
@@ -208,6 +210,13 @@ func (p *process) hangUp() {
 		}
 	}
 	p.stats.Reset()
+	if p.gw != nil {
+		if err := p.gw.ReloadTLS(); err != nil {
+			p.log.Error().Err(err).Msg("SIGHUP: TLS files not reloaded; the ones read before stay in use")
+		} else {
+			p.log.Info().Msg("SIGHUP: TLS files re-read")
+		}
+	}
 	p.log.Info().Msg("SIGHUP: log file reopened, statistics reset")
 }
 
@@ -293,6 +302,12 @@ func (p *process) startGateway(j *journal.Journal) (*server.Gateway, error) {
 	}
 	if cfg.ListenHTTPPort != 0 {
 		sc.HTTPAddr = net.JoinHostPort(cfg.ListenHTTPHost, strconv.Itoa(cfg.ListenHTTPPort))
+		switch {
+		case cfg.HTTPTLSCert != "" && cfg.HTTPTLSKey != "":
+			sc.HTTPTLS = &server.TLSFiles{Cert: cfg.HTTPTLSCert, Key: cfg.HTTPTLSKey, ClientCA: cfg.HTTPTLSClientCA}
+		case cfg.HTTPTLSCert != "" || cfg.HTTPTLSKey != "" || cfg.HTTPTLSClientCA != "":
+			return nil, fmt.Errorf("%w: --listenHttpTlsCert and --listenHttpTlsKey go together (and --listenHttpTlsClientCa needs them)", config.ErrUsage)
+		}
 		if err := p.apiAuth(&sc); err != nil {
 			return nil, err
 		}
@@ -323,8 +338,8 @@ func (p *process) apiAuth(sc *server.Config) error {
 		sc.APITokens = tokens
 		return nil
 	}
-	if isLoopback(cfg.ListenHTTPHost) {
-		return nil
+	if isLoopback(cfg.ListenHTTPHost) || sc.HTTPTLS != nil && sc.HTTPTLS.ClientCA != "" {
+		return nil // loopback, or every client shows a certificate
 	}
 	if cfg.APIAuth != "off" {
 		return fmt.Errorf("%w: --listenHttpHost=%s is not loopback: give --apiTokens=FILE so that only your back ends can send payments, or --apiAuth=off to leave the API open", config.ErrUsage, cfg.ListenHTTPHost)

@@ -1,0 +1,87 @@
+package server
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"os"
+	"sync/atomic"
+)
+
+// TLSFiles names a listener's certificate and key (PEM) and, for mutual
+// TLS, the CA file its clients' certificates must chain to.
+type TLSFiles struct {
+	Cert, Key string
+	// ClientCA, when set, makes a client certificate required.
+	ClientCA string
+}
+
+// serverTLS is a listener's TLS: the files are read at start and again on
+// Reload, and each new handshake takes what was read last, so connections
+// already open keep theirs. Safe for concurrent use.
+type serverTLS struct {
+	files     TLSFiles
+	cert      atomic.Pointer[tls.Certificate]
+	clientCAs atomic.Pointer[x509.CertPool]
+}
+
+func newServerTLS(f TLSFiles) (*serverTLS, error) {
+	s := &serverTLS{files: f}
+	return s, s.Reload()
+}
+
+// Reload reads the files again; on an error, which names the file, the
+// ones read before stay in use.
+func (s *serverTLS) Reload() error {
+	cert, err := tls.LoadX509KeyPair(s.files.Cert, s.files.Key)
+	if err != nil {
+		return fmt.Errorf("TLS certificate %s with key %s: %w", s.files.Cert, s.files.Key, err)
+	}
+	var pool *x509.CertPool
+	if s.files.ClientCA != "" {
+		pem, err := os.ReadFile(s.files.ClientCA)
+		if err != nil {
+			return fmt.Errorf("TLS client CA: %w", err)
+		}
+		pool = x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("TLS client CA %s: no PEM certificate in it", s.files.ClientCA)
+		}
+	}
+	s.cert.Store(&cert)
+	s.clientCAs.Store(pool)
+	return nil
+}
+
+// config is the tls.Config for the listener: TLS 1.2 at least, Go's
+// cipher suites and curve preferences, session tickets on (resumption).
+func (s *serverTLS) config() *tls.Config {
+	base := &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+			return s.cert.Load(), nil
+		},
+	}
+	if s.files.ClientCA == "" {
+		return base
+	}
+	// The client CAs may change on Reload: each handshake takes the
+	// pool read last.
+	base.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) {
+		c := base.Clone()
+		c.GetConfigForClient = nil
+		c.ClientAuth = tls.RequireAndVerifyClientCert
+		c.ClientCAs = s.clientCAs.Load()
+		return c, nil
+	}
+	return base
+}
+
+// peerIdentity is the subject of the client's verified certificate, or
+// "" without one.
+func peerIdentity(cs *tls.ConnectionState) string {
+	if cs == nil || len(cs.VerifiedChains) == 0 || len(cs.VerifiedChains[0]) == 0 {
+		return ""
+	}
+	return cs.VerifiedChains[0][0].Subject.String()
+}
