@@ -41,6 +41,7 @@ type Config struct {
 	HTTPTLSCert           string
 	HTTPTLSKey            string
 	HTTPTLSClientCA       string
+	TLSHandshakeTimeout   time.Duration
 	ListenFraming         string
 	ListenHTTPPort        int
 	ClientTimeout         time.Duration

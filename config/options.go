@@ -155,6 +155,8 @@ func options(c *Config) []*Option {
 			Help: "PEM private key of listenHttpTlsCert"},
 		{Name: "listenHttpTlsClientCa", Group: gateway, ptr: &c.HTTPTLSClientCA,
 			Help: "PEM CA file: the HTTP API asks every client for a certificate it signed (mutual TLS); the subject names the client in the logs"},
+		{Name: "tlsHandshakeTimeout", Group: gateway, Default: "10", ptr: &c.TLSHandshakeTimeout,
+			Help: "seconds a TLS handshake may take; a slower or failed one is closed and counted (refused: tls_handshake)"},
 		{Name: "maxConnections", Group: gateway, Default: "20000", ptr: &c.MaxConnections,
 			Help: "connections the POS port and the HTTP API each hold at most; more are closed at once and counted (0: no cap)"},
 		{Name: "maxConnectionsPerAddr", Group: gateway, Default: "0", ptr: &c.MaxConnectionsPerAddr,

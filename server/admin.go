@@ -25,7 +25,7 @@ func newAdminFront(g *Gateway, addr string) (*adminFront, error) {
 		Handler: a.handle, Name: "socketqueue", NoDefaultServerHeader: true,
 		ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second,
 		MaxRequestBodySize: 4 << 10, Logger: fasthttpLogger{g},
-	}, nil, nil, nil)
+	}, nil, nil, nil, 0)
 }
 
 func (a *adminFront) handle(ctx *fasthttp.RequestCtx) {

@@ -47,8 +47,10 @@ type Config struct {
 	APITokens []APIToken
 	// HTTPTLS, when set, serves the HTTP API over TLS (mutual TLS with a
 	// client CA: the certificate's subject names the client in the logs).
-	HTTPTLS    *TLSFiles
-	ClientIdle time.Duration
+	HTTPTLS *TLSFiles
+	// TLSHandshake bounds a TLS handshake (10 s when 0).
+	TLSHandshake time.Duration
+	ClientIdle   time.Duration
 	// MaxConns and MaxConnsPerAddr cap the connections of the POS port
 	// and of the HTTP API, each (0: no cap); FirstByte closes a POS
 	// connection that has sent nothing that long (0: never).
@@ -125,6 +127,9 @@ func (c *Config) check() error {
 	}
 	if c.EchoTID == "" {
 		c.EchoTID = "00000000"
+	}
+	if c.TLSHandshake <= 0 {
+		c.TLSHandshake = 10 * time.Second
 	}
 	if c.Loops <= 0 {
 		c.Loops = 1

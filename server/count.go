@@ -93,10 +93,14 @@ const (
 	refusedConnections     = "connections"
 	refusedAddrConnections = "connections_per_address"
 	// A POS connection that sent nothing within --firstByteTimeout.
-	refusedSilent   = "no_first_byte"
-	refusedInvalid  = "invalid"    // parsed, failed validation (or a response MTI)
-	refusedLinkDown = "link_down"  // no bank link
-	refusedStopping = "stopping"   // the gateway is shutting down
-	refusedFull     = "queue_full" // maxQueue reached
-	refusedJournal  = "journal"    // the journal could not record the purchase
+	refusedSilent = "no_first_byte"
+	// A TLS handshake that failed (no or a bad client certificate,
+	// plaintext, an old protocol) or did not end within
+	// --tlsHandshakeTimeout.
+	refusedHandshake = "tls_handshake"
+	refusedInvalid   = "invalid"    // parsed, failed validation (or a response MTI)
+	refusedLinkDown  = "link_down"  // no bank link
+	refusedStopping  = "stopping"   // the gateway is shutting down
+	refusedFull      = "queue_full" // maxQueue reached
+	refusedJournal   = "journal"    // the journal could not record the purchase
 )

@@ -42,9 +42,8 @@ type httpServer struct {
 
 // serve listens on addr and serves srv there until shutdown; limits,
 // when set, cap its connections (refuse counts those it closes); with
-// tlsConf, it speaks TLS (the handshake runs on the connection's own
-// goroutine, bounded by the server's ReadTimeout).
-func (s *httpServer) serve(addr string, srv *fasthttp.Server, limits *connLimits, refuse func(string, net.Addr), tlsConf *tls.Config) error {
+// tlsConf, it speaks TLS, each handshake bounded by handshake.
+func (s *httpServer) serve(addr string, srv *fasthttp.Server, limits *connLimits, refuse func(string, net.Addr), tlsConf *tls.Config, handshake time.Duration) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
@@ -53,7 +52,7 @@ func (s *httpServer) serve(addr string, srv *fasthttp.Server, limits *connLimits
 		ln = &limitedListener{Listener: ln, limits: limits, refuse: refuse}
 	}
 	if tlsConf != nil {
-		ln = tls.NewListener(ln, tlsConf)
+		ln = newTLSListener(ln, tlsConf, handshake, refuse)
 	}
 	s.srv, s.ln, s.done = srv, ln, make(chan error, 1)
 	go func() { s.done <- srv.Serve(ln) }()
@@ -91,7 +90,7 @@ func newHTTPFront(g *Gateway, addr string) (*httpFront, error) {
 		MaxRequestBodySize:    readHTTPBody,
 		Logger:                fasthttpLogger{g},
 		ErrorHandler:          h.requestError,
-	}, newConnLimits(g.cfg.MaxConns, g.cfg.MaxConnsPerAddr), g.refuseConn, tlsConf)
+	}, newConnLimits(g.cfg.MaxConns, g.cfg.MaxConnsPerAddr), g.refuseConn, tlsConf, g.cfg.TLSHandshake)
 }
 
 // requestError answers a request fasthttp could not read, in the API's

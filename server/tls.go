@@ -3,9 +3,13 @@ package server
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
+	"net"
 	"os"
+	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // TLSFiles names a listener's certificate and key (PEM) and, for mutual
@@ -84,4 +88,78 @@ func peerIdentity(cs *tls.ConnectionState) string {
 		return ""
 	}
 	return cs.VerifiedChains[0][0].Subject.String()
+}
+
+// tlsListener hands the server only connections whose TLS handshake is
+// done. Each handshake runs on its own goroutine, bounded by timeout, so
+// that a client that connects and says nothing holds no server goroutine
+// past it; a handshake that fails or times out is counted with refuse and
+// closed, never seen by the server.
+type tlsListener struct {
+	net.Listener
+	conf    *tls.Config
+	timeout time.Duration
+	refuse  func(reason string, peer net.Addr)
+	ready   chan net.Conn
+	errs    chan error
+	closed  chan struct{}
+	once    sync.Once
+}
+
+func newTLSListener(ln net.Listener, conf *tls.Config, timeout time.Duration, refuse func(string, net.Addr)) *tlsListener {
+	l := &tlsListener{Listener: ln, conf: conf, timeout: timeout, refuse: refuse,
+		ready: make(chan net.Conn), errs: make(chan error), closed: make(chan struct{})}
+	go l.accept()
+	return l
+}
+
+func (l *tlsListener) accept() {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			select {
+			case l.errs <- err:
+			case <-l.closed:
+				return
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		go l.handshake(c)
+	}
+}
+
+func (l *tlsListener) handshake(c net.Conn) {
+	tc := tls.Server(c, l.conf)
+	_ = tc.SetDeadline(time.Now().Add(l.timeout))
+	if err := tc.Handshake(); err != nil {
+		l.refuse(refusedHandshake, c.RemoteAddr())
+		_ = c.Close()
+		return
+	}
+	_ = tc.SetDeadline(time.Time{})
+	select {
+	case l.ready <- tc:
+	case <-l.closed:
+		_ = tc.Close()
+	}
+}
+
+// Accept returns the next connection that completed its handshake.
+func (l *tlsListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.ready:
+		return c, nil
+	case err := <-l.errs:
+		return nil, err
+	case <-l.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *tlsListener) Close() error {
+	l.once.Do(func() { close(l.closed) })
+	return l.Listener.Close()
 }

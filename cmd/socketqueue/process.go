@@ -286,8 +286,9 @@ func (p *process) startGateway(j *journal.Journal) (*server.Gateway, error) {
 		QueueTimeout: cfg.QueueTimeout, ShortTimeout: cfg.QueueShortTimeout,
 		Log: p.log, Dangerous: cfg.Dangerous, Loops: cfg.Loops,
 		Journal: j, NoAutoReversal: cfg.NoAutoReversal, Stats: p.stats, Metrics: metrics.New(),
-		JSONWire: cfg.JSONValues == "wire",
-		MaxConns: cfg.MaxConnections, MaxConnsPerAddr: cfg.MaxConnectionsPerAddr, FirstByte: cfg.FirstByteTimeout,
+		JSONWire:     cfg.JSONValues == "wire",
+		TLSHandshake: cfg.TLSHandshakeTimeout,
+		MaxConns:     cfg.MaxConnections, MaxConnsPerAddr: cfg.MaxConnectionsPerAddr, FirstByte: cfg.FirstByteTimeout,
 	}
 	if sc.ReversalRepeatMTI, err = isocodec.ParseMTI(cfg.ReversalRepeatMTI); err != nil {
 		return nil, fmt.Errorf("%w: --reversalRepeatMti: %w", config.ErrUsage, err)

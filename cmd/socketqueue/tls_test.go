@@ -104,11 +104,12 @@ func TestHTTPMutualTLS(t *testing.T) {
 	other := newTestCA(t, dir, "other-ca")
 	strangerCert, strangerKey := other.issue("stranger", false, time.Now().Add(time.Hour))
 
-	bankPort, bankHTTP, httpPort := strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t))
+	bankPort, bankHTTP, httpPort, adminPort := strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t))
 	logFile := filepath.Join(dir, "gw.log")
 	gw := start(t, "bank link up", "--v", "--dataDir="+dir, "--echoServerPort="+bankPort, "--bankHttpPort="+bankHTTP,
 		"--upstreamHost=127.0.0.1", "--upstreamPort="+bankPort, "--listenHttpPort="+httpPort, "--logFile="+logFile,
-		"--listenHttpTlsCert="+srvCert, "--listenHttpTlsKey="+srvKey, "--listenHttpTlsClientCa="+ca.path)
+		"--listenHttpTlsCert="+srvCert, "--listenHttpTlsKey="+srvKey, "--listenHttpTlsClientCa="+ca.path,
+		"--adminPort="+adminPort, "--tlsHandshakeTimeout=1")
 	url := "https://127.0.0.1:" + httpPort + "/"
 	stan := 0
 	post := func(cert, key string) (string, error) {
@@ -141,6 +142,19 @@ func TestHTTPMutualTLS(t *testing.T) {
 	}
 	if n := bankTotals(t, bankHTTP).Approved; n != 1 {
 		t.Fatalf("%d purchases at the bank, want 1", n)
+	}
+	// A client that connects and says nothing is closed at the deadline.
+	silent, err := net.Dial("tcp", "127.0.0.1:"+httpPort)
+	if err != nil {
+		t.Fatal(err)
+	}
+	silent.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := silent.Read(make([]byte, 1)); err == nil || strings.Contains(err.Error(), "timeout") {
+		t.Fatalf("a silent connection was not closed by the handshake deadline: %v", err)
+	}
+	silent.Close()
+	if _, out := request(t, "GET", "http://127.0.0.1:"+adminPort+"/metrics", "", ""); !strings.Contains(out, `socketqueue_refused_total{reason="tls_handshake"} 5`) {
+		t.Errorf("failed handshakes are not counted (3 certificates, plaintext, silence):\n%s", grepLines(out, "refused"))
 	}
 
 	// A connection opened before the reload.
