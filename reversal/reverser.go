@@ -23,12 +23,13 @@ type Config struct {
 }
 
 // Reverser decides, schedules and records reversals. It is safe for
-// concurrent use: Decide is called from the bank link's loop, the ticker
-// and the HTTP handlers, Due and Unsent from the ticker, Answered from the
-// link's loop, Failed from wherever a try fails. None blocks on I/O.
+// concurrent use: Decide is called from the bank link's loop and the
+// ticker, Due from the ticker only, Answered from the link's loop, Failed
+// and Unsent from wherever a try ends. None blocks on I/O.
 type Reverser struct {
 	cfg   Config
 	sched *Schedule
+	due   []*Reversal // Due's scratch: the ticker's
 }
 
 // New makes a Reverser with an empty schedule.
@@ -97,8 +98,9 @@ func (x *Reverser) Recover(now time.Time) error {
 // happen for a 0200 that went out). Each comes back through Answered,
 // Failed or Unsent.
 func (x *Reverser) Due(now time.Time, out []Try) []Try {
-	var due [16]*Reversal
-	for _, rv := range x.sched.Due(now, due[:0]) {
+	x.due = x.sched.Due(now, x.due[:0])
+	defer clear(x.due)
+	for _, rv := range x.due {
 		msg, err := Message(x.cfg.Dialect, rv.Original, rv.Repeat(), x.cfg.RepeatMTI, now)
 		var s isocodec.Scan
 		if err == nil {

@@ -247,12 +247,18 @@ func (rl *relay) journalState(err error) {
 
 // reply matches a response from the bank to its request and delivers
 // it, then sends the next request for that terminal. It runs on the bank
-// link's loop. It reports false for a reply nothing waited for.
+// link's loop. It reports false for a reply nothing waited for, which it
+// logs and drops: it never reaches another client.
 func (rl *relay) reply(s *isocodec.Scan, msg []byte) bool {
 	key, tid := dispatch.KeyOf(s, msg, rl.cfg.KeyFields)
 	r, next := rl.table.Match(key, tid, s, msg)
 	if r == nil {
-		return rl.rev.Late(key, s, msg, time.Unix(0, rl.loop.now))
+		if rl.rev.Late(key, s, msg, time.Unix(0, rl.loop.now)) {
+			return true
+		}
+		rl.log.Warn().Str("mti", s.MTI.String()).Str("key", key.String()).
+			Msg("reply matches no waiting request (late, duplicate or unknown); dropped")
+		return false
 	}
 	rl.deliver(r, s, msg)
 	if next != nil {

@@ -24,13 +24,28 @@ type TLSFiles struct {
 // Reload, and each new handshake takes what was read last, so connections
 // already open keep theirs. Safe for concurrent use.
 type serverTLS struct {
-	files     TLSFiles
-	cert      atomic.Pointer[tls.Certificate]
-	clientCAs atomic.Pointer[x509.CertPool]
+	files TLSFiles
+	cert  atomic.Pointer[tls.Certificate]
+	// mutual is the configuration with the client CAs read last; one
+	// value per reload, so that its session ticket keys, made on first
+	// use, serve every handshake until the next (resumption).
+	mutual atomic.Pointer[tls.Config]
+	base   *tls.Config
 }
 
 func newServerTLS(f TLSFiles) (*serverTLS, error) {
 	s := &serverTLS{files: f}
+	// TLS 1.2 at least, Go's cipher suites and curve preferences,
+	// session tickets on.
+	s.base = &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+			return s.cert.Load(), nil
+		},
+	}
+	if f.ClientCA != "" {
+		s.base.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) { return s.mutual.Load(), nil }
+	}
 	return s, s.Reload()
 }
 
@@ -53,33 +68,18 @@ func (s *serverTLS) Reload() error {
 		}
 	}
 	s.cert.Store(&cert)
-	s.clientCAs.Store(pool)
+	if pool != nil {
+		c := s.base.Clone()
+		c.GetConfigForClient = nil
+		c.ClientAuth = tls.RequireAndVerifyClientCert
+		c.ClientCAs = pool
+		s.mutual.Store(c)
+	}
 	return nil
 }
 
-// config is the tls.Config for the listener: TLS 1.2 at least, Go's
-// cipher suites and curve preferences, session tickets on (resumption).
-func (s *serverTLS) config() *tls.Config {
-	base := &tls.Config{
-		MinVersion: tls.VersionTLS12,
-		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
-			return s.cert.Load(), nil
-		},
-	}
-	if s.files.ClientCA == "" {
-		return base
-	}
-	// The client CAs may change on Reload: each handshake takes the
-	// pool read last.
-	base.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) {
-		c := base.Clone()
-		c.GetConfigForClient = nil
-		c.ClientAuth = tls.RequireAndVerifyClientCert
-		c.ClientCAs = s.clientCAs.Load()
-		return c, nil
-	}
-	return base
-}
+// config is the tls.Config for the listener.
+func (s *serverTLS) config() *tls.Config { return s.base }
 
 // peerIdentity is the subject of the client's verified certificate, or
 // "" without one.

@@ -3,7 +3,6 @@ package server
 import (
 	"github.com/panjf2000/gnet/v2"
 
-	"github.com/socketqueue/socketqueue-go/dispatch"
 	"github.com/socketqueue/socketqueue-go/isocodec"
 )
 
@@ -60,11 +59,7 @@ func (g *Gateway) fromBank(u *upstreamConn, msg []byte) {
 		g.answerBank(u, msg)
 		return
 	}
-	if !g.reply(&u.scan, msg) {
-		key, _ := dispatch.KeyOf(&u.scan, msg, g.cfg.KeyFields)
-		g.log.Warn().Str("mti", u.scan.MTI.String()).Str("key", key.String()).
-			Msg("reply matches no waiting request (late, duplicate or unknown); dropped")
-	}
+	g.reply(&u.scan, msg)
 }
 
 // flushDirty writes the replies collected for POS clients on this loop,

@@ -164,7 +164,8 @@ func TestHTTPMutualTLS(t *testing.T) {
 	}
 	roots := x509.NewCertPool()
 	roots.AddCert(ca.cert)
-	conn, err := tls.Dial("tcp", "127.0.0.1:"+httpPort, &tls.Config{RootCAs: roots, Certificates: []tls.Certificate{good}})
+	clientConf := &tls.Config{RootCAs: roots, Certificates: []tls.Certificate{good}, ClientSessionCache: tls.NewLRUClientSessionCache(4)}
+	conn, err := tls.Dial("tcp", "127.0.0.1:"+httpPort, clientConf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,6 +184,15 @@ func TestHTTPMutualTLS(t *testing.T) {
 		}
 	}
 	keepAlive()
+	// The session ticket it got resumes a second connection.
+	again, err := tls.Dial("tcp", "127.0.0.1:"+httpPort, clientConf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !again.ConnectionState().DidResume {
+		t.Error("a second connection did not resume the session")
+	}
+	again.Close()
 
 	// A new certificate in place of the old, then SIGHUP.
 	ca.issue("gateway-2", true, time.Now().Add(time.Hour))
