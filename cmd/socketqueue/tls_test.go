@@ -2,14 +2,7 @@ package main
 
 import (
 	"bufio"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -19,67 +12,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/socketqueue/socketqueue-go/internal/testpki"
 )
-
-// testCA makes certificates for the tests, written as PEM files in dir.
-type testCA struct {
-	t    *testing.T
-	dir  string
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	path string // the CA's PEM
-}
-
-var serial int64 = 100
-
-func newTestCA(t *testing.T, dir, name string) *testCA {
-	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	serial++
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true,
-		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	ca := &testCA{t: t, dir: dir, cert: cert, key: key, path: filepath.Join(dir, name+".pem")}
-	writePEM(t, ca.path, "CERTIFICATE", der)
-	return ca
-}
-
-// issue writes NAME.pem and NAME.key: a server certificate for 127.0.0.1
-// or a client one, valid until notAfter.
-func (ca *testCA) issue(name string, server bool, notAfter time.Time) (certFile, keyFile string) {
-	t := ca.t
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	serial++
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: name, Organization: []string{"Shop"}},
-		NotBefore: time.Now().Add(-2 * time.Hour), NotAfter: notAfter, KeyUsage: x509.KeyUsageDigitalSignature}
-	if server {
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-		tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
-	} else {
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, _ := x509.MarshalECPrivateKey(key)
-	certFile, keyFile = filepath.Join(ca.dir, name+".pem"), filepath.Join(ca.dir, name+".key")
-	writePEM(t, certFile, "CERTIFICATE", der)
-	writePEM(t, keyFile, "EC PRIVATE KEY", kder)
-	return certFile, keyFile
-}
-
-func writePEM(t *testing.T, path, kind string, der []byte) {
-	t.Helper()
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: kind, Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // TestHTTPMutualTLS: the HTTP API over mutual TLS, with curl and openssl
 // as the clients. A good client certificate is served and its subject
@@ -97,25 +32,25 @@ func TestHTTPMutualTLS(t *testing.T) {
 		t.Skip("openssl is not installed")
 	}
 	dir := t.TempDir()
-	ca := newTestCA(t, dir, "ca")
-	srvCert, srvKey := ca.issue("gateway-1", true, time.Now().Add(time.Hour))
-	goodCert, goodKey := ca.issue("shop-one", false, time.Now().Add(time.Hour))
-	oldCert, oldKey := ca.issue("shop-expired", false, time.Now().Add(-time.Hour))
-	other := newTestCA(t, dir, "other-ca")
-	strangerCert, strangerKey := other.issue("stranger", false, time.Now().Add(time.Hour))
+	ca := testpki.MustCA(t, dir, "ca")
+	srv := ca.MustIssue(t, "gateway-1", testpki.Server, time.Now().Add(time.Hour))
+	good := ca.MustIssue(t, "shop-one", testpki.Client, time.Now().Add(time.Hour))
+	old := ca.MustIssue(t, "shop-expired", testpki.Client, time.Now().Add(-time.Hour))
+	other := testpki.MustCA(t, dir, "other-ca")
+	stranger := other.MustIssue(t, "stranger", testpki.Client, time.Now().Add(time.Hour))
 
 	bankPort, bankHTTP, httpPort, adminPort := strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t))
 	logFile := filepath.Join(dir, "gw.log")
 	gw := start(t, "bank link up", "--v", "--dataDir="+dir, "--echoServerPort="+bankPort, "--bankHttpPort="+bankHTTP,
 		"--upstreamHost=127.0.0.1", "--upstreamPort="+bankPort, "--listenHttpPort="+httpPort, "--logFile="+logFile,
-		"--listenHttpTlsCert="+srvCert, "--listenHttpTlsKey="+srvKey, "--listenHttpTlsClientCa="+ca.path,
+		"--listenHttpTlsCert="+srv.Cert, "--listenHttpTlsKey="+srv.Key, "--listenHttpTlsClientCa="+ca.Path,
 		"--adminPort="+adminPort, "--tlsHandshakeTimeout=1")
 	url := "https://127.0.0.1:" + httpPort + "/"
 	stan := 0
 	post := func(cert, key string) (string, error) {
 		stan++
 		body := strings.Replace(purchaseJSON(), `"11": 618160`, `"11": `+strconv.Itoa(stan), 1)
-		args := []string{"-sS", "--max-time", "10", "--cacert", ca.path, "-H", "Content-Type: application/json", "-d", body}
+		args := []string{"-sS", "--max-time", "10", "--cacert", ca.Path, "-H", "Content-Type: application/json", "-d", body}
 		if cert != "" {
 			args = append(args, "--cert", cert, "--key", key)
 		}
@@ -124,8 +59,8 @@ func TestHTTPMutualTLS(t *testing.T) {
 	}
 	for _, tc := range []struct{ name, cert, key string }{
 		{"no client certificate", "", ""},
-		{"a certificate from another CA", strangerCert, strangerKey},
-		{"an expired certificate", oldCert, oldKey},
+		{"a certificate from another CA", stranger.Cert, stranger.Key},
+		{"an expired certificate", old.Cert, old.Key},
 	} {
 		if out, err := post(tc.cert, tc.key); err == nil {
 			t.Fatalf("%s: served: %s", tc.name, out)
@@ -134,7 +69,7 @@ func TestHTTPMutualTLS(t *testing.T) {
 			t.Fatalf("%s: %d purchases reached the bank", tc.name, n)
 		}
 	}
-	if out, err := post(goodCert, goodKey); err != nil || !strings.Contains(out, `"39":0`) && !strings.Contains(out, `"39":"000"`) {
+	if out, err := post(good.Cert, good.Key); err != nil || !strings.Contains(out, `"39":0`) && !strings.Contains(out, `"39":"000"`) {
 		t.Fatalf("good certificate: %v %s", err, out)
 	}
 	if out, err := exec.Command(curl, "-sS", "--max-time", "5", "-d", "{}", "http://127.0.0.1:"+httpPort+"/").CombinedOutput(); err == nil {
@@ -158,13 +93,11 @@ func TestHTTPMutualTLS(t *testing.T) {
 	}
 
 	// A connection opened before the reload.
-	good, err := tls.LoadX509KeyPair(goodCert, goodKey)
+	goodPair, err := tls.LoadX509KeyPair(good.Cert, good.Key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	roots := x509.NewCertPool()
-	roots.AddCert(ca.cert)
-	clientConf := &tls.Config{RootCAs: roots, Certificates: []tls.Certificate{good}, ClientSessionCache: tls.NewLRUClientSessionCache(4)}
+	clientConf := &tls.Config{RootCAs: ca.Pool(), Certificates: []tls.Certificate{goodPair}, ClientSessionCache: tls.NewLRUClientSessionCache(4)}
 	conn, err := tls.Dial("tcp", "127.0.0.1:"+httpPort, clientConf)
 	if err != nil {
 		t.Fatal(err)
@@ -195,30 +128,30 @@ func TestHTTPMutualTLS(t *testing.T) {
 	again.Close()
 
 	// A new certificate in place of the old, then SIGHUP.
-	ca.issue("gateway-2", true, time.Now().Add(time.Hour))
-	for _, p := range [][2]string{{filepath.Join(dir, "gateway-2.pem"), srvCert}, {filepath.Join(dir, "gateway-2.key"), srvKey}} {
+	ca.MustIssue(t, "gateway-2", testpki.Server, time.Now().Add(time.Hour))
+	for _, p := range [][2]string{{filepath.Join(dir, "gateway-2.pem"), srv.Cert}, {filepath.Join(dir, "gateway-2.key"), srv.Key}} {
 		if err := os.Rename(p[0], p[1]); err != nil {
 			t.Fatal(err)
 		}
 	}
 	gw.cmd.Process.Signal(syscall.SIGHUP)
 	waitLine(t, gw, "TLS files re-read")
-	out, _ := exec.Command(openssl, "s_client", "-connect", "127.0.0.1:"+httpPort, "-CAfile", ca.path,
-		"-cert", goodCert, "-key", goodKey).CombinedOutput()
+	out, _ := exec.Command(openssl, "s_client", "-connect", "127.0.0.1:"+httpPort, "-CAfile", ca.Path,
+		"-cert", good.Cert, "-key", good.Key).CombinedOutput()
 	if !strings.Contains(string(out), "CN=gateway-2") && !strings.Contains(string(out), "CN = gateway-2") || !strings.Contains(string(out), "Verify return code: 0") {
 		t.Fatalf("after SIGHUP, openssl s_client:\n%s", out)
 	}
 	keepAlive()
 
 	// A file that does not load: said, and the old one stays.
-	if err := os.WriteFile(srvKey, []byte("not a key"), 0o600); err != nil {
+	if err := os.WriteFile(srv.Key, []byte("not a key"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	gw.cmd.Process.Signal(syscall.SIGHUP)
-	if line := waitLine(t, gw, "TLS files not reloaded"); !strings.Contains(line, srvKey) {
+	if line := waitLine(t, gw, "TLS files not reloaded"); !strings.Contains(line, srv.Key) {
 		t.Fatalf("the error does not name the file: %s", line)
 	}
-	if _, err := post(goodCert, goodKey); err != nil {
+	if _, err := post(good.Cert, good.Key); err != nil {
 		t.Fatalf("after a failed reload: %v", err)
 	}
 	gw.stop(t)

@@ -1,0 +1,122 @@
+// Package tlspipe carries a TLS connection's plaintext to an event loop.
+//
+// gnet's loops read and write ordinary sockets and must never block, and
+// Go's crypto/tls is written for a blocking net.Conn. So a connection whose
+// handshake is done is given two goroutines, one each way, copying between
+// the tls.Conn and one end of a Unix socketpair; the loop is given the
+// other end, an ordinary stream socket, and its code does not know TLS is
+// there.
+//
+// Invariants: bytes keep their order each way; a close on either side
+// reaches the other (the peer's close_notify or EOF is a half-close of the
+// loop's socket, as on plain TCP, so replies still written go out before
+// the loop's close; the loop's close sends close_notify and closes the
+// TCP connection); a write to the peer that takes longer than the write
+// timeout closes both, so a peer that stops reading holds nothing forever.
+package tlspipe
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"syscall"
+	"time"
+)
+
+// recordSize is the most plaintext one TLS record carries.
+const recordSize = 16 << 10
+
+// Open starts the copying for tc, whose handshake is done, and returns the
+// loop's end of the pair. The caller closes that end once the loop holds
+// its own copy (gnet's Register duplicates the descriptor); the goroutines
+// close tc and their end when done.
+func Open(tc *tls.Conn, writeTimeout time.Duration) (net.Conn, error) {
+	loopEnd, ours, err := socketPair()
+	if err != nil {
+		return nil, err
+	}
+	go up(tc, ours)
+	go down(tc, ours, writeTimeout)
+	return loopEnd, nil
+}
+
+// up copies what the peer sends to the loop.
+func up(tc *tls.Conn, ours *net.UnixConn) {
+	buf := make([]byte, recordSize)
+	for {
+		n, err := tc.Read(buf)
+		if n > 0 {
+			if _, werr := ours.Write(buf[:n]); werr != nil {
+				_ = tc.Close()
+				_ = ours.Close()
+				return
+			}
+		}
+		if err == nil {
+			continue
+		}
+		if errors.Is(err, io.EOF) {
+			// The peer is done sending; the loop may still answer.
+			_ = ours.CloseWrite()
+			return
+		}
+		_ = tc.Close()
+		_ = ours.Close()
+		return
+	}
+}
+
+// down copies what the loop writes to the peer; the loop's close ends it.
+func down(tc *tls.Conn, ours *net.UnixConn, writeTimeout time.Duration) {
+	defer func() {
+		_ = tc.Close() // close_notify, then the TCP close
+		_ = ours.Close()
+	}()
+	buf := make([]byte, recordSize)
+	for {
+		n, err := ours.Read(buf)
+		if n > 0 {
+			if writeTimeout > 0 {
+				_ = tc.SetWriteDeadline(time.Now().Add(writeTimeout))
+			}
+			if _, werr := tc.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// socketPair makes a connected pair of Unix stream sockets.
+func socketPair() (*net.UnixConn, *net.UnixConn, error) {
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("tlspipe: socketpair: %w", err)
+	}
+	a, err := fileConn(fds[0])
+	if err != nil {
+		_ = syscall.Close(fds[1])
+		return nil, nil, err
+	}
+	b, err := fileConn(fds[1])
+	if err != nil {
+		_ = a.Close()
+		return nil, nil, err
+	}
+	return a, b, nil
+}
+
+func fileConn(fd int) (*net.UnixConn, error) {
+	f := os.NewFile(uintptr(fd), "tlspipe")
+	defer f.Close() // FileConn holds a duplicate
+	c, err := net.FileConn(f)
+	if err != nil {
+		return nil, fmt.Errorf("tlspipe: socket: %w", err)
+	}
+	return c.(*net.UnixConn), nil
+}
