@@ -77,7 +77,7 @@ func TestPipe(t *testing.T) {
 		run  func(t *testing.T, r *pipeRig)
 	}{
 		{"bytes keep their order both ways, across records", func(t *testing.T, r *pipeRig) {
-			go io.Copy(r.loop, r.loop) // the loop echoes
+			go io.Copy(r.loop, r.loop)                              // the loop echoes
 			want := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB, 64 records
 			go r.client.Write(want)
 			got := make([]byte, len(want))
