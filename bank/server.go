@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/socketqueue/socketqueue-go/internal/boundaddr"
+	"github.com/socketqueue/socketqueue-go/internal/tlsconf"
 	"github.com/socketqueue/socketqueue-go/isocodec"
 	"github.com/socketqueue/socketqueue-go/logging"
 )
@@ -28,6 +29,18 @@ type Config struct {
 	Dangerous bool
 	// Loops is the number of event loops; 0 means one per CPU.
 	Loops int
+
+	// TLS, when set, serves Addr over TLS (a gateway's client
+	// certificate required when it has a client CA).
+	TLS *tlsconf.Server
+	// Connect, when set, is a gateway's bank listener: the server dials
+	// it instead of listening on Addr, and dials again after a drop
+	// (after Retry, 1 s when 0); ConnectTLS puts that link under TLS.
+	Connect    string
+	ConnectTLS *tlsconf.Client
+	Retry      time.Duration
+	// Handshake bounds a TLS handshake (10 s when 0).
+	Handshake time.Duration
 }
 
 // Server is a Host on gnet event loops. Each connection may pipeline
@@ -45,17 +58,29 @@ type Server struct {
 	timersMu sync.Mutex
 	timers   map[*time.Timer]struct{}
 	closed   bool
+
+	// Off the loops (TLS, Connect): gnet listens on an internal port
+	// only and is given each connection through Register.
+	offLoop  bool
+	ready    chan struct{} // closed by the first OnTick: Register is safe
+	readyOne sync.Once
+	tlsLn    *tlsconf.Listener
+	cancel   context.CancelFunc
+	bg       sync.WaitGroup
+	dropped  chan struct{}
 }
 
 var _ gnet.EventHandler = (*Server)(nil)
 
 // conn is one connection's scratch, owned by its event loop.
 type conn struct {
-	in    isocodec.Inbound
-	frame isocodec.Scan // for bare framing, which scans to find the end
-	scan  isocodec.Scan
-	reply []byte
-	out   []byte
+	peer    string
+	dialled bool // the link Connect keeps up
+	in      isocodec.Inbound
+	frame   isocodec.Scan // for bare framing, which scans to find the end
+	scan    isocodec.Scan
+	reply   []byte
+	out     []byte
 }
 
 // Start listens and serves until Shutdown. It returns once the listener
@@ -64,7 +89,8 @@ func Start(cfg Config) (*Server, error) {
 	if cfg.Host == nil || cfg.Framing == nil {
 		return nil, errors.New("bank: server needs a host and a framing")
 	}
-	s := &Server{cfg: cfg, boot: make(chan error, 1), done: make(chan error, 1), timers: map[*time.Timer]struct{}{}}
+	s := &Server{cfg: cfg, boot: make(chan error, 1), done: make(chan error, 1), timers: map[*time.Timer]struct{}{},
+		offLoop: cfg.TLS != nil || cfg.Connect != "", ready: make(chan struct{}), dropped: make(chan struct{}, 1)}
 	opts := []gnet.Option{
 		gnet.WithMulticore(true),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
@@ -74,16 +100,27 @@ func Start(cfg Config) (*Server, error) {
 	if cfg.Loops > 0 {
 		opts = append(opts, gnet.WithNumEventLoop(cfg.Loops))
 	}
+	addr := cfg.Addr
+	if s.offLoop {
+		addr = "127.0.0.1:0"
+		opts = append(opts, gnet.WithTicker(true), gnet.WithLoadBalancing(gnet.LeastConnections))
+	}
 	go func() {
-		err := gnet.Run(s, "tcp://"+cfg.Addr, opts...)
+		err := gnet.Run(s, "tcp://"+addr, opts...)
 		select {
-		case s.boot <- fmt.Errorf("bank: listen on %s: %w", cfg.Addr, err):
+		case s.boot <- fmt.Errorf("bank: listen on %s: %w", addr, err):
 		default:
 		}
 		s.done <- err
 	}()
 	if err := <-s.boot; err != nil {
 		return nil, err
+	}
+	if s.offLoop {
+		if err := s.startOffLoop(); err != nil {
+			_ = s.Shutdown(context.Background())
+			return nil, err
+		}
 	}
 	return s, nil
 }
@@ -96,12 +133,14 @@ func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
 		s.boot <- fmt.Errorf("bank: listener address: %w", err)
 		return gnet.Shutdown
 	}
-	s.cfg.Log.Info().Str("addr", s.addr.String()).Str("dialect", s.cfg.Host.d.Name).Msg("bank emulator listening")
+	if !s.offLoop {
+		s.cfg.Log.Info().Str("addr", s.addr.String()).Str("dialect", s.cfg.Host.d.Name).Msg("bank emulator listening")
+	}
 	s.boot <- nil
 	return gnet.None
 }
 
-// Addr is the address the server listens on.
+// Addr is the address the server listens on (nil when it connects).
 func (s *Server) Addr() *net.TCPAddr { return s.addr }
 
 // Host is the server's host (its rules and ledger).
@@ -109,14 +148,43 @@ func (s *Server) Host() *Host { return s.cfg.Host }
 
 // OnOpen gives the connection its scratch.
 func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
-	c.SetContext(&conn{})
-	s.cfg.Log.Info().Str("peer", c.RemoteAddr().String()).Msg("bank: connection opened")
+	cc := &conn{peer: c.RemoteAddr().String()}
+	tag, piped := c.Context().(peerTag)
+	if s.offLoop && !piped {
+		return nil, gnet.Close // the internal listener serves nobody
+	}
+	ev := s.cfg.Log.Info()
+	if piped {
+		cc.peer, cc.dialled = tag.addr, tag.dialled
+		if tag.identity != "" {
+			ev = ev.Str("gateway", tag.identity)
+		}
+		ev = ev.Bool("tls", tag.tls)
+	}
+	c.SetContext(cc)
+	ev.Str("peer", cc.peer).Msg("bank: connection opened")
 	return nil, gnet.None
+}
+
+// OnTick shows that the loops run (Register is safe from then on).
+func (s *Server) OnTick() (time.Duration, gnet.Action) {
+	s.readyOne.Do(func() { close(s.ready) })
+	return time.Hour, gnet.None
 }
 
 // OnClose notes the close.
 func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
-	ev := s.cfg.Log.Info().Str("peer", c.RemoteAddr().String())
+	cc, ok := c.Context().(*conn)
+	if !ok {
+		return gnet.None
+	}
+	if cc.dialled {
+		select {
+		case s.dropped <- struct{}{}:
+		default:
+		}
+	}
+	ev := s.cfg.Log.Info().Str("peer", cc.peer)
 	if err != nil && !errors.Is(err, io.EOF) {
 		ev = ev.Err(err)
 	}
@@ -139,7 +207,7 @@ func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
 		return true
 	})
 	if err != nil {
-		s.cfg.Log.Warn().Err(err).Str("peer", c.RemoteAddr().String()).
+		s.cfg.Log.Warn().Err(err).Str("peer", cc.peer).
 			Str("hex", s.cfg.Host.d.LogHex(buf[off:min(len(buf), off+64)], true, s.cfg.Dangerous)).Msg("bank: bad frame, closing")
 		action = gnet.Close
 	}
@@ -159,7 +227,7 @@ func (s *Server) answer(c gnet.Conn, cc *conn, msg []byte) bool {
 	reply, dec, err := host.Answer(cc.reply[:0], msg, &cc.scan)
 	cc.reply = reply
 	if err != nil {
-		s.cfg.Log.Warn().Err(err).Str("peer", c.RemoteAddr().String()).Str("hex", host.d.LogHex(msg, false, s.cfg.Dangerous)).Msg("bank: not a message, closing")
+		s.cfg.Log.Warn().Err(err).Str("peer", cc.peer).Str("hex", host.d.LogHex(msg, false, s.cfg.Dangerous)).Msg("bank: not a message, closing")
 		return false
 	}
 	if e := s.cfg.Log.Debug(); e.Enabled() {
@@ -170,7 +238,7 @@ func (s *Server) answer(c gnet.Conn, cc *conn, msg []byte) bool {
 	}
 	switch {
 	case dec.Close:
-		s.cfg.Log.Info().Str("peer", c.RemoteAddr().String()).Msg("bank: closing abruptly (real life)")
+		s.cfg.Log.Info().Str("peer", cc.peer).Msg("bank: closing abruptly (real life)")
 		return false
 	case dec.Silent:
 		return true
@@ -230,6 +298,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		s.timers = nil
 		s.timersMu.Unlock()
+		s.stopOffLoop()
 		if err = s.eng.Stop(ctx); err != nil {
 			err = fmt.Errorf("bank: stop: %w", err)
 			return

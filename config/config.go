@@ -38,6 +38,25 @@ type Config struct {
 	AdminPort             int
 	APITokens             string
 	APIAuth               string
+	POSTLSCert            string
+	POSTLSKey             string
+	POSTLSClientCA        string
+	UpstreamTLS           bool
+	UpstreamTLSCA         string
+	UpstreamTLSCert       string
+	UpstreamTLSKey        string
+	UpstreamTLSServerName string
+	BankTLS               bool
+	BankTLSCA             string
+	BankTLSCert           string
+	BankTLSKey            string
+	BankTLSServerName     string
+	BankConnectHost       string
+	BankConnectPort       int
+	TestTLS               bool
+	TestTLSCA             string
+	TestTLSCert           string
+	TestTLSKey            string
 	HTTPTLSCert           string
 	HTTPTLSKey            string
 	HTTPTLSClientCA       string

@@ -2,6 +2,7 @@ package selftest
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -38,6 +39,8 @@ type Config struct {
 	Timeout time.Duration
 	Seed    uint64
 	Log     zerolog.Logger
+	// TLS, when set, makes every connection a TLS one.
+	TLS *tls.Config
 }
 
 // Summary counts the outcomes.
@@ -181,8 +184,14 @@ func (c *terminal) exchange(ctx context.Context, req isocodec.Fields) string {
 		return "cannot frame request: " + err.Error()
 	}
 	c.tally.add(func(s *Summary) { s.Sent++ })
-	d := net.Dialer{Timeout: 10 * time.Second}
-	conn, err := d.DialContext(ctx, "tcp", c.cfg.Addr)
+	var conn net.Conn
+	if c.cfg.TLS != nil {
+		d := tls.Dialer{NetDialer: &net.Dialer{Timeout: 10 * time.Second}, Config: c.cfg.TLS}
+		conn, err = d.DialContext(ctx, "tcp", c.cfg.Addr)
+	} else {
+		d := net.Dialer{Timeout: 10 * time.Second}
+		conn, err = d.DialContext(ctx, "tcp", c.cfg.Addr)
+	}
 	if err != nil {
 		return "connect: " + opError(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/socketqueue/socketqueue-go/clock"
+	"github.com/socketqueue/socketqueue-go/internal/tlsconf"
 	"github.com/socketqueue/socketqueue-go/isocodec"
 	"github.com/socketqueue/socketqueue-go/journal"
 	"github.com/socketqueue/socketqueue-go/metrics"
@@ -47,7 +48,16 @@ type Config struct {
 	APITokens []APIToken
 	// HTTPTLS, when set, serves the HTTP API over TLS (mutual TLS with a
 	// client CA: the certificate's subject names the client in the logs).
-	HTTPTLS *TLSFiles
+	HTTPTLS *tlsconf.ServerFiles
+	// POSTLS, when set, serves the POS port over TLS (mutual with a
+	// client CA).
+	POSTLS *tlsconf.ServerFiles
+	// UpstreamTLS, when set, puts the bank link under TLS. Dialled, it
+	// is the client's: the CA the bank's certificate must chain to, an
+	// optional client certificate (mutual TLS) and the name to expect.
+	// Listening, Cert and Key are the server's and CA, when set, the CA
+	// the bank's client certificate must chain to (then required).
+	UpstreamTLS *tlsconf.ClientFiles
 	// TLSHandshake bounds a TLS handshake (10 s when 0).
 	TLSHandshake time.Duration
 	ClientIdle   time.Duration
@@ -100,6 +110,10 @@ func (c *Config) check() error {
 		return errors.New("server: no upstream: dial an address or listen for the bank")
 	case c.POSAddr == "" && c.HTTPAddr == "":
 		return errors.New("server: no clients: give a POS or an HTTP address")
+	case c.UpstreamListen != "" && c.UpstreamTLS != nil && (c.UpstreamTLS.Cert == "" || c.UpstreamTLS.Key == ""):
+		return errors.New("server: a bank listener over TLS needs its certificate and key")
+	case c.POSTLS != nil && (c.POSTLS.Cert == "" || c.POSTLS.Key == ""):
+		return errors.New("server: a POS port over TLS needs its certificate and key")
 	}
 	if len(c.KeyFields) == 0 {
 		c.KeyFields = isocodec.DefaultKeyFields

@@ -98,9 +98,11 @@ const (
 	// plaintext, an old protocol) or did not end within
 	// --tlsHandshakeTimeout.
 	refusedHandshake = "tls_handshake"
-	refusedInvalid   = "invalid"    // parsed, failed validation (or a response MTI)
-	refusedLinkDown  = "link_down"  // no bank link
-	refusedStopping  = "stopping"   // the gateway is shutting down
-	refusedFull      = "queue_full" // maxQueue reached
-	refusedJournal   = "journal"    // the journal could not record the purchase
+	// refusedTLSOnPlain: a TLS ClientHello on the plaintext POS port.
+	refusedTLSOnPlain = "tls_on_plaintext"
+	refusedInvalid    = "invalid"    // parsed, failed validation (or a response MTI)
+	refusedLinkDown   = "link_down"  // no bank link
+	refusedStopping   = "stopping"   // the gateway is shutting down
+	refusedFull       = "queue_full" // maxQueue reached
+	refusedJournal    = "journal"    // the journal could not record the purchase
 )

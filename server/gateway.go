@@ -14,6 +14,7 @@ import (
 	"github.com/socketqueue/socketqueue-go/clock"
 	"github.com/socketqueue/socketqueue-go/dispatch"
 	"github.com/socketqueue/socketqueue-go/internal/boundaddr"
+	"github.com/socketqueue/socketqueue-go/internal/tlsconf"
 	"github.com/socketqueue/socketqueue-go/journal"
 	"github.com/socketqueue/socketqueue-go/logging"
 	"github.com/socketqueue/socketqueue-go/metrics"
@@ -39,6 +40,9 @@ type Gateway struct {
 
 	http  *httpFront
 	admin *adminFront
+	// posTLS and upTLS end TLS for the POS port and the bank listener;
+	// gnet then listens only on an internal port.
+	posTLS, upTLS *tlsFront
 
 	posConns  sync.Map // *posConn -> struct{}, for idle checks
 	posLimits *connLimits
@@ -65,6 +69,12 @@ func New(cfg Config) (*Gateway, error) {
 	g := &Gateway{cfg: cfg, codes: failCodesFor(cfg.Dialect.Rules.ApprovedCode),
 		boot: make(chan error, 1), ready: make(chan struct{}), engineDone: make(chan error, 1), addrs: map[int]*net.TCPAddr{}}
 	g.link = newLink(g)
+	if cfg.UpstreamTLS != nil && cfg.UpstreamAddr != "" {
+		var err error
+		if g.link.tls, err = tlsconf.NewClient(*cfg.UpstreamTLS); err != nil {
+			return nil, fmt.Errorf("server: bank link: %w", err)
+		}
+	}
 	g.relay = newRelay(&g.cfg, g.link)
 	g.posLimits = newConnLimits(cfg.MaxConns, cfg.MaxConnsPerAddr)
 	now := cfg.Clock.Now()
@@ -102,10 +112,20 @@ func (g *Gateway) WaitLink(ctx context.Context, up bool) error {
 
 // POSAddr, UpstreamListenAddr and HTTPAddr are the bound addresses (nil
 // when not listening).
-func (g *Gateway) POSAddr() *net.TCPAddr { return g.addrs[g.posPort] }
+func (g *Gateway) POSAddr() *net.TCPAddr {
+	if g.posTLS != nil {
+		return g.posTLS.addr()
+	}
+	return g.addrs[g.posPort]
+}
 
 // UpstreamListenAddr is where the bank connects in listen mode.
-func (g *Gateway) UpstreamListenAddr() *net.TCPAddr { return g.addrs[g.upListenPort] }
+func (g *Gateway) UpstreamListenAddr() *net.TCPAddr {
+	if g.upTLS != nil {
+		return g.upTLS.addr()
+	}
+	return g.addrs[g.upListenPort]
+}
 
 // AdminAddr is the admin listener's address (nil when off).
 func (g *Gateway) AdminAddr() net.Addr {
@@ -127,12 +147,28 @@ func (g *Gateway) HTTPAddr() net.Addr {
 // SIGHUP): new handshakes get them, open connections keep theirs. On an
 // error, naming the file, the old ones stay.
 func (g *Gateway) ReloadTLS() error {
+	var errs []error
 	if g.http != nil && g.http.tls != nil {
 		if err := g.http.tls.Reload(); err != nil {
-			return fmt.Errorf("server: HTTP API: %w", err)
+			errs = append(errs, fmt.Errorf("server: HTTP API: %w", err))
 		}
 	}
-	return nil
+	if g.posTLS != nil {
+		if err := g.posTLS.tls.Reload(); err != nil {
+			errs = append(errs, fmt.Errorf("server: POS port: %w", err))
+		}
+	}
+	if g.upTLS != nil {
+		if err := g.upTLS.tls.Reload(); err != nil {
+			errs = append(errs, fmt.Errorf("server: bank listener: %w", err))
+		}
+	}
+	if g.link.tls != nil {
+		if err := g.link.tls.Reload(); err != nil {
+			errs = append(errs, fmt.Errorf("server: bank link: %w", err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Start opens the listeners, starts dialling the bank and returns once
@@ -142,13 +178,13 @@ func (g *Gateway) Start() error {
 	// gnet binds; OnBoot learns each listener's port from its socket
 	// (the port may be 0), so nothing is bound twice.
 	g.posListen = cfg.POSAddr
-	if g.posListen == "" {
+	if g.posListen == "" || cfg.POSTLS != nil {
 		// gnet needs a listener to run; an internal one on loopback,
 		// whose connections are closed at once.
 		g.posListen = "127.0.0.1:0"
 	}
 	addrs := []string{"tcp://" + g.posListen}
-	if cfg.UpstreamListen != "" {
+	if cfg.UpstreamListen != "" && cfg.UpstreamTLS == nil {
 		g.upListen = cfg.UpstreamListen
 		if g.upListen == g.posListen {
 			// Both on port 0 of one host: gnet finds a listener by the
@@ -185,23 +221,13 @@ func (g *Gateway) Start() error {
 	case err := <-g.engineDone:
 		return fmt.Errorf("server: gnet stopped at start: %v", err)
 	}
-	var err error
-	if cfg.HTTPAddr != "" {
-		if g.http, err = newHTTPFront(g, cfg.HTTPAddr); err != nil {
-			g.stopEngine(context.Background())
-			return fmt.Errorf("server: HTTP API %s: %w", cfg.HTTPAddr, err)
-		}
-	}
-	if cfg.AdminAddr != "" {
-		if g.admin, err = newAdminFront(g, cfg.AdminAddr); err != nil {
-			if g.http != nil {
-				g.http.shutdown()
-			}
-			g.stopEngine(context.Background())
-			return fmt.Errorf("server: admin %s: %w", cfg.AdminAddr, err)
-		}
+	if err := g.openFronts(); err != nil {
+		g.closeFronts()
+		g.stopEngine(context.Background())
+		return err
 	}
 	if err := g.rev.Recover(g.now()); err != nil {
+		g.closeFronts()
 		g.stopEngine(context.Background())
 		return fmt.Errorf("server: journal: %w", err)
 	}
@@ -211,10 +237,61 @@ func (g *Gateway) Start() error {
 		g.bg.Add(1)
 		go func() { defer g.bg.Done(); g.link.dial(ctx) }()
 	}
-	g.log.Info().Str("pos", addrString(g.POSAddr(), cfg.POSAddr != "")).Str("http", fmt.Sprint(g.HTTPAddr())).
+	g.log.Info().Str("pos", addrString(g.POSAddr(), cfg.POSAddr != "")).Bool("posTls", cfg.POSTLS != nil).
+		Str("bankListener", addrString(g.UpstreamListenAddr(), cfg.UpstreamListen != "")).Bool("bankTls", cfg.UpstreamTLS != nil).
+		Str("http", fmt.Sprint(g.HTTPAddr())).Bool("httpTls", cfg.HTTPTLS != nil).
 		Str("admin", fmt.Sprint(g.AdminAddr())).Bool("apiAuth", cfg.APITokens != nil).
 		Str("dialect", cfg.Dialect.Name).Msg("gateway listening")
 	return nil
+}
+
+// openFronts opens the listeners not on the event loops: the HTTP API,
+// the admin port, and the TLS ones.
+func (g *Gateway) openFronts() error {
+	cfg := &g.cfg
+	var err error
+	if cfg.POSTLS != nil {
+		if g.posTLS, err = g.listenTLS(cfg.POSAddr, "POS port", false, *cfg.POSTLS, g.posLimits, func(p peerTag) any { return posTag{p} }); err != nil {
+			return fmt.Errorf("server: POS port %s: %w", cfg.POSAddr, err)
+		}
+	}
+	if cfg.UpstreamListen != "" && cfg.UpstreamTLS != nil {
+		f := cfg.UpstreamTLS
+		files := tlsconf.ServerFiles{Cert: f.Cert, Key: f.Key, ClientCA: f.CA}
+		if g.upTLS, err = g.listenTLS(cfg.UpstreamListen, "bank listener", true, files, nil, func(p peerTag) any { return upstreamTag{p} }); err != nil {
+			return fmt.Errorf("server: bank listener %s: %w", cfg.UpstreamListen, err)
+		}
+	}
+	if cfg.HTTPAddr != "" {
+		if g.http, err = newHTTPFront(g, cfg.HTTPAddr); err != nil {
+			return fmt.Errorf("server: HTTP API %s: %w", cfg.HTTPAddr, err)
+		}
+	}
+	if cfg.AdminAddr != "" {
+		if g.admin, err = newAdminFront(g, cfg.AdminAddr); err != nil {
+			return fmt.Errorf("server: admin %s: %w", cfg.AdminAddr, err)
+		}
+	}
+	return nil
+}
+
+// closeFronts closes what openFronts opened, after a failed start.
+func (g *Gateway) closeFronts() {
+	if g.http != nil {
+		g.http.shutdown()
+	}
+	if g.admin != nil {
+		g.admin.shutdown()
+	}
+	g.closeTLSFronts()
+}
+
+func (g *Gateway) closeTLSFronts() {
+	for _, f := range []*tlsFront{g.posTLS, g.upTLS} {
+		if f != nil {
+			f.close()
+		}
+	}
 }
 
 func addrString(a *net.TCPAddr, real bool) string {
@@ -248,30 +325,41 @@ func (g *Gateway) OnBoot(eng gnet.Engine) gnet.Action {
 
 // OnOpen tells the bank link from POS clients.
 func (g *Gateway) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
-	if _, ok := c.Context().(upstreamTag); ok {
-		g.link.attach(c)
+	var piped *peerTag // a TLS POS client, whose limits its pipe holds
+	switch t := c.Context().(type) {
+	case upstreamTag:
+		g.link.attach(c, t.peerTag)
 		c.SetContext(&upstreamConn{})
 		return nil, gnet.None
+	case posTag:
+		piped = &t.peerTag
 	}
 	switch {
-	case g.upListenPort != 0 && localPort(c) == g.upListenPort:
-		g.link.attach(c)
+	case piped == nil && g.upListenPort != 0 && localPort(c) == g.upListenPort:
+		g.link.attach(c, peerTag{addr: c.RemoteAddr()})
 		c.SetContext(&upstreamConn{})
 		return nil, gnet.None
-	case g.cfg.POSAddr == "":
+	case piped == nil && (g.cfg.POSAddr == "" || g.cfg.POSTLS != nil):
 		return nil, gnet.Close // the internal listener serves nobody
 	case g.stopping.Load():
 		return nil, gnet.Close
 	}
-	if reason := g.posLimits.take(c.RemoteAddr()); reason != "" {
-		g.refuseConn(reason, c.RemoteAddr())
+	peer := peerTag{addr: c.RemoteAddr()}
+	if piped != nil {
+		peer = *piped
+	} else if reason := g.posLimits.take(peer.addr); reason != "" {
+		g.refuseConn(reason, peer.addr)
 		return nil, gnet.Close
 	}
-	p := newPOSConn(g, c)
-	p.counted = true
+	p := newPOSConn(g, c, peer.addr.String())
+	p.counted = piped == nil
 	c.SetContext(p)
 	g.posConns.Store(p, struct{}{})
-	g.log.Info().Str("peer", c.RemoteAddr().String()).Msg("POS client connected")
+	ev := g.log.Info().Str("peer", p.peer)
+	if peer.identity != "" {
+		ev = ev.Str("client", peer.identity)
+	}
+	ev.Bool("tls", peer.tls).Msg("POS client connected")
 	return nil, gnet.None
 }
 
@@ -302,7 +390,7 @@ func (g *Gateway) OnClose(c gnet.Conn, err error) gnet.Action {
 		if x.counted {
 			g.posLimits.release(c.RemoteAddr())
 		}
-		g.log.Info().Str("peer", c.RemoteAddr().String()).Msg("POS client disconnected")
+		g.log.Info().Str("peer", x.peer).Msg("POS client disconnected")
 	}
 	return gnet.None
 }
@@ -388,6 +476,9 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		if g.http != nil {
 			g.http.closeListener()
 		}
+		if g.posTLS != nil {
+			_ = g.posTLS.ln.Close() // no new clients; the open ones stay
+		}
 		for g.table.Held() > 0 && ctx.Err() == nil {
 			clock.Sleep(ctx, 10*time.Millisecond)
 		}
@@ -407,6 +498,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 				err = e
 			}
 		}
+		g.closeTLSFronts()
 		if e := g.stopEngine(ctx); e != nil && err == nil {
 			err = e
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/socketqueue/socketqueue-go/dispatch"
+	"github.com/socketqueue/socketqueue-go/internal/tlsconf"
 	"github.com/socketqueue/socketqueue-go/isocodec"
 )
 
@@ -29,7 +30,7 @@ const readHTTPBody = 4 * MaxHTTPBody
 // httpFront is the JSON and hex API.
 type httpFront struct {
 	g   *Gateway
-	tls *serverTLS // nil: plaintext
+	tls *tlsconf.Server // nil: plaintext
 	httpServer
 }
 
@@ -52,7 +53,7 @@ func (s *httpServer) serve(addr string, srv *fasthttp.Server, limits *connLimits
 		ln = &limitedListener{Listener: ln, limits: limits, refuse: refuse}
 	}
 	if tlsConf != nil {
-		ln = newTLSListener(ln, tlsConf, handshake, refuse)
+		ln = tlsconf.NewListener(ln, tlsConf, handshake, func(peer net.Addr, err error) { refuse(refusedHandshake, peer) })
 	}
 	s.srv, s.ln, s.done = srv, ln, make(chan error, 1)
 	go func() { s.done <- srv.Serve(ln) }()
@@ -75,10 +76,10 @@ func newHTTPFront(g *Gateway, addr string) (*httpFront, error) {
 	var tlsConf *tls.Config
 	if f := g.cfg.HTTPTLS; f != nil {
 		var err error
-		if h.tls, err = newServerTLS(*f); err != nil {
+		if h.tls, err = tlsconf.NewServer(*f); err != nil {
 			return nil, err
 		}
-		tlsConf = h.tls.config()
+		tlsConf = h.tls.Config()
 	}
 	return h, h.serve(addr, &fasthttp.Server{
 		Handler:               h.handle,
@@ -151,7 +152,7 @@ func (h *httpFront) handle(ctx *fasthttp.RequestCtx) {
 	raw := path == "/raw"
 	client := ""
 	if ctx.IsTLS() {
-		client = peerIdentity(ctx.TLSConnectionState()) // "" without mutual TLS
+		client = tlsconf.PeerIdentity(ctx.TLSConnectionState()) // "" without mutual TLS
 		if client != "" && ctx.ConnRequestNum() == 1 {
 			h.g.log.Info().Str("peer", ctx.RemoteAddr().String()).Str("cert", client).Msg("HTTP client connected with a certificate")
 		}

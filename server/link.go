@@ -2,7 +2,9 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
+	"fmt"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -12,6 +14,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 
 	"github.com/socketqueue/socketqueue-go/clock"
+	"github.com/socketqueue/socketqueue-go/internal/tlsconf"
 )
 
 // link is the one connection to the bank. Requests are appended to
@@ -32,10 +35,9 @@ type link struct {
 	downs    atomic.Int64
 	upCh     chan struct{} // closed and replaced on every change, for waiters
 	changeMu sync.Mutex
-	dropped  chan struct{} // the dialler waits on it to redial
+	dropped  chan struct{}   // the dialler waits on it to redial
+	tls      *tlsconf.Client // dialled over TLS (nil: plaintext)
 }
-
-type upstreamTag struct{}
 
 type loopRef struct{ el gnet.EventLoop }
 
@@ -67,7 +69,7 @@ func (l *link) onLoop(el gnet.EventLoop) bool {
 }
 
 // attach makes c the link. It runs on c's loop (OnOpen).
-func (l *link) attach(c gnet.Conn) {
+func (l *link) attach(c gnet.Conn, peer peerTag) {
 	l.mu.Lock()
 	old := l.conn
 	l.conn = c
@@ -81,7 +83,11 @@ func (l *link) attach(c gnet.Conn) {
 	l.lastIO.Store(l.g.now().UnixNano())
 	l.up.Store(true)
 	l.notify()
-	l.g.log.Info().Str("peer", c.RemoteAddr().String()).Msg("bank link up")
+	ev := l.g.log.Info().Str("peer", peer.addr.String())
+	if peer.identity != "" {
+		ev = ev.Str("bank", peer.identity)
+	}
+	ev.Bool("tls", peer.tls).Msg("bank link up")
 }
 
 // detach handles c closing; it reports whether c was the link.
@@ -218,14 +224,8 @@ func (l *link) dial(ctx context.Context) {
 			}
 			continue
 		}
-		res, err := g.eng.Register(gnet.NewContext(gnet.NewNetConnContext(ctx, conn), upstreamTag{}))
-		if err == nil {
-			r := <-res
-			err = r.Err
-		}
-		conn.Close() // gnet has its own copy of the descriptor
-		if err != nil {
-			g.log.Warn().Err(err).Msg("bank link: register failed")
+		if err := l.hand(ctx, conn); err != nil {
+			g.log.Warn().Err(err).Msg("bank link: not taken")
 			if !clock.Sleep(ctx, g.cfg.RetryOther) {
 				return
 			}
@@ -240,4 +240,30 @@ func (l *link) dial(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// hand gives a dialled connection to the engine, through TLS when the
+// link has it; conn is closed on an error.
+func (l *link) hand(ctx context.Context, conn net.Conn) error {
+	g := l.g
+	peer := peerTag{addr: conn.RemoteAddr()}
+	if l.tls == nil {
+		defer conn.Close() // gnet has its own copy of the descriptor
+		return g.enroll(ctx, conn, upstreamTag{peer})
+	}
+	host, _, _ := net.SplitHostPort(g.cfg.UpstreamAddr)
+	tc := tls.Client(conn, l.tls.For(host))
+	hctx, cancel := context.WithTimeout(ctx, g.cfg.TLSHandshake)
+	err := tc.HandshakeContext(hctx)
+	cancel()
+	if err != nil {
+		_ = conn.Close()
+		return fmt.Errorf("TLS handshake: %w", err)
+	}
+	cs := tc.ConnectionState()
+	peer.tls = true
+	if len(cs.PeerCertificates) > 0 {
+		peer.identity = cs.PeerCertificates[0].Subject.String()
+	}
+	return g.enrollTLS(ctx, tc, upstreamTag{peer})
 }

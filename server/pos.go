@@ -37,8 +37,8 @@ type posConn struct {
 
 var _ dispatch.Client = (*posConn)(nil)
 
-func newPOSConn(g *Gateway, c gnet.Conn) *posConn {
-	p := &posConn{g: g, c: c, loop: c.EventLoop(), peer: c.RemoteAddr().String(), bare: g.cfg.POSFraming.Bare()}
+func newPOSConn(g *Gateway, c gnet.Conn, peer string) *posConn {
+	p := &posConn{g: g, c: c, loop: c.EventLoop(), peer: peer, bare: g.cfg.POSFraming.Bare()}
 	p.opened = g.now()
 	p.last.Store(p.opened.UnixNano())
 	return p
@@ -54,7 +54,11 @@ func (p *posConn) traffic() gnet.Action {
 	g := p.g
 	c := p.c
 	buf := p.in.Take(c)
-	p.heard.Store(true)
+	if !p.heard.Swap(true) && g.cfg.POSTLS == nil && isTLSHello(buf) {
+		g.log.Warn().Str("peer", p.peer).Msg("POS client speaks TLS to the plaintext POS port; closing")
+		g.cfg.Metrics.Refused(refusedTLSOnPlain)
+		return gnet.Close
+	}
 	onLoop := g.link.onLoop(p.loop)
 	now := g.now()
 	if onLoop {
@@ -83,6 +87,15 @@ func (p *posConn) traffic() gnet.Action {
 		g.link.flushOrSoon()
 	}
 	return action
+}
+
+// isTLSHello reports whether b opens with a TLS handshake record carrying
+// a ClientHello: type 22, version 3.x, a length, then handshake type 1.
+// No ISO-8583 frame opens so: as a binary length 0x16 0x03 would announce
+// 5 635 bytes of a message whose MTI is 0x0x 0x.. and whose bitmap starts
+// 0x01, none of which a POS sends.
+func isTLSHello(b []byte) bool {
+	return len(b) >= 6 && b[0] == 0x16 && b[1] == 0x03 && b[2] <= 0x04 && b[5] == 0x01
 }
 
 // head is the start of what a client sent, enough to recognise it in a

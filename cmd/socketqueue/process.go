@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -10,12 +11,14 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/socketqueue/socketqueue-go/bank"
 	"github.com/socketqueue/socketqueue-go/config"
+	"github.com/socketqueue/socketqueue-go/internal/tlsconf"
 	"github.com/socketqueue/socketqueue-go/isocodec"
 	"github.com/socketqueue/socketqueue-go/journal"
 	"github.com/socketqueue/socketqueue-go/logging"
@@ -36,11 +39,12 @@ type process struct {
 	dialect  *isocodec.Dialect
 	framing  *isocodec.Framing // as the host frames
 	gw       *server.Gateway   // nil when not a gateway
+	bank     *bank.Server      // nil without the emulator
 }
 
 func newProcess(cfg *config.Config, stdout, stderr io.Writer) (*process, error) {
-	if cfg.EchoServerPort == 0 && cfg.TestClients == 0 && !cfg.Gateway() && cfg.ListenPort == 0 && cfg.ListenHTTPPort == 0 {
-		return nil, fmt.Errorf("%w: nothing to do: give --upstreamHost/--upstreamPort with --listenPort or --listenHttpPort (gateway), --echoServerPort (bank emulator) or --testClients (see --help)", config.ErrUsage)
+	if cfg.EchoServerPort == 0 && cfg.BankConnectPort == 0 && cfg.TestClients == 0 && !cfg.Gateway() && cfg.ListenPort == 0 && cfg.ListenHTTPPort == 0 {
+		return nil, fmt.Errorf("%w: nothing to do: give --upstreamHost/--upstreamPort with --listenPort or --listenHttpPort (gateway), --echoServerPort or --bankConnectPort (bank emulator) or --testClients (see --help)", config.ErrUsage)
 	}
 	d, err := isocodec.OpenDialect(cfg.HostConfig, cfg.Overrides)
 	if err != nil {
@@ -107,11 +111,12 @@ func (p *process) run(ctx context.Context, hup <-chan os.Signal) error {
 	}()
 
 	serving := false
-	if cfg.EchoServerPort != 0 {
+	if cfg.EchoServerPort != 0 || cfg.BankConnectPort != 0 {
 		srv, err := p.startBank()
 		if err != nil {
 			return err
 		}
+		p.bank = srv
 		stops = append(stops, func(ctx context.Context) error {
 			err := srv.Shutdown(ctx)
 			if !cfg.Silent {
@@ -169,9 +174,13 @@ func (p *process) run(ctx context.Context, hup <-chan os.Signal) error {
 	}
 
 	if cfg.TestClients > 0 {
+		tc, err := p.testConfig()
+		if err != nil {
+			return err
+		}
 		clientsDone := make(chan selftest.Summary, 1)
 		go func() {
-			sum, err := selftest.Run(ctx, p.testConfig())
+			sum, err := selftest.Run(ctx, tc)
 			if err != nil {
 				p.log.Error().Err(err).Msg("test clients")
 			}
@@ -210,8 +219,15 @@ func (p *process) hangUp() {
 		}
 	}
 	p.stats.Reset()
+	var reload []interface{ ReloadTLS() error }
 	if p.gw != nil {
-		if err := p.gw.ReloadTLS(); err != nil {
+		reload = append(reload, p.gw)
+	}
+	if p.bank != nil {
+		reload = append(reload, p.bank)
+	}
+	for _, r := range reload {
+		if err := r.ReloadTLS(); err != nil {
 			p.log.Error().Err(err).Msg("SIGHUP: TLS files not reloaded; the ones read before stay in use")
 		} else {
 			p.log.Info().Msg("SIGHUP: TLS files re-read")
@@ -258,10 +274,55 @@ func (p *process) startBank() (*bank.Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", config.ErrUsage, err)
 	}
-	return bank.Start(bank.Config{
+	bc := bank.Config{
 		Addr: net.JoinHostPort(cfg.EchoServerHost, strconv.Itoa(cfg.EchoServerPort)), Host: host, Framing: p.framing,
-		Log: p.log, Dangerous: cfg.Dangerous,
-	})
+		Log: p.log, Dangerous: cfg.Dangerous, Retry: cfg.UpstreamRetry, Handshake: cfg.TLSHandshakeTimeout,
+	}
+	if err := bankTLS(cfg, &bc); err != nil {
+		return nil, err
+	}
+	return bank.Start(bc)
+}
+
+// bankTLS sets the emulator's TLS (--bankTls...) and its dialling
+// (--bankConnectPort).
+func bankTLS(cfg *config.Config, bc *bank.Config) error {
+	files := []string{cfg.BankTLSCA, cfg.BankTLSCert, cfg.BankTLSKey, cfg.BankTLSServerName}
+	switch {
+	case cfg.BankConnectPort != 0 && cfg.EchoServerPort != 0:
+		return fmt.Errorf("%w: the emulator listens (--echoServerPort) or connects (--bankConnectPort), not both", config.ErrUsage)
+	case !cfg.BankTLS && strings.Join(files, "") != "":
+		return fmt.Errorf("%w: the --bankTls... files need --bankTls", config.ErrUsage)
+	case (cfg.BankTLSCert == "") != (cfg.BankTLSKey == ""):
+		return fmt.Errorf("%w: --bankTlsCert and --bankTlsKey go together", config.ErrUsage)
+	}
+	if cfg.BankConnectPort != 0 {
+		bc.Connect = net.JoinHostPort(cfg.BankConnectHost, strconv.Itoa(cfg.BankConnectPort))
+		if !cfg.BankTLS {
+			return nil
+		}
+		c, err := tlsconf.NewClient(tlsconf.ClientFiles{CA: cfg.BankTLSCA, Cert: cfg.BankTLSCert, Key: cfg.BankTLSKey, ServerName: cfg.BankTLSServerName})
+		if err != nil {
+			return fmt.Errorf("%w: --bankTls: %w", config.ErrUsage, err)
+		}
+		bc.ConnectTLS = c
+		return nil
+	}
+	if !cfg.BankTLS {
+		return nil
+	}
+	switch {
+	case cfg.BankTLSCert == "":
+		return fmt.Errorf("%w: --bankTls on --echoServerPort serves TLS: give --bankTlsCert and --bankTlsKey", config.ErrUsage)
+	case cfg.BankTLSServerName != "":
+		return fmt.Errorf("%w: --bankTlsServerName is for --bankConnectPort", config.ErrUsage)
+	}
+	s, err := tlsconf.NewServer(tlsconf.ServerFiles{Cert: cfg.BankTLSCert, Key: cfg.BankTLSKey, ClientCA: cfg.BankTLSCA})
+	if err != nil {
+		return fmt.Errorf("%w: --bankTls: %w", config.ErrUsage, err)
+	}
+	bc.TLS = s
+	return nil
 }
 
 // startGateway starts the gateway; its link dials (or waits for) the
@@ -300,12 +361,21 @@ func (p *process) startGateway(j *journal.Journal) (*server.Gateway, error) {
 	}
 	if cfg.ListenPort != 0 {
 		sc.POSAddr = net.JoinHostPort(cfg.ListenHost, strconv.Itoa(cfg.ListenPort))
+		switch {
+		case cfg.POSTLSCert != "" && cfg.POSTLSKey != "":
+			sc.POSTLS = &tlsconf.ServerFiles{Cert: cfg.POSTLSCert, Key: cfg.POSTLSKey, ClientCA: cfg.POSTLSClientCA}
+		case cfg.POSTLSCert != "" || cfg.POSTLSKey != "" || cfg.POSTLSClientCA != "":
+			return nil, fmt.Errorf("%w: --listenTlsCert and --listenTlsKey go together (and --listenTlsClientCa needs them)", config.ErrUsage)
+		}
+	}
+	if sc.UpstreamTLS, err = upstreamTLS(cfg); err != nil {
+		return nil, err
 	}
 	if cfg.ListenHTTPPort != 0 {
 		sc.HTTPAddr = net.JoinHostPort(cfg.ListenHTTPHost, strconv.Itoa(cfg.ListenHTTPPort))
 		switch {
 		case cfg.HTTPTLSCert != "" && cfg.HTTPTLSKey != "":
-			sc.HTTPTLS = &server.TLSFiles{Cert: cfg.HTTPTLSCert, Key: cfg.HTTPTLSKey, ClientCA: cfg.HTTPTLSClientCA}
+			sc.HTTPTLS = &tlsconf.ServerFiles{Cert: cfg.HTTPTLSCert, Key: cfg.HTTPTLSKey, ClientCA: cfg.HTTPTLSClientCA}
 		case cfg.HTTPTLSCert != "" || cfg.HTTPTLSKey != "" || cfg.HTTPTLSClientCA != "":
 			return nil, fmt.Errorf("%w: --listenHttpTlsCert and --listenHttpTlsKey go together (and --listenHttpTlsClientCa needs them)", config.ErrUsage)
 		}
@@ -324,6 +394,24 @@ func (p *process) startGateway(j *journal.Journal) (*server.Gateway, error) {
 		return nil, err
 	}
 	return gw, nil
+}
+
+// upstreamTLS is the bank link's TLS, nil without --upstreamTls.
+func upstreamTLS(cfg *config.Config) (*tlsconf.ClientFiles, error) {
+	f := &tlsconf.ClientFiles{CA: cfg.UpstreamTLSCA, Cert: cfg.UpstreamTLSCert, Key: cfg.UpstreamTLSKey, ServerName: cfg.UpstreamTLSServerName}
+	switch {
+	case !cfg.UpstreamTLS && *f != (tlsconf.ClientFiles{}):
+		return nil, fmt.Errorf("%w: the --upstreamTls... files need --upstreamTls", config.ErrUsage)
+	case !cfg.UpstreamTLS:
+		return nil, nil
+	case (f.Cert == "") != (f.Key == ""):
+		return nil, fmt.Errorf("%w: --upstreamTlsCert and --upstreamTlsKey go together", config.ErrUsage)
+	case cfg.UpstreamHost == "" && f.Cert == "":
+		return nil, fmt.Errorf("%w: --upstreamTls with --upstreamListenPort serves TLS to the bank: give --upstreamTlsCert and --upstreamTlsKey", config.ErrUsage)
+	case cfg.UpstreamHost == "" && f.ServerName != "":
+		return nil, fmt.Errorf("%w: --upstreamTlsServerName is for dialling the bank, not --upstreamListenPort", config.ErrUsage)
+	}
+	return f, nil
 }
 
 // apiAuth sets the HTTP API's credentials: the tokens of --apiTokens,
@@ -410,13 +498,26 @@ func (p *process) serveLedger(l *bank.Ledger) (func(context.Context) error, erro
 	return srv.Shutdown, nil
 }
 
-func (p *process) testConfig() selftest.Config {
+func (p *process) testConfig() (selftest.Config, error) {
 	cfg := p.cfg
 	fr := p.framing
 	if cfg.TestFraming == "bare" {
 		fr, _ = isocodec.FramingByName("bare", isocodec.FramingConfig{Layout: p.dialect.Layout, MaxFrame: cfg.MaxFrame})
 	}
+	var conf *tls.Config
+	f := tlsconf.ClientFiles{CA: cfg.TestTLSCA, Cert: cfg.TestTLSCert, Key: cfg.TestTLSKey}
+	switch {
+	case cfg.TestTLS:
+		c, err := tlsconf.NewClient(f)
+		if err != nil {
+			return selftest.Config{}, fmt.Errorf("%w: test clients: %w", config.ErrUsage, err)
+		}
+		conf = c.For(cfg.TestTargetHost)
+	case f != (tlsconf.ClientFiles{}):
+		return selftest.Config{}, fmt.Errorf("%w: the --testTls... files need --testTls", config.ErrUsage)
+	}
 	return selftest.Config{
+		TLS:      conf,
 		Addr:     net.JoinHostPort(cfg.TestTargetHost, strconv.Itoa(cfg.TestTargetPort)),
 		Clients:  cfg.TestClients,
 		Rounds:   cfg.TestRounds,
@@ -428,7 +529,7 @@ func (p *process) testConfig() selftest.Config {
 		Timeout:  cfg.QueueTimeout + 5*time.Second,
 		Seed:     cfg.BankSeed,
 		Log:      p.log,
-	}
+	}, nil
 }
 
 func ledgerSummary(t bank.Totals) string {

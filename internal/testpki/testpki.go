@@ -39,6 +39,9 @@ const (
 	Server Use = iota
 	// Client certificates carry their name as the subject.
 	Client
+	// Both is a server certificate that also serves as a client one, as
+	// a bank's often does.
+	Both
 )
 
 var serial atomic.Int64
@@ -74,8 +77,11 @@ func (ca *CA) Issue(name string, use Use, notAfter time.Time) (Pair, error) {
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial.Add(1)),
 		Subject:   pkix.Name{CommonName: name, Organization: []string{"Shop"}},
 		NotBefore: time.Now().Add(-2 * time.Hour), NotAfter: notAfter, KeyUsage: x509.KeyUsageDigitalSignature}
-	if use == Server {
+	if use == Server || use == Both {
 		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+		if use == Both {
+			tmpl.ExtKeyUsage = append(tmpl.ExtKeyUsage, x509.ExtKeyUsageClientAuth)
+		}
 		tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
 		tmpl.DNSNames = []string{"localhost", name}
 	} else {

@@ -1,0 +1,70 @@
+package tlsconf
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"os"
+	"sync/atomic"
+)
+
+// ClientFiles is a dialler's TLS: the CA file the server's certificate
+// must chain to ("" for the system's roots), an optional client
+// certificate and key (mutual TLS), and the name the server's certificate
+// must carry ("" for the host dialled).
+type ClientFiles struct {
+	CA, Cert, Key string
+	ServerName    string
+}
+
+// Client is a dialler's TLS, read at start and again on Reload; each
+// dial takes what was read last. Safe for concurrent use.
+type Client struct {
+	files ClientFiles
+	conf  atomic.Pointer[tls.Config]
+	// cache outlives reloads, so a redial resumes the last session.
+	cache tls.ClientSessionCache
+}
+
+// NewClient reads f.
+func NewClient(f ClientFiles) (*Client, error) {
+	c := &Client{files: f, cache: tls.NewLRUClientSessionCache(4)}
+	return c, c.Reload()
+}
+
+// Reload reads the files again; on an error, which names the file, the
+// ones read before stay in use.
+func (c *Client) Reload() error {
+	conf := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: c.files.ServerName, ClientSessionCache: c.cache}
+	if c.files.CA != "" {
+		pem, err := os.ReadFile(c.files.CA)
+		if err != nil {
+			return fmt.Errorf("TLS CA: %w", err)
+		}
+		conf.RootCAs = x509.NewCertPool()
+		if !conf.RootCAs.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("TLS CA %s: no PEM certificate in it", c.files.CA)
+		}
+	}
+	if c.files.Cert != "" || c.files.Key != "" {
+		cert, err := tls.LoadX509KeyPair(c.files.Cert, c.files.Key)
+		if err != nil {
+			return fmt.Errorf("TLS client certificate %s with key %s: %w", c.files.Cert, c.files.Key, err)
+		}
+		conf.Certificates = []tls.Certificate{cert}
+	}
+	c.conf.Store(conf)
+	return nil
+}
+
+// For is the configuration for a dial to host (the server name, unless
+// one was given).
+func (c *Client) For(host string) *tls.Config {
+	conf := c.conf.Load()
+	if conf.ServerName != "" {
+		return conf
+	}
+	conf = conf.Clone()
+	conf.ServerName = host
+	return conf
+}
