@@ -89,7 +89,7 @@ func (s *Server) accept(ctx context.Context) {
 		tc := c.(*tls.Conn)
 		cs := tc.ConnectionState()
 		tag := peerTag{addr: c.RemoteAddr().String(), identity: tlsconf.PeerIdentity(&cs), tls: true}
-		if err := s.enrollTLS(ctx, tc, tag); err != nil {
+		if err := s.enrollTLS(ctx, tc, tag, nil); err != nil {
 			s.cfg.Log.Warn().Err(err).Str("peer", tag.addr).Msg("bank: connection not taken")
 		}
 	}
@@ -141,16 +141,21 @@ func (s *Server) connect(ctx context.Context) error {
 		_ = conn.Close()
 		return fmt.Errorf("TLS handshake: %w", err)
 	}
+	first, err := tlsconf.Confirm(tc, 300*time.Millisecond)
+	if err != nil {
+		_ = conn.Close()
+		return fmt.Errorf("TLS: the gateway refused the emulator: %w", err)
+	}
 	cs := tc.ConnectionState()
 	tag.tls = true
 	if len(cs.PeerCertificates) > 0 {
 		tag.identity = cs.PeerCertificates[0].Subject.String()
 	}
-	return s.enrollTLS(ctx, tc, tag)
+	return s.enrollTLS(ctx, tc, tag, first)
 }
 
-func (s *Server) enrollTLS(ctx context.Context, tc *tls.Conn, tag peerTag) error {
-	loopEnd, err := tlspipe.Open(tc, pipeWriteTimeout)
+func (s *Server) enrollTLS(ctx context.Context, tc *tls.Conn, tag peerTag, first []byte) error {
+	loopEnd, err := tlspipe.Open(tc, tlspipe.Options{WriteTimeout: pipeWriteTimeout, First: first})
 	if err != nil {
 		_ = tc.Close()
 		return err

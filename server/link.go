@@ -15,6 +15,7 @@ import (
 
 	"github.com/socketqueue/socketqueue-go/clock"
 	"github.com/socketqueue/socketqueue-go/internal/tlsconf"
+	"github.com/socketqueue/socketqueue-go/internal/tlspipe"
 )
 
 // link is the one connection to the bank. Requests are appended to
@@ -260,10 +261,24 @@ func (l *link) hand(ctx context.Context, conn net.Conn) error {
 		_ = conn.Close()
 		return fmt.Errorf("TLS handshake: %w", err)
 	}
+	first, err := tlsconf.Confirm(tc, confirmWait)
+	if err != nil {
+		_ = conn.Close()
+		return fmt.Errorf("TLS: the bank refused the gateway: %w", err)
+	}
 	cs := tc.ConnectionState()
 	peer.tls = true
 	if len(cs.PeerCertificates) > 0 {
 		peer.identity = cs.PeerCertificates[0].Subject.String()
 	}
-	return g.enrollTLS(ctx, tc, upstreamTag{peer})
+	return g.enrollTLS(ctx, tc, upstreamTag{peer}, tlspipe.Options{WriteTimeout: pipeWriteTimeout, First: first, Ended: func(err error) {
+		if err != nil {
+			g.log.Warn().Err(err).Msg("bank link: TLS error")
+		}
+	}})
 }
+
+// confirmWait is how long a new TLS 1.3 link waits for the bank to refuse
+// the gateway's certificate before it counts as up: a refusal takes one
+// round trip, a bank on another continent under 300 ms.
+const confirmWait = 300 * time.Millisecond

@@ -93,7 +93,8 @@ func (f *tlsFront) accept(g *Gateway, tag func(peerTag) any) {
 		}
 		tc := c.(*tls.Conn)
 		cs := tc.ConnectionState()
-		if err := g.enrollTLS(context.Background(), tc, tag(peerTag{addr: c.RemoteAddr(), identity: tlsconf.PeerIdentity(&cs), tls: true})); err != nil {
+		if err := g.enrollTLS(context.Background(), tc, tag(peerTag{addr: c.RemoteAddr(), identity: tlsconf.PeerIdentity(&cs), tls: true}),
+			tlspipe.Options{WriteTimeout: pipeWriteTimeout}); err != nil {
 			g.log.Warn().Err(err).Str("peer", c.RemoteAddr().String()).Msg("TLS connection not taken")
 		}
 	}
@@ -101,8 +102,8 @@ func (f *tlsFront) accept(g *Gateway, tag func(peerTag) any) {
 
 // enrollTLS pipes tc, whose handshake is done, into the engine with tag
 // as its context. On an error tc is closed.
-func (g *Gateway) enrollTLS(ctx context.Context, tc *tls.Conn, tag any) error {
-	loopEnd, err := tlspipe.Open(tc, pipeWriteTimeout)
+func (g *Gateway) enrollTLS(ctx context.Context, tc *tls.Conn, tag any, o tlspipe.Options) error {
+	loopEnd, err := tlspipe.Open(tc, o)
 	if err != nil {
 		_ = tc.Close()
 		return err

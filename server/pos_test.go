@@ -283,3 +283,23 @@ func TestSplitFrames(t *testing.T) {
 		}
 	})
 }
+
+func TestIsTLSHello(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		b    []byte
+		want bool
+	}{
+		{"TLS 1.2/1.3 ClientHello", []byte{0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00}, true},
+		{"SSL 3.0 record, ClientHello", []byte{0x16, 0x03, 0x00, 0x00, 0x30, 0x01}, true},
+		{"too short to tell", []byte{0x16, 0x03, 0x01, 0x02, 0x00}, false},
+		{"ASCII length header", []byte("0123" + "0200"), false},
+		{"binary length 0x1603 with a 0100 BCD MTI", []byte{0x16, 0x03, 0x01, 0x00, 0x72, 0x38}, false},
+		{"a TLS alert, not a hello", []byte{0x15, 0x03, 0x03, 0x00, 0x02, 0x02}, false},
+		{"record version 3.9", []byte{0x16, 0x03, 0x09, 0x00, 0x30, 0x01}, false},
+	} {
+		if got := isTLSHello(tc.b); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

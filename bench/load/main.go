@@ -6,8 +6,10 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -16,6 +18,7 @@ import (
 	json "github.com/goccy/go-json"
 
 	"github.com/socketqueue/socketqueue-go/bench/loadgen"
+	"github.com/socketqueue/socketqueue-go/internal/tlsconf"
 	"github.com/socketqueue/socketqueue-go/isocodec"
 )
 
@@ -30,6 +33,10 @@ func main() {
 	warmup := flag.Duration("warmup", 2*time.Second, "unmeasured time first")
 	dialect := flag.String("dialect", "smartVista", "smartVista, openWay or a dialect file")
 	framing := flag.String("framing", "ascii4", "framing of the framed modes: ascii4, bin2, hex4, bcd2, tpdu or a header format")
+	useTLS := flag.Bool("tls", false, "connect over TLS (with session resumption)")
+	tlsCA := flag.String("tlsCa", "", "PEM CA file the target's certificate must chain to (default: the system's roots)")
+	tlsCert := flag.String("tlsCert", "", "PEM client certificate (mutual TLS)")
+	tlsKey := flag.String("tlsKey", "", "PEM key of tlsCert")
 	cpuProfile := flag.String("cpuprofile", "", "write the generator's CPU profile to this file (is it the limit?)")
 	flag.Parse()
 	if *cpuProfile != "" {
@@ -53,10 +60,20 @@ func main() {
 		fmt.Fprintln(os.Stderr, "load:", err)
 		os.Exit(2)
 	}
+	var conf *tls.Config
+	if *useTLS {
+		host, _, _ := net.SplitHostPort(*addr)
+		c, err := tlsconf.NewClient(tlsconf.ClientFiles{CA: *tlsCA, Cert: *tlsCert, Key: *tlsKey})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "load:", err)
+			os.Exit(2)
+		}
+		conf = c.For(host)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	res, err := loadgen.Run(ctx, loadgen.Config{Mode: loadgen.Mode(*mode), Addr: *addr, Conns: *conns, InFlight: *inflight,
-		SharedTID: *shared, Mix: *mix, Duration: *duration, Warmup: *warmup, Dialect: d, Framing: fr})
+		SharedTID: *shared, Mix: *mix, Duration: *duration, Warmup: *warmup, Dialect: d, Framing: fr, TLS: conf})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
 		os.Exit(1)

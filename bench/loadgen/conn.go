@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"crypto/tls"
 	"bufio"
 	"context"
 	"net"
@@ -14,6 +15,15 @@ import (
 
 	"github.com/socketqueue/socketqueue-go/isocodec"
 )
+
+// dial connects to the target, over TLS when configured.
+func (r *run) dial() (net.Conn, error) {
+	d := &net.Dialer{Timeout: 5 * time.Second}
+	if r.cfg.TLS != nil {
+		return tls.DialWithDialer(d, "tcp", r.cfg.Addr, r.cfg.TLS)
+	}
+	return d.Dial("tcp", r.cfg.Addr)
+}
 
 // bare: a connection per request; the reply is read as one bare message.
 func (r *run) bare(ctx context.Context, conn int) []time.Duration {
@@ -33,7 +43,7 @@ func (r *run) bare(ctx context.Context, conn int) []time.Duration {
 			r.fail("cannot build: " + err.Error())
 			return lat
 		}
-		c, err := net.DialTimeout("tcp", r.cfg.Addr, 5*time.Second)
+		c, err := r.dial()
 		if err != nil {
 			r.fail("connect: " + err.Error())
 			sleep(ctx, 10*time.Millisecond)
@@ -80,7 +90,7 @@ func (r *run) framed(ctx context.Context, conn int) []time.Duration {
 	if r.cfg.Pace > 0 && !sleep(ctx, r.cfg.Pace*time.Duration(conn)/time.Duration(r.cfg.Conns)) {
 		return lat
 	}
-	c, err := net.DialTimeout("tcp", r.cfg.Addr, 5*time.Second)
+	c, err := r.dial()
 	if err != nil {
 		r.fail("connect: " + err.Error())
 		return lat
@@ -217,13 +227,18 @@ func atoi(s string) (int, bool) {
 // client: the generator must not be what limits the run).
 func (r *run) http(ctx context.Context, conn int) []time.Duration {
 	var lat []time.Duration
-	client := &fasthttp.HostClient{Addr: r.cfg.Addr, MaxConns: 1, ReadTimeout: 40 * time.Second, WriteTimeout: 10 * time.Second}
+	client := &fasthttp.HostClient{Addr: r.cfg.Addr, MaxConns: 1, ReadTimeout: 40 * time.Second, WriteTimeout: 10 * time.Second,
+		IsTLS: r.cfg.TLS != nil, TLSConfig: r.cfg.TLS}
 	tid := r.terminal(conn, 0)
 	tmpl := map[string]*template{}
 	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
 	defer fasthttp.ReleaseResponse(resp)
-	req.SetRequestURI("http://" + r.cfg.Addr + "/")
+	scheme := "http://"
+	if r.cfg.TLS != nil {
+		scheme = "https://"
+	}
+	req.SetRequestURI(scheme + r.cfg.Addr + "/")
 	req.Header.SetMethod(fasthttp.MethodPost)
 	req.Header.SetContentType("application/json")
 	var msg, body []byte

@@ -7,6 +7,7 @@
 package loadgen
 
 import (
+	"crypto/tls"
 	"context"
 	"errors"
 	"fmt"
@@ -53,6 +54,10 @@ type Config struct {
 	Dialect *isocodec.Dialect
 	// Framing for framed and pipelined modes (bare mode needs none).
 	Framing *isocodec.Framing
+	// TLS, when set, makes every connection a TLS one (HTTP: https);
+	// give it a ClientSessionCache for the resumption a real client
+	// does.
+	TLS *tls.Config
 }
 
 // Result is what a run measured.

@@ -34,6 +34,7 @@ var (
 	duration = flag.Duration("duration", 5*time.Second, "measured time per run")
 	warmup   = flag.Duration("warmup", time.Second, "unmeasured time before each run")
 	idle     = flag.Int("idle", 10000, "idle POS connections for the memory figure (0: skip)")
+	steps    = flag.String("steps", "ceilings,journal,bare,tls", "the parts to run, of ceilings,journal,bare,tls")
 )
 
 func main() {
@@ -145,6 +146,7 @@ type row struct {
 	Share      float64 `json:"shareOfCeiling,omitempty"`
 	GatewayCPU float64 `json:"gatewayCpuSeconds,omitempty"`
 	PeakRSSMiB float64 `json:"gatewayPeakRssMiB,omitempty"`
+	TLS        bool    `json:"tls,omitempty"`
 }
 
 // spec is one row: a label and the load that makes it.
@@ -204,7 +206,12 @@ func suite() error {
 	if err != nil {
 		return err
 	}
-	for _, step := range []func() error{b.ceilings, b.journalRows, b.bareRows} {
+	all := map[string]func() error{"ceilings": b.ceilings, "journal": b.journalRows, "bare": b.bareRows, "tls": b.tlsRows}
+	for _, name := range strings.Split(*steps, ",") {
+		step, ok := all[name]
+		if !ok {
+			return fmt.Errorf("-steps: no part %q", name)
+		}
 		if err := step(); err != nil {
 			return err
 		}
@@ -293,16 +300,18 @@ func (b *bench) ceilings() error {
 }
 
 // gateway starts one with POS framing and a journal mode, and waits for
-// its bank link.
-func (b *bench) gateway(framing, journal string) (gw, error) {
-	pos, http := freePort(), freePort()
+// its bank link; extra are more options (TLS).
+func (b *bench) gateway(framing, journal string, extra ...string) (gw, error) {
+	pos, http, admin := freePort(), freePort(), freePort()
 	dataDir, err := os.MkdirTemp(b.tmp, framing+journal)
 	if err != nil {
 		return gw{}, err
 	}
 	args := []string{"--upstreamHost=127.0.0.1", "--upstreamPort=" + strconv.Itoa(b.bankFramed),
-		"--listenPort=" + strconv.Itoa(pos), "--listenHttpPort=" + strconv.Itoa(http), "--listenFraming=" + framing,
+		"--listenPort=" + strconv.Itoa(pos), "--listenHttpPort=" + strconv.Itoa(http), "--adminPort=" + strconv.Itoa(admin),
+		"--listenFraming=" + framing,
 		"--dataDir=" + dataDir, "--maxQueue=100000"}
+	args = append(args, extra...)
 	switch journal {
 	case "off":
 		args = append(args, "--journal=off")
@@ -313,14 +322,14 @@ func (b *bench) gateway(framing, journal string) (gw, error) {
 	if err != nil {
 		return gw{}, err
 	}
-	if err := waitPort(http); err != nil {
+	if err := waitPort(admin); err != nil {
 		p.stop()
 		return gw{}, err
 	}
 	// Wait for the bank link: /healthz says 200 once it is up.
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
-		if up, _ := healthy(http); up {
+		if up, _ := healthy(admin); up {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)

@@ -3,9 +3,12 @@ package tlsconf
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
+	"net"
 	"os"
 	"sync/atomic"
+	"time"
 )
 
 // ClientFiles is a dialler's TLS: the CA file the server's certificate
@@ -67,4 +70,29 @@ func (c *Client) For(host string) *tls.Config {
 	conf = conf.Clone()
 	conf.ServerName = host
 	return conf
+}
+
+// Confirm waits up to wait for a TLS 1.3 server's verdict on the client
+// certificate tc showed: TLS 1.3 servers check it after the client's side
+// of the handshake is done, so a refusal arrives as an alert on the first
+// read (also for a client that had no certificate to show), and without
+// this a link refused would be up until then. It returns what the server
+// sent meanwhile (for the reader), or the alert. On TLS 1.2, where the
+// handshake itself carries the verdict, it returns at once.
+func Confirm(tc *tls.Conn, wait time.Duration) ([]byte, error) {
+	if tc.ConnectionState().Version != tls.VersionTLS13 {
+		return nil, nil
+	}
+	_ = tc.SetReadDeadline(time.Now().Add(wait))
+	defer tc.SetReadDeadline(time.Time{})
+	buf := make([]byte, 16<<10)
+	n, err := tc.Read(buf)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return buf[:n], nil // silence: accepted (a timeout leaves tc usable)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return buf[:n], nil
 }

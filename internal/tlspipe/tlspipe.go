@@ -29,22 +29,46 @@ import (
 // recordSize is the most plaintext one TLS record carries.
 const recordSize = 16 << 10
 
+// Options tune a pipe; the zero value has no write timeout.
+type Options struct {
+	// WriteTimeout bounds each write to the peer.
+	WriteTimeout time.Duration
+	// First is plaintext already read from tc, handed to the loop first.
+	First []byte
+	// Ended, when set, is told why the peer's side ended: nil for a
+	// clean close (close_notify or EOF), else the error (a TLS alert,
+	// a reset, the write timeout). It runs on a pipe goroutine and must
+	// not block.
+	Ended func(err error)
+}
+
 // Open starts the copying for tc, whose handshake is done, and returns the
 // loop's end of the pair. The caller closes that end once the loop holds
 // its own copy (gnet's Register duplicates the descriptor); the goroutines
 // close tc and their end when done.
-func Open(tc *tls.Conn, writeTimeout time.Duration) (net.Conn, error) {
+func Open(tc *tls.Conn, o Options) (net.Conn, error) {
 	loopEnd, ours, err := socketPair()
 	if err != nil {
 		return nil, err
 	}
-	go up(tc, ours)
-	go down(tc, ours, writeTimeout)
+	if o.Ended == nil {
+		o.Ended = func(error) {}
+	}
+	go up(tc, ours, o)
+	go down(tc, ours, o.WriteTimeout)
 	return loopEnd, nil
 }
 
 // up copies what the peer sends to the loop.
-func up(tc *tls.Conn, ours *net.UnixConn) {
+func up(tc *tls.Conn, ours *net.UnixConn, o Options) {
+	if len(o.First) > 0 {
+		if _, err := ours.Write(o.First); err != nil {
+			_ = tc.Close()
+			_ = ours.Close()
+			o.Ended(err)
+			return
+		}
+	}
 	buf := make([]byte, recordSize)
 	for {
 		n, err := tc.Read(buf)
@@ -52,6 +76,7 @@ func up(tc *tls.Conn, ours *net.UnixConn) {
 			if _, werr := ours.Write(buf[:n]); werr != nil {
 				_ = tc.Close()
 				_ = ours.Close()
+				o.Ended(nil) // the loop closed first
 				return
 			}
 		}
@@ -61,10 +86,15 @@ func up(tc *tls.Conn, ours *net.UnixConn) {
 		if errors.Is(err, io.EOF) {
 			// The peer is done sending; the loop may still answer.
 			_ = ours.CloseWrite()
+			o.Ended(nil)
 			return
 		}
 		_ = tc.Close()
 		_ = ours.Close()
+		if errors.Is(err, net.ErrClosed) {
+			err = nil // closed by down: the loop's close or a stalled peer
+		}
+		o.Ended(err)
 		return
 	}
 }

@@ -56,7 +56,7 @@ func rig(t testing.TB, writeTimeout time.Duration, piped bool) *pipeRig {
 			got <- res{tc, nil}
 			return
 		}
-		c, err := Open(tc, writeTimeout)
+		c, err := Open(tc, Options{WriteTimeout: writeTimeout})
 		got <- res{c, err}
 	}()
 	client, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{RootCAs: ca.Pool(), ServerName: "server"})
@@ -122,6 +122,38 @@ func TestPipe(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, newRig(t, time.Minute)) })
+	}
+}
+
+// TestPipeFirstAndEnded: bytes read before the pipe go to the loop
+// first; a clean close is reported as nil, an abrupt one as its error.
+func TestPipeFirstAndEnded(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		end     func(c *tls.Conn)
+		wantErr bool
+	}{
+		{"close_notify", func(c *tls.Conn) { c.Close() }, false},
+		{"a record cut short", func(c *tls.Conn) { c.NetConn().Write([]byte{23, 3, 3, 0, 40, 1}); c.NetConn().Close() }, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := rig(t, time.Minute, false)
+			ended := make(chan error, 1)
+			loop, err := Open(r.loop.(*tls.Conn), Options{First: []byte("early:"), Ended: func(err error) { ended <- err }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer loop.Close()
+			r.client.Write([]byte("late"))
+			got := make([]byte, 10)
+			if _, err := io.ReadFull(loop, got); err != nil || string(got) != "early:late" {
+				t.Fatalf("loop read %q, %v", got, err)
+			}
+			tc.end(r.client)
+			if err := <-ended; (err != nil) != tc.wantErr {
+				t.Fatalf("Ended(%v), want an error: %v", err, tc.wantErr)
+			}
+		})
 	}
 }
 
