@@ -1,9 +1,9 @@
 package loadgen
 
 import (
-	"crypto/tls"
 	"bufio"
 	"context"
+	"crypto/tls"
 	"net"
 	"strconv"
 	"strings"

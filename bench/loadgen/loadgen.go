@@ -7,8 +7,8 @@
 package loadgen
 
 import (
-	"crypto/tls"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"sort"
