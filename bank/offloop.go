@@ -8,8 +8,6 @@ import (
 	"net"
 	"time"
 
-	"github.com/panjf2000/gnet/v2"
-
 	"github.com/socketqueue/socketqueue-go/clock"
 	"github.com/socketqueue/socketqueue-go/internal/tlsconf"
 	"github.com/socketqueue/socketqueue-go/internal/tlspipe"
@@ -133,46 +131,20 @@ func (s *Server) connect(ctx context.Context) error {
 		return s.enroll(ctx, conn, tag)
 	}
 	host, _, _ := net.SplitHostPort(s.cfg.Connect)
-	tc := tls.Client(conn, s.cfg.ConnectTLS.For(host))
-	hctx, cancel := context.WithTimeout(ctx, s.handshake())
-	err = tc.HandshakeContext(hctx)
-	cancel()
+	sess, err := s.cfg.ConnectTLS.Handshake(ctx, conn, host, s.handshake())
 	if err != nil {
-		_ = conn.Close()
-		return fmt.Errorf("TLS handshake: %w", err)
+		return err
 	}
-	first, err := tlsconf.Confirm(tc, 300*time.Millisecond)
-	if err != nil {
-		_ = conn.Close()
-		return fmt.Errorf("TLS: the gateway refused the emulator: %w", err)
-	}
-	cs := tc.ConnectionState()
-	tag.tls = true
-	if len(cs.PeerCertificates) > 0 {
-		tag.identity = cs.PeerCertificates[0].Subject.String()
-	}
-	return s.enrollTLS(ctx, tc, tag, first)
+	tag.tls, tag.identity = true, sess.Server
+	return s.enrollTLS(ctx, sess.Conn, tag, sess.First)
 }
 
 func (s *Server) enrollTLS(ctx context.Context, tc *tls.Conn, tag peerTag, first []byte) error {
-	loopEnd, err := tlspipe.Open(tc, tlspipe.Options{WriteTimeout: pipeWriteTimeout, First: first})
-	if err != nil {
-		_ = tc.Close()
-		return err
-	}
-	defer loopEnd.Close() // gnet keeps its own copy, or the pipe ends
-	return s.enroll(ctx, loopEnd, tag)
+	return tlspipe.Enroll(ctx, s.eng, tc, tag, tlspipe.Options{WriteTimeout: pipeWriteTimeout, First: first})
 }
 
 func (s *Server) enroll(ctx context.Context, conn net.Conn, tag peerTag) error {
-	res, err := s.eng.Register(gnet.NewContext(gnet.NewNetConnContext(ctx, conn), tag))
-	if err == nil {
-		err = (<-res).Err
-	}
-	if err != nil {
-		return fmt.Errorf("register with the event loops: %w", err)
-	}
-	return nil
+	return tlspipe.Register(ctx, s.eng, conn, tag)
 }
 
 // ReloadTLS reads the TLS files again (SIGHUP): new handshakes get them,

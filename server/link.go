@@ -2,9 +2,7 @@ package server
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
-	"fmt"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -253,32 +251,14 @@ func (l *link) hand(ctx context.Context, conn net.Conn) error {
 		return g.enroll(ctx, conn, upstreamTag{peer})
 	}
 	host, _, _ := net.SplitHostPort(g.cfg.UpstreamAddr)
-	tc := tls.Client(conn, l.tls.For(host))
-	hctx, cancel := context.WithTimeout(ctx, g.cfg.TLSHandshake)
-	err := tc.HandshakeContext(hctx)
-	cancel()
+	sess, err := l.tls.Handshake(ctx, conn, host, g.cfg.TLSHandshake)
 	if err != nil {
-		_ = conn.Close()
-		return fmt.Errorf("TLS handshake: %w", err)
+		return err
 	}
-	first, err := tlsconf.Confirm(tc, confirmWait)
-	if err != nil {
-		_ = conn.Close()
-		return fmt.Errorf("TLS: the bank refused the gateway: %w", err)
-	}
-	cs := tc.ConnectionState()
-	peer.tls = true
-	if len(cs.PeerCertificates) > 0 {
-		peer.identity = cs.PeerCertificates[0].Subject.String()
-	}
-	return g.enrollTLS(ctx, tc, upstreamTag{peer}, tlspipe.Options{WriteTimeout: pipeWriteTimeout, First: first, Ended: func(err error) {
+	peer.tls, peer.identity = true, sess.Server
+	return g.enrollTLS(ctx, sess.Conn, upstreamTag{peer}, tlspipe.Options{WriteTimeout: pipeWriteTimeout, First: sess.First, Ended: func(err error) {
 		if err != nil {
 			g.log.Warn().Err(err).Msg("bank link: TLS error")
 		}
 	}})
 }
-
-// confirmWait is how long a new TLS 1.3 link waits for the bank to refuse
-// the gateway's certificate before it counts as up: a refusal takes one
-// round trip, a bank on another continent under 300 ms.
-const confirmWait = 300 * time.Millisecond

@@ -4,11 +4,8 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"net"
 	"time"
-
-	"github.com/panjf2000/gnet/v2"
 
 	"github.com/socketqueue/socketqueue-go/internal/tlsconf"
 	"github.com/socketqueue/socketqueue-go/internal/tlspipe"
@@ -103,25 +100,10 @@ func (f *tlsFront) accept(g *Gateway, tag func(peerTag) any) {
 // enrollTLS pipes tc, whose handshake is done, into the engine with tag
 // as its context. On an error tc is closed.
 func (g *Gateway) enrollTLS(ctx context.Context, tc *tls.Conn, tag any, o tlspipe.Options) error {
-	loopEnd, err := tlspipe.Open(tc, o)
-	if err != nil {
-		_ = tc.Close()
-		return err
-	}
-	// gnet keeps its own copy of the descriptor; closing ours (always)
-	// leaves the pipe to it, or, when it took none, ends the pipe.
-	defer loopEnd.Close()
-	return g.enroll(ctx, loopEnd, tag)
+	return tlspipe.Enroll(ctx, g.eng, tc, tag, o)
 }
 
 // enroll hands conn to the engine with tag as its context.
 func (g *Gateway) enroll(ctx context.Context, conn net.Conn, tag any) error {
-	res, err := g.eng.Register(gnet.NewContext(gnet.NewNetConnContext(ctx, conn), tag))
-	if err == nil {
-		err = (<-res).Err
-	}
-	if err != nil {
-		return fmt.Errorf("register with the event loops: %w", err)
-	}
-	return nil
+	return tlspipe.Register(ctx, g.eng, conn, tag)
 }

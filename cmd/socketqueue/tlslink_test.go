@@ -181,13 +181,14 @@ func TestBankLinkMutualTLS(t *testing.T) {
 	gwCert := ca.MustIssue(t, "gateway.test", testpki.Both, time.Now().Add(time.Hour))
 
 	bankPort, bankHTTP, posPort, adminPort := strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t))
+	httpPort := strconv.Itoa(freePort(t))
 	bankArgs := []string{"--v", "--echoServerPort=" + bankPort, "--bankHttpPort=" + bankHTTP, "--bankMuteEvery=3",
 		"--bankTls", "--bankTlsCert=" + bankCert.Cert, "--bankTlsKey=" + bankCert.Key, "--bankTlsCa=" + ca.Path}
 	bk := start(t, "bank emulator listening", bankArgs...)
 	gwArgs := []string{"--v", "--dataDir=" + dir, "--upstreamHost=127.0.0.1", "--upstreamPort=" + bankPort,
 		"--upstreamTls", "--upstreamTlsCa=" + ca.Path, "--upstreamTlsCert=" + gwCert.Cert, "--upstreamTlsKey=" + gwCert.Key,
 		"--upstreamTlsServerName=bank.test", "--upstreamRetry=1", "--listenPort=" + posPort, "--adminPort=" + adminPort,
-		"--queueTimeout=1", "--queueShortTimeout=1"}
+		"--queueTimeout=1", "--queueShortTimeout=1", "--listenHttpPort=" + httpPort}
 	gw := start(t, "bank link up", gwArgs...)
 	if !strings.Contains(gw.ready, "bank=") || !strings.Contains(gw.ready, "CN=bank.test") || !strings.Contains(gw.ready, "tls=true") {
 		t.Errorf("the link's log does not name the bank's certificate: %s", gw.ready)
@@ -213,19 +214,26 @@ func TestBankLinkMutualTLS(t *testing.T) {
 		return bankTotals(t, bankHTTP).Reversals == 2 && metric(t, adminPort, "socketqueue_reversals_pending") == 0
 	})
 
-	// TLS to the plaintext POS port: closed at once, counted.
-	raw, err := net.Dial("tcp", pos)
-	if err != nil {
-		t.Fatal(err)
+	// TLS to the plaintext POS port and HTTP API: closed at once,
+	// nothing sent; the POS refusal counted.
+	before := bankTotals(t, bankHTTP).Purchases
+	for _, port := range []string{posPort, httpPort} {
+		raw, err := net.Dial("tcp", "127.0.0.1:"+port)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tc := tls.Client(raw, &tls.Config{InsecureSkipVerify: true})
+		tc.SetDeadline(time.Now().Add(5 * time.Second))
+		if err := tc.Handshake(); err == nil || strings.Contains(err.Error(), "timeout") {
+			t.Errorf("a TLS handshake on plaintext port %s: %v, want closed at once", port, err)
+		}
+		raw.Close()
 	}
-	tc := tls.Client(raw, &tls.Config{InsecureSkipVerify: true})
-	tc.SetDeadline(time.Now().Add(5 * time.Second))
-	if err := tc.Handshake(); err == nil || strings.Contains(err.Error(), "timeout") {
-		t.Errorf("a TLS handshake on the plaintext POS port: %v, want closed at once", err)
-	}
-	raw.Close()
 	if v := metric(t, adminPort, `socketqueue_refused_total{reason="tls_on_plaintext"}`); v != 1 {
 		t.Errorf("refused tls_on_plaintext = %v, want 1", v)
+	}
+	if n := bankTotals(t, bankHTTP).Purchases; n != before {
+		t.Errorf("TLS to plaintext ports: %d purchases at the bank, want %d", n, before)
 	}
 
 	// The emulator goes and comes back on the same port.
@@ -251,7 +259,8 @@ func TestBankLinkMutualTLS(t *testing.T) {
 			case a == tc.drop && tc.add != "":
 				args = append(args, tc.add)
 			case a == tc.drop, tc.add == "" && a == "--upstreamTlsKey="+gwCert.Key:
-			case strings.HasPrefix(a, "--listenPort="), strings.HasPrefix(a, "--adminPort="), strings.HasPrefix(a, "--dataDir="):
+			case strings.HasPrefix(a, "--listenPort="), strings.HasPrefix(a, "--adminPort="), strings.HasPrefix(a, "--dataDir="),
+				strings.HasPrefix(a, "--listenHttpPort="):
 			default:
 				args = append(args, a)
 			}

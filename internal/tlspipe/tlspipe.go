@@ -16,6 +16,7 @@
 package tlspipe
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -24,6 +25,8 @@ import (
 	"os"
 	"syscall"
 	"time"
+
+	"github.com/panjf2000/gnet/v2"
 )
 
 // recordSize is the most plaintext one TLS record carries.
@@ -149,4 +152,32 @@ func fileConn(fd int) (*net.UnixConn, error) {
 		return nil, fmt.Errorf("tlspipe: socket: %w", err)
 	}
 	return c.(*net.UnixConn), nil
+}
+
+// Enroll pipes tc, whose handshake is done, into eng with tag as the
+// connection's context (gnet's Register; its loops must be running). On
+// an error tc is closed.
+func Enroll(ctx context.Context, eng gnet.Engine, tc *tls.Conn, tag any, o Options) error {
+	loopEnd, err := Open(tc, o)
+	if err != nil {
+		_ = tc.Close()
+		return err
+	}
+	// gnet keeps its own copy of the descriptor; closing ours (always)
+	// leaves the pipe to it, or, when it took none, ends the pipe.
+	defer loopEnd.Close()
+	return Register(ctx, eng, loopEnd, tag)
+}
+
+// Register hands conn to eng with tag as its context and waits until a
+// loop holds it. The caller closes conn (gnet holds a duplicate).
+func Register(ctx context.Context, eng gnet.Engine, conn net.Conn, tag any) error {
+	res, err := eng.Register(gnet.NewContext(gnet.NewNetConnContext(ctx, conn), tag))
+	if err == nil {
+		err = (<-res).Err
+	}
+	if err != nil {
+		return fmt.Errorf("register with the event loops: %w", err)
+	}
+	return nil
 }
