@@ -151,6 +151,15 @@ func TestHelpAndUsageErrors(t *testing.T) {
 		{[]string{"--echoServerPort=x"}, "--echoServerPort"},
 		{nil, "nothing to do"},
 		{[]string{"--echoServerPort=1", "--hostConfig=visa"}, "--hostConfig"},
+		// TLS options that cannot work are refused, naming what is missing.
+		{[]string{"--upstreamHost=127.0.0.1", "--upstreamPort=1", "--listenHttpPort=0", "--listenPort=1", "--upstreamTlsCa=ca.pem"}, "need --upstreamTls"},
+		{[]string{"--upstreamListenPort=1", "--listenPort=1", "--upstreamTls"}, "--upstreamTlsCert and --upstreamTlsKey"},
+		{[]string{"--upstreamHost=127.0.0.1", "--upstreamPort=1", "--listenPort=1", "--listenTlsCert=x.pem"}, "--listenTlsCert and --listenTlsKey go together"},
+		{[]string{"--upstreamHost=127.0.0.1", "--upstreamPort=1", "--listenPort=1", "--upstreamTls", "--upstreamTlsCa=/nonexistent/ca.pem"}, "/nonexistent/ca.pem"},
+		{[]string{"--echoServerPort=1", "--bankTls"}, "--bankTlsCert and --bankTlsKey"},
+		{[]string{"--echoServerPort=1", "--bankConnectPort=2"}, "listens (--echoServerPort) or connects (--bankConnectPort)"},
+		{[]string{"--echoServerPort=1", "--bankTls", "--bankTlsCert=/nonexistent/b.pem", "--bankTlsKey=/nonexistent/b.key"}, "/nonexistent/b.pem"},
+		{[]string{"--testClients=1", "--testTargetPort=1", "--testTlsCa=ca.pem"}, "need --testTls"},
 	} {
 		_, errOut, code := runBinary(t, tc.args...)
 		if code != 2 || !strings.Contains(errOut, tc.want) {
