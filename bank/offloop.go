@@ -3,7 +3,6 @@ package bank
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"net"
 	"time"
@@ -75,22 +74,13 @@ func (s *Server) stopOffLoop() {
 }
 
 func (s *Server) accept(ctx context.Context) {
-	for {
-		c, err := s.tlsLn.Accept()
-		if errors.Is(err, net.ErrClosed) {
-			return
-		}
-		if err != nil {
-			s.cfg.Log.Warn().Err(err).Msg("bank: accept failed")
-			continue
-		}
-		tc := c.(*tls.Conn)
-		cs := tc.ConnectionState()
-		tag := peerTag{addr: c.RemoteAddr().String(), identity: tlsconf.PeerIdentity(&cs), tls: true}
-		if err := s.enrollTLS(ctx, tc, tag, nil); err != nil {
-			s.cfg.Log.Warn().Err(err).Str("peer", tag.addr).Msg("bank: connection not taken")
-		}
-	}
+	tlspipe.Serve(ctx, s.tlsLn, s.eng, tlspipe.Options{WriteTimeout: pipeWriteTimeout},
+		func(tc *tls.Conn, identity string) any {
+			return peerTag{addr: tc.RemoteAddr().String(), identity: identity, tls: true}
+		},
+		func(peer string, err error) {
+			s.cfg.Log.Warn().Err(err).Str("peer", peer).Msg("bank: TLS connection not taken")
+		})
 }
 
 // dial keeps one link to the gateway up until ctx ends.
@@ -128,7 +118,7 @@ func (s *Server) connect(ctx context.Context) error {
 	tag := peerTag{addr: conn.RemoteAddr().String(), dialled: true}
 	if s.cfg.ConnectTLS == nil {
 		defer conn.Close() // gnet keeps its own copy
-		return s.enroll(ctx, conn, tag)
+		return tlspipe.Register(ctx, s.eng, conn, tag)
 	}
 	host, _, _ := net.SplitHostPort(s.cfg.Connect)
 	sess, err := s.cfg.ConnectTLS.Handshake(ctx, conn, host, s.handshake())
@@ -136,15 +126,7 @@ func (s *Server) connect(ctx context.Context) error {
 		return err
 	}
 	tag.tls, tag.identity = true, sess.Server
-	return s.enrollTLS(ctx, sess.Conn, tag, sess.First)
-}
-
-func (s *Server) enrollTLS(ctx context.Context, tc *tls.Conn, tag peerTag, first []byte) error {
-	return tlspipe.Enroll(ctx, s.eng, tc, tag, tlspipe.Options{WriteTimeout: pipeWriteTimeout, First: first})
-}
-
-func (s *Server) enroll(ctx context.Context, conn net.Conn, tag peerTag) error {
-	return tlspipe.Register(ctx, s.eng, conn, tag)
+	return tlspipe.Enroll(ctx, s.eng, sess.Conn, tag, tlspipe.Options{WriteTimeout: pipeWriteTimeout, First: sess.First})
 }
 
 // ReloadTLS reads the TLS files again (SIGHUP): new handshakes get them,

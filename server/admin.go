@@ -21,11 +21,16 @@ func newAdminFront(g *Gateway, addr string) (*adminFront, error) {
 	if g.cfg.Metrics != nil {
 		a.metrics = fasthttpadaptor.NewFastHTTPHandler(g.cfg.Metrics.Handler())
 	}
-	return a, a.serve(addr, &fasthttp.Server{
+	ln, err := g.listen(addr, "admin", false, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	a.serve(ln, &fasthttp.Server{
 		Handler: a.handle, Name: "socketqueue", NoDefaultServerHeader: true,
 		ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second,
 		MaxRequestBodySize: 4 << 10, Logger: fasthttpLogger{g},
-	}, nil, nil, nil, 0)
+	})
+	return a, nil
 }
 
 func (a *adminFront) handle(ctx *fasthttp.RequestCtx) {

@@ -43,6 +43,7 @@ type Gateway struct {
 	// posTLS and upTLS end TLS for the POS port and the bank listener;
 	// gnet then listens only on an internal port.
 	posTLS, upTLS *tlsFront
+	reloads       []reloadable // each TLS in use, for ReloadTLS
 
 	posConns  sync.Map // *posConn -> struct{}, for idle checks
 	posLimits *connLimits
@@ -74,6 +75,7 @@ func New(cfg Config) (*Gateway, error) {
 		if g.link.tls, err = tlsconf.NewClient(*cfg.UpstreamTLS); err != nil {
 			return nil, fmt.Errorf("server: bank link: %w", err)
 		}
+		g.reloads = append(g.reloads, reloadable{"bank link", g.link.tls})
 	}
 	g.relay = newRelay(&g.cfg, g.link)
 	g.posLimits = newConnLimits(cfg.MaxConns, cfg.MaxConnsPerAddr)
@@ -148,27 +150,18 @@ func (g *Gateway) HTTPAddr() net.Addr {
 // error, naming the file, the old ones stay.
 func (g *Gateway) ReloadTLS() error {
 	var errs []error
-	if g.http != nil && g.http.tls != nil {
-		if err := g.http.tls.Reload(); err != nil {
-			errs = append(errs, fmt.Errorf("server: HTTP API: %w", err))
-		}
-	}
-	if g.posTLS != nil {
-		if err := g.posTLS.tls.Reload(); err != nil {
-			errs = append(errs, fmt.Errorf("server: POS port: %w", err))
-		}
-	}
-	if g.upTLS != nil {
-		if err := g.upTLS.tls.Reload(); err != nil {
-			errs = append(errs, fmt.Errorf("server: bank listener: %w", err))
-		}
-	}
-	if g.link.tls != nil {
-		if err := g.link.tls.Reload(); err != nil {
-			errs = append(errs, fmt.Errorf("server: bank link: %w", err))
+	for _, r := range g.reloads {
+		if err := r.tls.Reload(); err != nil {
+			errs = append(errs, fmt.Errorf("server: %s: %w", r.what, err))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// reloadable is TLS that SIGHUP reads again.
+type reloadable struct {
+	what string
+	tls  interface{ Reload() error }
 }
 
 // Start opens the listeners, starts dialling the bank and returns once
@@ -254,6 +247,7 @@ func (g *Gateway) openFronts() error {
 		if g.posTLS, err = g.listenTLS(cfg.POSAddr, "POS port", false, *cfg.POSTLS, g.posLimits, func(p peerTag) any { return posTag{p} }); err != nil {
 			return fmt.Errorf("server: POS port %s: %w", cfg.POSAddr, err)
 		}
+		g.reloads = append(g.reloads, reloadable{"POS port", g.posTLS.tls})
 	}
 	if cfg.UpstreamListen != "" && cfg.UpstreamTLS != nil {
 		f := cfg.UpstreamTLS
@@ -261,10 +255,14 @@ func (g *Gateway) openFronts() error {
 		if g.upTLS, err = g.listenTLS(cfg.UpstreamListen, "bank listener", true, files, nil, func(p peerTag) any { return upstreamTag{p} }); err != nil {
 			return fmt.Errorf("server: bank listener %s: %w", cfg.UpstreamListen, err)
 		}
+		g.reloads = append(g.reloads, reloadable{"bank listener", g.upTLS.tls})
 	}
 	if cfg.HTTPAddr != "" {
 		if g.http, err = newHTTPFront(g, cfg.HTTPAddr); err != nil {
 			return fmt.Errorf("server: HTTP API %s: %w", cfg.HTTPAddr, err)
+		}
+		if g.http.tls != nil {
+			g.reloads = append(g.reloads, reloadable{"HTTP API", g.http.tls})
 		}
 	}
 	if cfg.AdminAddr != "" {

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"net"
@@ -41,23 +40,10 @@ type httpServer struct {
 	done chan error
 }
 
-// serve listens on addr and serves srv there until shutdown; limits,
-// when set, cap its connections (refuse counts those it closes); with
-// tlsConf, it speaks TLS, each handshake bounded by handshake.
-func (s *httpServer) serve(addr string, srv *fasthttp.Server, limits *connLimits, refuse func(string, net.Addr), tlsConf *tls.Config, handshake time.Duration) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
-	if limits != nil {
-		ln = &limitedListener{Listener: ln, limits: limits, refuse: refuse}
-	}
-	if tlsConf != nil {
-		ln = tlsconf.NewListener(ln, tlsConf, handshake, func(peer net.Addr, err error) { refuse(refusedHandshake, peer) })
-	}
+// serve serves srv on ln (see Gateway.listen) until shutdown.
+func (s *httpServer) serve(ln net.Listener, srv *fasthttp.Server) {
 	s.srv, s.ln, s.done = srv, ln, make(chan error, 1)
 	go func() { s.done <- srv.Serve(ln) }()
-	return nil
 }
 
 func (s *httpServer) closeListener() { _ = s.ln.Close() }
@@ -73,15 +59,17 @@ func (s *httpServer) shutdown() error {
 
 func newHTTPFront(g *Gateway, addr string) (*httpFront, error) {
 	h := &httpFront{g: g}
-	var tlsConf *tls.Config
 	if f := g.cfg.HTTPTLS; f != nil {
 		var err error
 		if h.tls, err = tlsconf.NewServer(*f); err != nil {
 			return nil, err
 		}
-		tlsConf = h.tls.Config()
 	}
-	return h, h.serve(addr, &fasthttp.Server{
+	ln, err := g.listen(addr, "HTTP API", false, newConnLimits(g.cfg.MaxConns, g.cfg.MaxConnsPerAddr), h.tls)
+	if err != nil {
+		return nil, err
+	}
+	h.serve(ln, &fasthttp.Server{
 		Handler:               h.handle,
 		Name:                  "socketqueue",
 		NoDefaultServerHeader: true,
@@ -91,7 +79,8 @@ func newHTTPFront(g *Gateway, addr string) (*httpFront, error) {
 		MaxRequestBodySize:    readHTTPBody,
 		Logger:                fasthttpLogger{g},
 		ErrorHandler:          h.requestError,
-	}, newConnLimits(g.cfg.MaxConns, g.cfg.MaxConnsPerAddr), g.refuseConn, tlsConf, g.cfg.TLSHandshake)
+	})
+	return h, nil
 }
 
 // requestError answers a request fasthttp could not read, in the API's

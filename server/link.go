@@ -248,7 +248,7 @@ func (l *link) hand(ctx context.Context, conn net.Conn) error {
 	peer := peerTag{addr: conn.RemoteAddr()}
 	if l.tls == nil {
 		defer conn.Close() // gnet has its own copy of the descriptor
-		return g.enroll(ctx, conn, upstreamTag{peer})
+		return tlspipe.Register(ctx, g.eng, conn, upstreamTag{peer})
 	}
 	host, _, _ := net.SplitHostPort(g.cfg.UpstreamAddr)
 	sess, err := l.tls.Handshake(ctx, conn, host, g.cfg.TLSHandshake)
@@ -256,7 +256,7 @@ func (l *link) hand(ctx context.Context, conn net.Conn) error {
 		return err
 	}
 	peer.tls, peer.identity = true, sess.Server
-	return g.enrollTLS(ctx, sess.Conn, upstreamTag{peer}, tlspipe.Options{WriteTimeout: pipeWriteTimeout, First: sess.First, Ended: func(err error) {
+	return tlspipe.Enroll(ctx, g.eng, sess.Conn, upstreamTag{peer}, tlspipe.Options{WriteTimeout: pipeWriteTimeout, First: sess.First, Ended: func(err error) {
 		if err != nil {
 			g.log.Warn().Err(err).Msg("bank link: TLS error")
 		}

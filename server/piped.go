@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"net"
 	"time"
 
@@ -30,43 +29,62 @@ type posTag struct{ peerTag }
 // listener).
 type upstreamTag struct{ peerTag }
 
-// tlsFront is a listener whose TLS is ended off the loops: a Go listener,
-// each handshake on its own goroutine within --tlsHandshakeTimeout, then
-// the connection piped into the engine. One accept goroutine; the
-// handshakes' goroutines end with them.
+// listen binds addr; limits (nil: none) cap its connections, and with
+// srv (nil: plaintext) it speaks TLS, each handshake on its own goroutine
+// within --tlsHandshakeTimeout. what names it in the log of a failed
+// handshake: a warning when loud (the bank's), else a debug line
+// (scanners knock all day).
+func (g *Gateway) listen(addr, what string, loud bool, limits *connLimits, srv *tlsconf.Server) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	if limits != nil {
+		ln = &limitedListener{Listener: ln, limits: limits, refuse: g.refuseConn}
+	}
+	if srv == nil {
+		return ln, nil
+	}
+	return tlsconf.NewListener(ln, srv.Config(), g.cfg.TLSHandshake, func(peer net.Addr, err error) {
+		g.cfg.Metrics.Refused(refusedHandshake)
+		ev := g.log.Debug()
+		if loud {
+			ev = g.log.Warn()
+		}
+		ev.Err(err).Str("peer", peer.String()).Msg(what + ": TLS handshake failed; closed")
+	}), nil
+}
+
+// tlsFront is a TLS listener whose connections are piped into the
+// engine (tlspipe.Serve on its own goroutine).
 type tlsFront struct {
-	ln   *tlsconf.Listener
+	ln   net.Listener
 	tls  *tlsconf.Server
 	done chan struct{}
 }
 
-// listenTLS serves addr over TLS, registering each connection with the
-// engine tagged by tag; limits (nil: none) are held until it closes.
-// what names the listener in the log of a failed handshake, a warning
-// when loud (the bank's), else a debug line (scanners knock all day).
+// listenTLS serves addr over TLS to the engine, each connection tagged by
+// tag; see listen.
 func (g *Gateway) listenTLS(addr, what string, loud bool, files tlsconf.ServerFiles, limits *connLimits, tag func(peerTag) any) (*tlsFront, error) {
 	srv, err := tlsconf.NewServer(files)
 	if err != nil {
 		return nil, err
 	}
-	raw, err := net.Listen("tcp", addr)
+	ln, err := g.listen(addr, what, loud, limits, srv)
 	if err != nil {
 		return nil, err
 	}
-	var ln net.Listener = raw
-	if limits != nil {
-		ln = &limitedListener{Listener: raw, limits: limits, refuse: g.refuseConn}
-	}
-	f := &tlsFront{tls: srv, done: make(chan struct{}),
-		ln: tlsconf.NewListener(ln, srv.Config(), g.cfg.TLSHandshake, func(peer net.Addr, err error) {
-			g.cfg.Metrics.Refused(refusedHandshake)
-			ev := g.log.Debug()
-			if loud {
-				ev = g.log.Warn()
-			}
-			ev.Err(err).Str("peer", peer.String()).Msg(what + ": TLS handshake failed; closed")
-		})}
-	go f.accept(g, tag)
+	f := &tlsFront{ln: ln, tls: srv, done: make(chan struct{})}
+	go func() {
+		defer close(f.done)
+		tlspipe.Serve(context.Background(), ln, g.eng, tlspipe.Options{WriteTimeout: pipeWriteTimeout},
+			func(tc *tls.Conn, identity string) any {
+				return tag(peerTag{addr: tc.RemoteAddr(), identity: identity, tls: true})
+			},
+			func(peer string, err error) {
+				g.log.Warn().Err(err).Str("peer", peer).Msg(what + ": TLS connection not taken")
+			})
+	}()
 	return f, nil
 }
 
@@ -75,35 +93,4 @@ func (f *tlsFront) addr() *net.TCPAddr { return f.ln.Addr().(*net.TCPAddr) }
 func (f *tlsFront) close() {
 	_ = f.ln.Close()
 	<-f.done
-}
-
-func (f *tlsFront) accept(g *Gateway, tag func(peerTag) any) {
-	defer close(f.done)
-	for {
-		c, err := f.ln.Accept()
-		if errors.Is(err, net.ErrClosed) {
-			return
-		}
-		if err != nil {
-			g.log.Warn().Err(err).Msg("TLS listener: accept failed")
-			continue
-		}
-		tc := c.(*tls.Conn)
-		cs := tc.ConnectionState()
-		if err := g.enrollTLS(context.Background(), tc, tag(peerTag{addr: c.RemoteAddr(), identity: tlsconf.PeerIdentity(&cs), tls: true}),
-			tlspipe.Options{WriteTimeout: pipeWriteTimeout}); err != nil {
-			g.log.Warn().Err(err).Str("peer", c.RemoteAddr().String()).Msg("TLS connection not taken")
-		}
-	}
-}
-
-// enrollTLS pipes tc, whose handshake is done, into the engine with tag
-// as its context. On an error tc is closed.
-func (g *Gateway) enrollTLS(ctx context.Context, tc *tls.Conn, tag any, o tlspipe.Options) error {
-	return tlspipe.Enroll(ctx, g.eng, tc, tag, o)
-}
-
-// enroll hands conn to the engine with tag as its context.
-func (g *Gateway) enroll(ctx context.Context, conn net.Conn, tag any) error {
-	return tlspipe.Register(ctx, g.eng, conn, tag)
 }

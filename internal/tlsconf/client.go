@@ -73,14 +73,14 @@ func (c *Client) For(host string) *tls.Config {
 	return conf
 }
 
-// Confirm waits up to wait for a TLS 1.3 server's verdict on the client
+// confirm waits up to wait for a TLS 1.3 server's verdict on the client
 // certificate tc showed: TLS 1.3 servers check it after the client's side
 // of the handshake is done, so a refusal arrives as an alert on the first
 // read (also for a client that had no certificate to show), and without
 // this a link refused would be up until then. It returns what the server
 // sent meanwhile (for the reader), or the alert. On TLS 1.2, where the
 // handshake itself carries the verdict, it returns at once.
-func Confirm(tc *tls.Conn, wait time.Duration) ([]byte, error) {
+func confirm(tc *tls.Conn, wait time.Duration) ([]byte, error) {
 	if tc.ConnectionState().Version != tls.VersionTLS13 {
 		return nil, nil
 	}
@@ -88,32 +88,29 @@ func Confirm(tc *tls.Conn, wait time.Duration) ([]byte, error) {
 	defer tc.SetReadDeadline(time.Time{})
 	buf := make([]byte, 16<<10)
 	n, err := tc.Read(buf)
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return buf[:n], nil // silence: accepted (a timeout leaves tc usable)
-	}
-	if err != nil {
+	// Silence, a timeout, is acceptance (and leaves tc usable).
+	if ne := net.Error(nil); err != nil && !(errors.As(err, &ne) && ne.Timeout()) {
 		return nil, err
 	}
 	return buf[:n], nil
 }
 
-// ConfirmWait is how long Handshake waits for a TLS 1.3 server to refuse
+// confirmWait is how long Handshake waits for a TLS 1.3 server to refuse
 // the client's certificate: a refusal takes one round trip, one to
 // another continent under 300 ms.
-const ConfirmWait = 300 * time.Millisecond
+const confirmWait = 300 * time.Millisecond
 
 // Session is a dialled connection whose handshake is done and confirmed.
 type Session struct {
 	Conn *tls.Conn
 	// First is what the server sent while Confirm waited, for the reader.
 	First []byte
-	// Server is the subject of the server's certificate.
+	// Server is the subject of the server's verified certificate.
 	Server string
 }
 
 // Handshake runs the client's side of TLS on conn, dialled to host,
-// within timeout, and confirms it (Confirm). On an error conn is closed.
+// within timeout, and confirms it (confirm). On an error conn is closed.
 func (c *Client) Handshake(ctx context.Context, conn net.Conn, host string, timeout time.Duration) (Session, error) {
 	tc := tls.Client(conn, c.For(host))
 	hctx, cancel := context.WithTimeout(ctx, timeout)
@@ -123,14 +120,11 @@ func (c *Client) Handshake(ctx context.Context, conn net.Conn, host string, time
 		_ = conn.Close()
 		return Session{}, fmt.Errorf("TLS handshake: %w", err)
 	}
-	first, err := Confirm(tc, ConfirmWait)
+	first, err := confirm(tc, confirmWait)
 	if err != nil {
 		_ = conn.Close()
 		return Session{}, fmt.Errorf("TLS: the server refused this client: %w", err)
 	}
-	s := Session{Conn: tc, First: first}
-	if cs := tc.ConnectionState(); len(cs.PeerCertificates) > 0 {
-		s.Server = cs.PeerCertificates[0].Subject.String()
-	}
-	return s, nil
+	cs := tc.ConnectionState()
+	return Session{Conn: tc, First: first, Server: PeerIdentity(&cs)}, nil
 }

@@ -81,7 +81,7 @@ func (s *Server) Config() *tls.Config { return s.base }
 // Mutual reports whether clients must show a certificate.
 func (s *Server) Mutual() bool { return s.files.ClientCA != "" }
 
-// PeerIdentity is the subject of the client's verified certificate, or
+// PeerIdentity is the subject of the peer's verified certificate, or
 // "" without one.
 func PeerIdentity(cs *tls.ConnectionState) string {
 	if cs == nil || len(cs.VerifiedChains) == 0 || len(cs.VerifiedChains[0]) == 0 {
