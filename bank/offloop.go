@@ -48,7 +48,7 @@ func (s *Server) startOffLoop() error {
 	s.addr = raw.Addr().(*net.TCPAddr)
 	s.tlsLn = tlsconf.NewListener(raw, s.cfg.TLS.Config(), s.handshake(), func(peer net.Addr, err error) {
 		s.cfg.Log.Warn().Err(err).Str("peer", peer.String()).Msg("bank: TLS handshake failed or timed out; closed")
-	})
+	}, nil)
 	s.bg.Add(1)
 	go func() { defer s.bg.Done(); s.accept(ctx) }()
 	s.cfg.Log.Info().Str("addr", s.addr.String()).Bool("tls", true).Bool("mutual", s.cfg.TLS.Mutual()).
@@ -74,9 +74,10 @@ func (s *Server) stopOffLoop() {
 }
 
 func (s *Server) accept(ctx context.Context) {
-	tlspipe.Serve(ctx, s.tlsLn, s.eng, tlspipe.Options{WriteTimeout: pipeWriteTimeout},
-		func(tc *tls.Conn, identity string) any {
-			return peerTag{addr: tc.RemoteAddr().String(), identity: identity, tls: true}
+	tlsconf.Serve(s.tlsLn,
+		func(tc *tls.Conn, identity string) error {
+			tag := peerTag{addr: tc.RemoteAddr().String(), identity: identity, tls: true}
+			return tlspipe.Enroll(ctx, s.eng, tc, tag, tlspipe.Options{WriteTimeout: pipeWriteTimeout})
 		},
 		func(peer string, err error) {
 			s.cfg.Log.Warn().Err(err).Str("peer", peer).Msg("bank: TLS connection not taken")

@@ -415,6 +415,19 @@ func (in *Inbound) Take(c Drainer) []byte {
 	return in.buf
 }
 
+// Decrypter is what Inbound reads from on a TLS connection: it appends
+// the plaintext of what the loop has read (tlsloop.Conn).
+type Decrypter interface {
+	AppendRead(dst []byte) []byte
+}
+
+// TakeFrom is Take for a TLS connection: the plaintext lands in in's own
+// buffer, with no copy between.
+func (in *Inbound) TakeFrom(d Decrypter) []byte {
+	in.buf = d.AppendRead(in.buf)
+	return in.buf
+}
+
 // Keep drops the first n bytes (the frames used) and keeps the rest.
 func (in *Inbound) Keep(n int) {
 	if n <= 0 {

@@ -21,7 +21,7 @@ func newAdminFront(g *Gateway, addr string) (*adminFront, error) {
 	if g.cfg.Metrics != nil {
 		a.metrics = fasthttpadaptor.NewFastHTTPHandler(g.cfg.Metrics.Handler())
 	}
-	ln, err := g.listen(addr, "admin", false, nil, nil)
+	ln, err := g.listen(addr, "admin", false, nil, nil, nil)
 	if err != nil {
 		return nil, err
 	}

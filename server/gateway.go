@@ -15,6 +15,7 @@ import (
 	"github.com/socketqueue/socketqueue-go/dispatch"
 	"github.com/socketqueue/socketqueue-go/internal/boundaddr"
 	"github.com/socketqueue/socketqueue-go/internal/tlsconf"
+	"github.com/socketqueue/socketqueue-go/internal/tlsloop"
 	"github.com/socketqueue/socketqueue-go/journal"
 	"github.com/socketqueue/socketqueue-go/logging"
 	"github.com/socketqueue/socketqueue-go/metrics"
@@ -244,7 +245,7 @@ func (g *Gateway) openFronts() error {
 	cfg := &g.cfg
 	var err error
 	if cfg.POSTLS != nil {
-		if g.posTLS, err = g.listenTLS(cfg.POSAddr, "POS port", false, *cfg.POSTLS, g.posLimits, func(p peerTag) any { return posTag{p} }); err != nil {
+		if g.posTLS, err = g.listenTLS(cfg.POSAddr, "POS port", false, *cfg.POSTLS, g.posLimits, tlsloop.Wrap, g.enrollPOS); err != nil {
 			return fmt.Errorf("server: POS port %s: %w", cfg.POSAddr, err)
 		}
 		g.reloads = append(g.reloads, reloadable{"POS port", g.posTLS.tls})
@@ -252,7 +253,7 @@ func (g *Gateway) openFronts() error {
 	if cfg.UpstreamListen != "" && cfg.UpstreamTLS != nil {
 		f := cfg.UpstreamTLS
 		files := tlsconf.ServerFiles{Cert: f.Cert, Key: f.Key, ClientCA: f.CA}
-		if g.upTLS, err = g.listenTLS(cfg.UpstreamListen, "bank listener", true, files, nil, func(p peerTag) any { return upstreamTag{p} }); err != nil {
+		if g.upTLS, err = g.listenTLS(cfg.UpstreamListen, "bank listener", true, files, nil, nil, g.enrollBank); err != nil {
 			return fmt.Errorf("server: bank listener %s: %w", cfg.UpstreamListen, err)
 		}
 		g.reloads = append(g.reloads, reloadable{"bank listener", g.upTLS.tls})
@@ -323,35 +324,41 @@ func (g *Gateway) OnBoot(eng gnet.Engine) gnet.Action {
 
 // OnOpen tells the bank link from POS clients.
 func (g *Gateway) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
-	var piped *peerTag // a TLS POS client, whose limits its pipe holds
+	var looped *posTag // a TLS POS client, which holds its place in the limits
 	switch t := c.Context().(type) {
 	case upstreamTag:
 		g.link.attach(c, t.peerTag)
 		c.SetContext(&upstreamConn{})
 		return nil, gnet.None
 	case posTag:
-		piped = &t.peerTag
+		looped = &t
 	}
 	switch {
-	case piped == nil && g.upListenPort != 0 && localPort(c) == g.upListenPort:
+	case looped == nil && g.upListenPort != 0 && localPort(c) == g.upListenPort:
 		g.link.attach(c, peerTag{addr: c.RemoteAddr()})
 		c.SetContext(&upstreamConn{})
 		return nil, gnet.None
-	case piped == nil && (g.cfg.POSAddr == "" || g.cfg.POSTLS != nil):
+	case looped == nil && (g.cfg.POSAddr == "" || g.cfg.POSTLS != nil):
 		return nil, gnet.Close // the internal listener serves nobody
 	case g.stopping.Load():
+		if looped != nil {
+			g.posLimits.release(looped.addr)
+		}
 		return nil, gnet.Close
 	}
 	peer := peerTag{addr: c.RemoteAddr()}
-	if piped != nil {
-		peer = *piped
+	if looped != nil {
+		peer = looped.peerTag
 	} else if reason := g.posLimits.take(peer.addr); reason != "" {
 		g.refuseConn(reason, peer.addr)
 		return nil, gnet.Close
 	}
 	p := newPOSConn(g, c, peer.addr.String())
-	p.counted = piped == nil
 	c.SetContext(p)
+	if looped != nil {
+		p.tls = looped.conn
+		p.tls.Attach(c)
+	}
 	g.posConns.Store(p, struct{}{})
 	ev := g.log.Info().Str("peer", p.peer)
 	if peer.identity != "" {
@@ -385,9 +392,7 @@ func (g *Gateway) OnClose(c gnet.Conn, err error) gnet.Action {
 	case *posConn:
 		x.closed.Store(true)
 		g.posConns.Delete(x)
-		if x.counted {
-			g.posLimits.release(c.RemoteAddr())
-		}
+		g.posLimits.release(c.RemoteAddr())
 		g.log.Info().Str("peer", x.peer).Msg("POS client disconnected")
 	}
 	return gnet.None
@@ -434,7 +439,7 @@ func (g *Gateway) idleChecks(now time.Time) {
 			if !p.heard.Load() && now.Sub(p.opened) >= d {
 				g.cfg.Metrics.Refused(refusedSilent)
 				g.log.Info().Str("peer", p.peer).Msg("POS client sent nothing in time, closing")
-				_ = p.c.Close()
+				p.close()
 			}
 			return true
 		})
@@ -444,7 +449,7 @@ func (g *Gateway) idleChecks(now time.Time) {
 			p := k.(*posConn)
 			if p.inflight.Load() == 0 && now.Sub(time.Unix(0, p.last.Load())) >= d {
 				g.log.Info().Str("peer", p.peer).Msg("POS client idle, closing")
-				_ = p.c.Close()
+				p.close()
 			}
 			return true
 		})

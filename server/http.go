@@ -65,7 +65,7 @@ func newHTTPFront(g *Gateway, addr string) (*httpFront, error) {
 			return nil, err
 		}
 	}
-	ln, err := g.listen(addr, "HTTP API", false, newConnLimits(g.cfg.MaxConns, g.cfg.MaxConnsPerAddr), h.tls)
+	ln, err := g.listen(addr, "HTTP API", false, newConnLimits(g.cfg.MaxConns, g.cfg.MaxConnsPerAddr), h.tls, nil)
 	if err != nil {
 		return nil, err
 	}

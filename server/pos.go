@@ -7,6 +7,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 
 	"github.com/socketqueue/socketqueue-go/dispatch"
+	"github.com/socketqueue/socketqueue-go/internal/tlsloop"
 	"github.com/socketqueue/socketqueue-go/isocodec"
 )
 
@@ -15,6 +16,7 @@ import (
 type posConn struct {
 	g    *Gateway
 	c    gnet.Conn
+	tls  *tlsloop.Conn // nil: plaintext
 	loop gnet.EventLoop
 	peer string
 	bare bool
@@ -32,7 +34,6 @@ type posConn struct {
 	last     atomic.Int64 // Unix nanoseconds of the last request or reply
 	heard    atomic.Bool  // a byte has come in
 	opened   time.Time
-	counted  bool // holds a place in the POS limits
 }
 
 var _ dispatch.Client = (*posConn)(nil)
@@ -52,9 +53,17 @@ func (p *posConn) Gone() bool { return p.closed.Load() }
 // error reply on a framed one.
 func (p *posConn) traffic() gnet.Action {
 	g := p.g
-	c := p.c
-	buf := p.in.Take(c)
-	if !p.heard.Swap(true) && g.cfg.POSTLS == nil && isTLSHello(buf) {
+	var buf []byte
+	if p.tls == nil {
+		buf = p.in.Take(p.c)
+	} else {
+		if p.tls.Flush() {
+			p.tls.CloseNotify()
+			return gnet.Close
+		}
+		buf = p.in.TakeFrom(p.tls)
+	}
+	if len(buf) > 0 && !p.heard.Swap(true) && p.tls == nil && isTLSHello(buf) {
 		g.log.Warn().Str("peer", p.peer).Msg("POS client speaks TLS to the plaintext POS port; closing")
 		g.cfg.Metrics.Refused(refusedTLSOnPlain)
 		return gnet.Close
@@ -86,7 +95,53 @@ func (p *posConn) traffic() gnet.Action {
 	if onLoop {
 		g.link.flushOrSoon()
 	}
+	if action == gnet.None && p.tls != nil && p.tls.Ended() != nil {
+		return p.peerEnded(p.tls.Ended())
+	}
 	return action
+}
+
+// peerEnded closes a TLS client that ended its side, as gnet closes a
+// plaintext one at EOF; a TLS error is logged.
+func (p *posConn) peerEnded(err error) gnet.Action {
+	if !tlsloop.Clean(err) {
+		p.g.log.Warn().Err(err).Str("peer", p.peer).Msg("POS client's TLS failed; closing")
+	}
+	return gnet.Close
+}
+
+// write writes b to the client on its loop.
+func (p *posConn) write(b []byte) error {
+	var err error
+	if p.tls != nil {
+		_, err = p.tls.Write(b)
+	} else {
+		_, err = p.c.Write(b)
+	}
+	return err
+}
+
+// send writes b to the client from any goroutine (gnet's cross-loop
+// write; for TLS, queued for the loop to encrypt), then closes a bare
+// client. b is not kept.
+func (p *posConn) send(b []byte) {
+	if p.tls == nil {
+		_ = p.c.AsyncWrite(b, p.afterAsyncWrite)
+		return
+	}
+	if p.tls.Send(b) && p.bare {
+		p.tls.SendClose()
+	}
+}
+
+// close closes the connection from any goroutine; a TLS client is sent
+// close_notify first, by its loop.
+func (p *posConn) close() {
+	if p.tls != nil {
+		p.tls.SendClose()
+		return
+	}
+	_ = p.c.Close()
 }
 
 // isTLSHello reports whether b opens with a TLS handshake record carrying
@@ -171,8 +226,7 @@ func (p *posConn) answerSelf(msg []byte, s *isocodec.Scan, code string) bool {
 	if err != nil {
 		return false
 	}
-	_, err = p.c.Write(framed)
-	return err == nil
+	return p.write(framed) == nil
 }
 
 // Deliver queues a reply for p; it runs on the link's loop. On the same
@@ -206,7 +260,7 @@ func (p *posConn) Deliver(_ *dispatch.Request, msg []byte, _ *isocodec.Scan) {
 		g.log.Error().Err(err).Msg("reply does not fit the POS framing")
 		return
 	}
-	_ = p.c.AsyncWrite(framed, p.afterAsyncWrite)
+	p.send(framed)
 }
 
 func (p *posConn) afterAsyncWrite(c gnet.Conn, _ error) error {
@@ -220,10 +274,13 @@ func (p *posConn) afterAsyncWrite(c gnet.Conn, _ error) error {
 func (p *posConn) flush() {
 	p.dirty = false
 	if len(p.out) > 0 && !p.Gone() {
-		_, _ = p.c.Write(p.out)
+		_ = p.write(p.out)
 	}
 	p.out = p.out[:0]
 	if p.bare && !p.Gone() {
+		if p.tls != nil {
+			p.tls.CloseNotify()
+		}
 		_ = p.loop.Close(p.c)
 	}
 }
@@ -239,23 +296,23 @@ func (p *posConn) Fail(r *dispatch.Request, err error) {
 	}
 	g.log.Warn().Err(err).Str("peer", p.peer).Str("mti", r.MTI.String()).Msg("POS request failed")
 	if p.bare {
-		_ = p.c.Close()
+		p.close()
 		return
 	}
 	var s isocodec.Scan
 	if g.cfg.Dialect.Layout.Scan(r.Msg, &s) != nil {
-		_ = p.c.Close()
+		p.close()
 		return
 	}
 	reply, e := g.cfg.Dialect.Layout.AppendEdited(nil, r.MTI.Response(), r.Msg, &s, isocodec.Set(39, []byte(g.codes.of(err))))
 	if e != nil {
-		_ = p.c.Close()
+		p.close()
 		return
 	}
 	framed, e := g.cfg.POSFraming.Append(nil, reply)
 	if e != nil {
-		_ = p.c.Close()
+		p.close()
 		return
 	}
-	_ = p.c.AsyncWrite(framed, nil)
+	p.send(framed)
 }

@@ -18,6 +18,7 @@ type Listener struct {
 	conf    *tls.Config
 	timeout time.Duration
 	refuse  func(peer net.Addr, err error)
+	wrap    func(net.Conn) net.Conn
 	ready   chan net.Conn
 	errs    chan error
 	closed  chan struct{}
@@ -25,9 +26,14 @@ type Listener struct {
 }
 
 // NewListener serves conf on ln; refuse is told of each handshake that
-// failed or timed out, and why (and must not block).
-func NewListener(ln net.Listener, conf *tls.Config, timeout time.Duration, refuse func(peer net.Addr, err error)) *Listener {
-	l := &Listener{Listener: ln, conf: conf, timeout: timeout, refuse: refuse,
+// failed or timed out, and why (and must not block). wrap, when not nil,
+// is the transport TLS is given for each accepted connection
+// (tlsloop.Wrap).
+func NewListener(ln net.Listener, conf *tls.Config, timeout time.Duration, refuse func(peer net.Addr, err error), wrap func(net.Conn) net.Conn) *Listener {
+	if wrap == nil {
+		wrap = func(c net.Conn) net.Conn { return c }
+	}
+	l := &Listener{Listener: ln, conf: conf, timeout: timeout, refuse: refuse, wrap: wrap,
 		ready: make(chan net.Conn), errs: make(chan error), closed: make(chan struct{})}
 	go l.accept()
 	return l
@@ -52,7 +58,7 @@ func (l *Listener) accept() {
 }
 
 func (l *Listener) handshake(c net.Conn) {
-	tc := tls.Server(c, l.conf)
+	tc := tls.Server(l.wrap(c), l.conf)
 	_ = tc.SetDeadline(time.Now().Add(l.timeout))
 	if err := tc.Handshake(); err != nil {
 		l.refuse(c.RemoteAddr(), err)
@@ -82,4 +88,26 @@ func (l *Listener) Accept() (net.Conn, error) {
 func (l *Listener) Close() error {
 	l.once.Do(func() { close(l.closed) })
 	return l.Listener.Close()
+}
+
+// Serve gives handle every connection ln accepts (a Listener's, whose
+// handshake is done) with its client certificate's subject; failed is
+// told of a failed accept (peer "") or of a connection handle refused,
+// which handle has closed. It returns when ln is closed.
+func Serve(ln net.Listener, handle func(tc *tls.Conn, identity string) error, failed func(peer string, err error)) {
+	for {
+		c, err := ln.Accept()
+		if errors.Is(err, net.ErrClosed) {
+			return
+		}
+		if err != nil {
+			failed("", err)
+			continue
+		}
+		tc := c.(*tls.Conn)
+		cs := tc.ConnectionState()
+		if err := handle(tc, PeerIdentity(&cs)); err != nil {
+			failed(c.RemoteAddr().String(), err)
+		}
+	}
 }

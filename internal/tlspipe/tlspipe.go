@@ -27,8 +27,6 @@ import (
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
-
-	"github.com/socketqueue/socketqueue-go/internal/tlsconf"
 )
 
 // recordSize is the most plaintext one TLS record carries.
@@ -169,30 +167,6 @@ func Enroll(ctx context.Context, eng gnet.Engine, tc *tls.Conn, tag any, o Optio
 	// leaves the pipe to it, or, when it took none, ends the pipe.
 	defer loopEnd.Close()
 	return Register(ctx, eng, loopEnd, tag)
-}
-
-// Serve pipes every connection ln accepts (a tlsconf.Listener, whose
-// connections are *tls.Conn with the handshake done) into eng, each with
-// the context tag gives it from the connection and its client
-// certificate's subject; failed is told of a failed accept (peer "") or
-// of a connection the loops did not take.
-// It returns when ln is closed.
-func Serve(ctx context.Context, ln net.Listener, eng gnet.Engine, o Options, tag func(tc *tls.Conn, identity string) any, failed func(peer string, err error)) {
-	for {
-		c, err := ln.Accept()
-		if errors.Is(err, net.ErrClosed) {
-			return
-		}
-		if err != nil {
-			failed("", err)
-			continue
-		}
-		tc := c.(*tls.Conn)
-		cs := tc.ConnectionState()
-		if err := Enroll(ctx, eng, tc, tag(tc, tlsconf.PeerIdentity(&cs)), o); err != nil {
-			failed(c.RemoteAddr().String(), err)
-		}
-	}
 }
 
 // Register hands conn to eng with tag as its context and waits until a
