@@ -61,7 +61,12 @@ func purchaseMsg(t *testing.T, i int) []byte {
 
 // bare sends one bare message and reads until the gateway closes.
 func bare(addr string, msg []byte) ([]byte, error) {
-	c, err := net.Dial("tcp", addr)
+	return bareVia(func(addr string) (net.Conn, error) { return net.Dial("tcp", addr) }, addr, msg)
+}
+
+// bareVia is bare over what dial connects.
+func bareVia(dial func(addr string) (net.Conn, error), addr string, msg []byte) ([]byte, error) {
+	c, err := dial(addr)
 	if err != nil {
 		return nil, err
 	}

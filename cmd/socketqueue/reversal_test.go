@@ -31,8 +31,12 @@ func purchaseFor(t *testing.T, stan int, tid string) []byte {
 // clients at once, bare (a connection each) or framed and pipelined (a
 // connection per client, all its purchases written before any reply is
 // read). It returns, by TID/STAN, whether the client got an approval.
-func sendPurchases(t *testing.T, posAddr string, n, clients, tids int, framed bool) map[string]bool {
+// dial connects (net.Dial when nil; a TLS dialer for a TLS port).
+func sendPurchases(t *testing.T, posAddr string, n, clients, tids int, framed bool, dial func(addr string) (net.Conn, error)) map[string]bool {
 	t.Helper()
+	if dial == nil {
+		dial = func(addr string) (net.Conn, error) { return net.Dial("tcp", addr) }
+	}
 	var mu sync.Mutex
 	got := map[string]bool{}
 	key := func(stan int) string { return fmt.Sprintf("%08d/%06d", stan%tids+1, stan) }
@@ -60,14 +64,14 @@ func sendPurchases(t *testing.T, posAddr string, n, clients, tids int, framed bo
 			}
 			if !framed {
 				for _, stan := range mine {
-					reply, _ := bare(posAddr, purchaseFor(t, stan, fmt.Sprintf("%08d", stan%tids+1)))
+					reply, _ := bareVia(dial, posAddr, purchaseFor(t, stan, fmt.Sprintf("%08d", stan%tids+1)))
 					if len(reply) > 0 {
 						record(reply)
 					}
 				}
 				return
 			}
-			conn, err := net.Dial("tcp", posAddr)
+			conn, err := dial(posAddr)
 			if err != nil {
 				t.Error(err)
 				return
@@ -140,7 +144,7 @@ func TestSlowBankReversesOnce(t *testing.T) {
 				args = append(args, "--listenFraming=header")
 			}
 			gw := start(t, "bank link up", args...)
-			got := sendPurchases(t, "127.0.0.1:"+posPort, 500, 50, tc.tids, tc.framed)
+			got := sendPurchases(t, "127.0.0.1:"+posPort, 500, 50, tc.tids, tc.framed, nil)
 
 			atBank := jd.count("0200")
 			toReverse := map[string]bool{}

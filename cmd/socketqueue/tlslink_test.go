@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"crypto/tls"
+	"errors"
 	"io"
 	"net"
 	"os"
@@ -293,5 +294,85 @@ func TestBankLinkMutualTLS(t *testing.T) {
 	}
 	if reply, err := bare("127.0.0.1:"+posPort2, purchaseMsg(t, 8)); err != nil || !approved(t, reply) {
 		t.Fatalf("bank dialling in over TLS: %v, reply %q", err, reply)
+	}
+}
+
+// TestPOSTLSOnTheLoops: TLS POS clients whose records the event loops
+// move. Framed clients pipelining purchases on connections spread over
+// the loops (so replies cross from the link's loop) and bare ones (a
+// handshake each) are all answered, by TID and STAN. The limits count a
+// TLS connection until its loop closes it; one silent after its
+// handshake is closed at --firstByteTimeout with close_notify, and its
+// place is free again.
+func TestPOSTLSOnTheLoops(t *testing.T) {
+	dir := t.TempDir()
+	ca := testpki.MustCA(t, dir, "ca")
+	srv := ca.MustIssue(t, "gateway", testpki.Server, time.Now().Add(time.Hour))
+	conf := &tls.Config{RootCAs: ca.Pool(), ServerName: "gateway"}
+	dialTLS := func(addr string) (net.Conn, error) {
+		return tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", addr, conf)
+	}
+	for _, tc := range []struct {
+		name             string
+		framed           bool
+		n, clients, tids int
+	}{
+		{"framed, pipelined", true, 320, 8, 80},
+		{"bare", false, 80, 8, 80},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bankPort, bankHTTP, posPort, adminPort := strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t))
+			args := []string{"--v", "--dataDir=" + t.TempDir(), "--echoServerPort=" + bankPort, "--bankHttpPort=" + bankHTTP,
+				"--upstreamHost=127.0.0.1", "--upstreamPort=" + bankPort, "--listenPort=" + posPort, "--adminPort=" + adminPort,
+				"--listenTlsCert=" + srv.Cert, "--listenTlsKey=" + srv.Key, "--maxConnectionsPerAddr=10", "--firstByteTimeout=2"}
+			if tc.framed {
+				args = append(args, "--listenFraming=header")
+			}
+			start(t, "bank link up", args...)
+			addr := "127.0.0.1:" + posPort
+			got := sendPurchases(t, addr, tc.n, tc.clients, tc.tids, tc.framed, dialTLS)
+			approvedN := 0
+			for _, ok := range got {
+				if ok {
+					approvedN++
+				}
+			}
+			if len(got) != tc.n || approvedN != tc.n {
+				t.Fatalf("%d of %d purchases approved to their clients (%d answered)", approvedN, tc.n, len(got))
+			}
+			if n := bankTotals(t, bankHTTP).Purchases; n != int64(tc.n) {
+				t.Fatalf("%d purchases at the bank, want %d", n, tc.n)
+			}
+			// The places of the clients above were given back: ten
+			// silent connections fit, the eleventh is refused.
+			waitFor(t, "the POS places given back", func() bool {
+				return metric(t, adminPort, "socketqueue_pos_connections") == 0
+			})
+			var silent []net.Conn
+			for range 10 {
+				c, err := dialTLS(addr)
+				if err != nil {
+					t.Fatalf("a TLS connection within --maxConnectionsPerAddr: %v", err)
+				}
+				defer c.Close()
+				silent = append(silent, c)
+			}
+			if c, err := dialTLS(addr); err == nil {
+				c.SetReadDeadline(time.Now().Add(5 * time.Second))
+				if _, err := c.Read(make([]byte, 1)); err == nil || strings.Contains(err.Error(), "timeout") {
+					t.Fatal("an eleventh TLS connection from one address was kept")
+				}
+				c.Close()
+			}
+			for _, c := range silent {
+				c.SetReadDeadline(time.Now().Add(20 * time.Second))
+				if n, err := c.Read(make([]byte, 1)); n != 0 || !errors.Is(err, io.EOF) {
+					t.Fatalf("a silent TLS client: read %d, %v; want close_notify at --firstByteTimeout", n, err)
+				}
+			}
+			if again := sendPurchases(t, addr, 1, 1, 1, tc.framed, dialTLS); !again["00000001/000001"] {
+				t.Fatalf("after the silent ones were closed: %v", again)
+			}
+		})
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -140,4 +141,17 @@ func (ca *CA) MustIssue(t TB, name string, use Use, notAfter time.Time) Pair {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// MustTLS is a certificate for a Go server named "server" from a new CA in
+// dir, and the client configuration that trusts it.
+func MustTLS(t TB, dir string) (server tls.Certificate, client *tls.Config) {
+	t.Helper()
+	ca := MustCA(t, dir, "ca")
+	p := ca.MustIssue(t, "server", Server, time.Now().Add(time.Hour))
+	cert, err := tls.LoadX509KeyPair(p.Cert, p.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert, &tls.Config{RootCAs: ca.Pool(), ServerName: "server"}
 }

@@ -24,13 +24,7 @@ func newRig(t testing.TB, writeTimeout time.Duration) *pipeRig { return rig(t, w
 // rig without piped gives the tls.Conn itself as loop, for comparison.
 func rig(t testing.TB, writeTimeout time.Duration, piped bool) *pipeRig {
 	t.Helper()
-	dir := t.TempDir()
-	ca := testpki.MustCA(t, dir, "ca")
-	srv := ca.MustIssue(t, "server", testpki.Server, time.Now().Add(time.Hour))
-	cert, err := tls.LoadX509KeyPair(srv.Cert, srv.Key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cert, conf := testpki.MustTLS(t, t.TempDir())
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -59,7 +53,7 @@ func rig(t testing.TB, writeTimeout time.Duration, piped bool) *pipeRig {
 		c, err := Open(tc, Options{WriteTimeout: writeTimeout})
 		got <- res{c, err}
 	}()
-	client, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{RootCAs: ca.Pool(), ServerName: "server"})
+	client, err := tls.Dial("tcp", ln.Addr().String(), conf)
 	if err != nil {
 		t.Fatal(err)
 	}
