@@ -104,7 +104,14 @@ func (h *Host) Answer(dst, msg []byte, s *isocodec.Scan) ([]byte, Decision, erro
 	}
 	switch {
 	case mti.Class() == '8':
-		h.ledger.count(func(t *Totals) { t.Echoes++ })
+		switch h.networkCode(msg, s) {
+		case "001":
+			h.ledger.count(func(t *Totals) { t.SignOns++ })
+		case "002":
+			h.ledger.count(func(t *Totals) { t.SignOffs++ })
+		default:
+			h.ledger.count(func(t *Totals) { t.Echoes++ })
+		}
 		var clock [10]byte
 		var rrn [12]byte
 		h.nextRRN(&rrn)
@@ -120,6 +127,32 @@ func (h *Host) Answer(dst, msg []byte, s *isocodec.Scan) ([]byte, Decision, erro
 		h.ledger.count(func(t *Totals) { t.Unsupported++ })
 		return h.build(dst, msg, s, resp, dec, isocodec.Set(39, h.code.notSupported))
 	}
+}
+
+// networkCode is a network message's field 70 (sign-on 001, sign-off
+// 002, echo 301), "" without it.
+func (h *Host) networkCode(msg []byte, s *isocodec.Scan) string {
+	if !s.Has(70) {
+		return ""
+	}
+	var buf [8]byte
+	return string(h.d.Layout.AppendText(buf[:0], s, msg, 70))
+}
+
+// IsSignOn reports whether msg, scanned into s, asks to sign on.
+func (h *Host) IsSignOn(msg []byte, s *isocodec.Scan) bool {
+	return s.MTI.Class() == '8' && !s.MTI.IsResponse() && h.networkCode(msg, s) == "001"
+}
+
+// DeclineSignOn turns reply, the approval of a sign-on, into a refusal,
+// counted.
+func (h *Host) DeclineSignOn(dst, reply []byte) ([]byte, error) {
+	var s isocodec.Scan
+	if err := h.d.Layout.Scan(reply, &s); err != nil {
+		return dst, err
+	}
+	h.ledger.count(func(t *Totals) { t.SignOnsDeclined++ })
+	return h.d.Layout.AppendEdited(dst, s.MTI, reply, &s, isocodec.Set(39, h.code.notSupported))
 }
 
 func (h *Host) purchase(dst, msg []byte, s *isocodec.Scan, resp isocodec.MTI, dec Decision) ([]byte, Decision, error) {

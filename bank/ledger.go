@@ -61,6 +61,9 @@ type Tx struct {
 // Totals are the ledger's running figures; amounts in minor units.
 type Totals struct {
 	Echoes            int64 `json:"echoes"`
+	SignOns           int64 `json:"signOns"`  // 0800 with 70 = 001
+	SignOffs          int64 `json:"signOffs"` // 0800 with 70 = 002
+	SignOnsDeclined   int64 `json:"signOnsDeclined"`
 	Purchases         int64 `json:"purchases"` // 0200s with a card and an amount
 	Approved          int64 `json:"approved"`
 	Declined          int64 `json:"declined"`

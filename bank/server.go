@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -61,13 +62,16 @@ type Server struct {
 
 	// Off the loops (TLS, Connect): gnet listens on an internal port
 	// only and is given each connection through Register.
-	offLoop  bool
-	ready    chan struct{} // closed by the first OnTick: Register is safe
-	readyOne sync.Once
-	tlsLn    *tlsconf.Listener
-	cancel   context.CancelFunc
-	bg       sync.WaitGroup
-	dropped  chan struct{}
+	offLoop       bool
+	ready         chan struct{} // closed by the first OnTick: Register is safe
+	readyOne      sync.Once
+	tlsLn         *tlsconf.Listener
+	cancel        context.CancelFunc
+	mode          atomic.Int32 // a Mode
+	declineSignOn atomic.Bool
+	open          sync.Map // gnet.Conn -> struct{}: the connections served
+	bg            sync.WaitGroup
+	dropped       chan struct{}
 }
 
 var _ gnet.EventHandler = (*Server)(nil)
@@ -80,6 +84,7 @@ type conn struct {
 	frame   isocodec.Scan // for bare framing, which scans to find the end
 	scan    isocodec.Scan
 	reply   []byte
+	spare   []byte
 	out     []byte
 }
 
@@ -153,6 +158,11 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	if s.offLoop && !piped {
 		return nil, gnet.Close // the internal listener serves nobody
 	}
+	if s.Mode() == Refuse {
+		s.cfg.Log.Info().Str("peer", cc.peer).Msg("bank: refusing connections; closed")
+		return nil, gnet.Close
+	}
+	s.open.Store(c, struct{}{})
 	ev := s.cfg.Log.Info()
 	if piped {
 		cc.peer, cc.dialled = tag.addr, tag.dialled
@@ -178,6 +188,7 @@ func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
 	if !ok {
 		return gnet.None
 	}
+	s.open.Delete(c)
 	if cc.dialled {
 		select {
 		case s.dropped <- struct{}{}:
@@ -229,6 +240,17 @@ func (s *Server) answer(c gnet.Conn, cc *conn, msg []byte) bool {
 	if err != nil {
 		s.cfg.Log.Warn().Err(err).Str("peer", cc.peer).Str("hex", host.d.LogHex(msg, false, s.cfg.Dangerous)).Msg("bank: not a message, closing")
 		return false
+	}
+	if s.Mode() == Mute {
+		return true // decided, never answered
+	}
+	if s.declineSignOn.Load() && host.IsSignOn(msg, &cc.scan) {
+		if cc.reply, err = host.DeclineSignOn(cc.spare[:0], reply); err != nil {
+			s.cfg.Log.Error().Err(err).Msg("bank: cannot decline a sign-on")
+			return true
+		}
+		cc.spare, reply = reply, cc.reply
+		s.cfg.Log.Warn().Str("peer", cc.peer).Msg("bank: sign-on declined, as told")
 	}
 	if e := s.cfg.Log.Debug(); e.Enabled() {
 		s.dump(e, "bank: request", msg)

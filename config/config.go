@@ -1,6 +1,10 @@
 package config
 
 import (
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -17,6 +21,10 @@ type Config struct {
 	// Gateway
 	UpstreamHost          string
 	UpstreamPort          int
+	Upstream              string
+	UpstreamPolicy        string
+	UpstreamEchoMisses    int
+	UpstreamSignOn        bool
 	UpstreamListenPort    int
 	UpstreamTimeout       time.Duration
 	UpstreamRetry         time.Duration
@@ -79,6 +87,7 @@ type Config struct {
 
 	// Bank emulator
 	EchoServerPort int
+	BankPorts      string
 	BankHTTPPort   int
 	BankDelay      time.Duration
 	BankJitter     time.Duration
@@ -132,4 +141,37 @@ func (c *Config) LogLevel() int {
 }
 
 // Gateway reports whether the options ask for a gateway (an upstream).
-func (c *Config) Gateway() bool { return c.UpstreamHost != "" || c.UpstreamListenPort != 0 }
+func (c *Config) Gateway() bool {
+	return c.UpstreamHost != "" || c.Upstream != "" || c.UpstreamListenPort != 0
+}
+
+// UpstreamAddrs are the bank links to dial: --upstream's list, or
+// --upstreamHost and --upstreamPort as a list of one.
+func (c *Config) UpstreamAddrs() []string {
+	if c.UpstreamHost != "" {
+		return []string{net.JoinHostPort(c.UpstreamHost, strconv.Itoa(c.UpstreamPort))}
+	}
+	var out []string
+	for a := range strings.SplitSeq(c.Upstream, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// BankPortList is --bankPorts read.
+func (c *Config) BankPortList() ([]int, error) {
+	var out []int
+	for p := range strings.SplitSeq(c.BankPorts, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			return nil, fmt.Errorf("--bankPorts: %q is not a port", p)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}

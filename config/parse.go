@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"slices"
 	"strconv"
@@ -211,6 +212,32 @@ func (c *Config) validate() error {
 	if c.UpstreamHost != "" && c.UpstreamPort == 0 {
 		return errors.New("--upstreamHost needs --upstreamPort")
 	}
+	if c.Upstream != "" && (c.UpstreamHost != "" || c.UpstreamListenPort != 0) {
+		return errors.New("--upstream lists the bank links: give it instead of --upstreamHost/--upstreamPort, and not with --upstreamListenPort")
+	}
+	seen := map[string]bool{}
+	for _, a := range c.UpstreamAddrs() {
+		host, port, err := net.SplitHostPort(a)
+		if n, perr := strconv.Atoi(port); err != nil || host == "" || perr != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("--upstream: %q is not host:port", a)
+		}
+		if seen[a] {
+			return fmt.Errorf("--upstream: %s given twice", a)
+		}
+		seen[a] = true
+	}
+	if c.Upstream != "" && len(c.UpstreamAddrs()) == 0 {
+		return errors.New("--upstream: no host:port given")
+	}
+	if _, err := c.BankPortList(); err != nil {
+		return err
+	}
+	if c.BankPorts != "" && c.EchoServerPort == 0 {
+		return errors.New("--bankPorts are more ports beside --echoServerPort: give it too")
+	}
+	if c.UpstreamEchoMisses < 0 {
+		return errors.New("--upstreamEchoMisses: must not be negative")
+	}
 	if c.Gateway() && c.ListenPort == 0 && c.ListenHTTPPort == 0 {
 		return errors.New("a gateway needs clients: give --listenPort or --listenHttpPort")
 	}
@@ -228,6 +255,7 @@ func (c *Config) validate() error {
 		allowed     []string
 	}{
 		{"listenFraming", c.ListenFraming, []string{"bare", "header"}},
+		{"upstreamPolicy", c.UpstreamPolicy, []string{"roundRobin", "failover"}},
 		{"journal", c.Journal, []string{"on", "off"}},
 		{"journalSync", c.JournalSync, []string{"disk", "os"}},
 		{"journalRecover", c.JournalRecover, []string{"refuse", "skip"}},

@@ -57,6 +57,14 @@ type Request struct {
 	// while it has not. Set by Table.MarkSent, read once the table has
 	// handed the request back.
 	Sent int64
+	// Link is the bank link the request was written on (set by
+	// Table.MarkSent; then, once matched, the link its reply came on).
+	// Pinned: it must go on Link (the gateway's own message for it).
+	Link   int32
+	Pinned bool
+	// Unlocked goes at once, not behind its terminal: the gateway's own
+	// network messages, one per link, which share a terminal id.
+	Unlocked bool
 	// Arrived is when the client's request arrived (Unix nanoseconds).
 	Arrived int64
 	// JournalID is the request's record in the journal (0: none).

@@ -144,7 +144,7 @@ func (t *Table) Submit(r *Request, deadline time.Time) Outcome {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.wheel.Schedule(&r.timer, deadline)
-	if t.lock && r.TID.Len() > 0 {
+	if t.lock && r.TID.Len() > 0 && !r.Unlocked {
 		term := s.terminal(r.TID)
 		if term.busy {
 			r.state = Waiting
@@ -214,7 +214,7 @@ func (s *shard) unfly(r *Request) {
 // release ends r's hold on its terminal and returns the next request for
 // that terminal, now in flight, or nil.
 func (t *Table) release(s *shard, r *Request) *Request {
-	if !t.lock || r.TID.Len() == 0 {
+	if !t.lock || r.TID.Len() == 0 || r.Unlocked {
 		return nil
 	}
 	term := s.tids[r.TID]
@@ -303,11 +303,11 @@ func (t *Table) best(head *Request, reply *isocodec.Scan, msg []byte) *Request {
 	return best
 }
 
-// MarkSent records that r is about to be written to the bank, with its
-// journal record. It reports false when r is no longer in flight (it
-// timed out or failed while its journal record was being written): then
-// it must not be sent.
-func (t *Table) MarkSent(r *Request, journal uint64, now int64) bool {
+// MarkSent records that r is about to be written to the bank on link,
+// with its journal record. It reports false when r is no longer in
+// flight (it timed out or failed while its journal record was being
+// written): then it must not be sent.
+func (t *Table) MarkSent(r *Request, journal uint64, now int64, link int32) bool {
 	s := r.shard
 	if s == nil {
 		return false
@@ -317,7 +317,7 @@ func (t *Table) MarkSent(r *Request, journal uint64, now int64) bool {
 	if r.state != InFlight {
 		return false
 	}
-	r.Sent, r.JournalID = now, journal
+	r.Sent, r.JournalID, r.Link = now, journal, link
 	if r.TryTimeout > 0 {
 		s.wheel.Schedule(&r.timer, time.Unix(0, now).Add(r.TryTimeout))
 	}
@@ -433,6 +433,33 @@ func (t *Table) FailAll(out []*Request) []*Request {
 		s.mu.Unlock()
 	}
 	return out
+}
+
+// FailLink takes out the requests written on link, which is gone, and
+// appends them to out; the requests their terminals' turn passes to (in
+// flight, not yet sent) go to ready, to be sent on another link. Requests
+// not yet written, and those on other links, stay.
+func (t *Table) FailLink(link int32, out, ready []*Request) ([]*Request, []*Request) {
+	for i := range t.shards {
+		s := &t.shards[i]
+		s.mu.Lock()
+		for _, head := range s.inflight {
+			for r := head; r != nil; {
+				next := r.sameKey
+				if r.Sent != 0 && r.Link == link {
+					s.unfly(r)
+					t.done(s, r)
+					out = append(out, r)
+					if n := t.release(s, r); n != nil {
+						ready = append(ready, n)
+					}
+				}
+				r = next
+			}
+		}
+		s.mu.Unlock()
+	}
+	return out, ready
 }
 
 // Counts are the table's occupancy.

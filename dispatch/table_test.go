@@ -228,6 +228,62 @@ func TestAbortAndFailAll(t *testing.T) {
 	}
 }
 
+// TestFailLink: a dropped link takes out only the requests written on
+// it; the turns they held pass on (to go on another link); requests not
+// yet written and those on other links stay.
+func TestFailLink(t *testing.T) {
+	g := newRig(t, Config{LockTerminal: true})
+	onA, _ := g.submit(purchase(t, 1, "00000001", "000000001000"), time.Minute)
+	behindA, _ := g.submit(purchase(t, 2, "00000001", "000000001000"), time.Minute)
+	onB, _ := g.submit(purchase(t, 3, "00000002", "000000001000"), time.Minute)
+	unsent, _ := g.submit(purchase(t, 4, "00000003", "000000001000"), time.Minute)
+	for _, m := range []struct {
+		r    *Request
+		link int32
+	}{{onA, 0}, {onB, 1}} {
+		if !g.tab.MarkSent(m.r, 0, t0.UnixNano(), m.link) {
+			t.Fatal("mark sent")
+		}
+	}
+	out, ready := g.tab.FailLink(0, nil, nil)
+	if len(out) != 1 || out[0] != onA || len(ready) != 1 || ready[0] != behindA {
+		t.Fatalf("fail link 0: out %v, ready %v", out, ready)
+	}
+	if onB.State() != InFlight || unsent.State() != InFlight || behindA.State() != InFlight {
+		t.Fatal("requests not written on link 0 were taken out")
+	}
+	if g.tab.Held() != 3 {
+		t.Fatalf("held %d, want 3", g.tab.Held())
+	}
+	if r, _ := g.match(reply(t, fields(purchase(t, 3, "00000002", "000000001000")))); r != onB {
+		t.Fatal("the reply of a request on the other link no longer matches")
+	}
+}
+
+// TestUnlocked: a request marked Unlocked goes at once, beside its
+// terminal's, and passes no turn on when it ends.
+func TestUnlocked(t *testing.T) {
+	g := newRig(t, Config{LockTerminal: true})
+	g.submit(purchase(t, 1, "00000001", "000000001000"), time.Minute)
+	m := purchase(t, 2, "00000001", "000000001000")
+	own := g.tab.Get()
+	own.Fill(isocodec.SmartVista, m.b, &m.s, g.keys)
+	own.Client, own.Unlocked = &testClient{}, true
+	if got := g.tab.Submit(own, t0.Add(time.Minute)); got != Send {
+		t.Fatalf("unlocked: %v, want Send beside the terminal's request", got)
+	}
+	queued, out := g.submit(purchase(t, 3, "00000001", "000000001000"), time.Minute)
+	if out != Wait {
+		t.Fatal("the terminal's next request should still wait")
+	}
+	if _, next := g.match(reply(t, fields(m))); next != nil {
+		t.Fatal("an unlocked request passed the terminal's turn on")
+	}
+	if _, next := g.match(reply(t, fields(purchase(t, 1, "00000001", "000000001000")))); next != queued {
+		t.Fatal("the terminal's turn did not pass to its next request")
+	}
+}
+
 // TestConflictScoring: with the lock off, two requests under one key are
 // told apart by MTI, amount and card number.
 func TestConflictScoring(t *testing.T) {
@@ -377,7 +433,7 @@ func TestTryTimedFromWrite(t *testing.T) {
 	}
 	_ = first
 	sent := t0.Add(3 * time.Second) // written well after it went in flight
-	if !g.tab.MarkSent(rev, 0, sent.UnixNano()) {
+	if !g.tab.MarkSent(rev, 0, sent.UnixNano(), 0) {
 		t.Fatal("not in flight")
 	}
 	if exp, _ := g.tab.Expire(sent.Add(490*time.Millisecond), nil, nil); len(exp) != 0 {

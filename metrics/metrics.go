@@ -192,6 +192,17 @@ func (m *Metrics) CounterFunc(name, help string, fn func() float64) {
 	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, fn))
 }
 
+// LinkGaugeFunc registers a figure of one bank link, labelled link.
+func (m *Metrics) LinkGaugeFunc(name, help, link string, fn func() float64) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help, ConstLabels: prometheus.Labels{"link": link}}, fn))
+}
+
+// LinkCounterFunc registers a running total of one bank link, labelled
+// link.
+func (m *Metrics) LinkCounterFunc(name, help, link string, fn func() float64) {
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: prometheus.Labels{"link": link}}, fn))
+}
+
 // Handler serves the text exposition format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})

@@ -76,9 +76,9 @@ func (g *Gateway) serveReady(ctx *fasthttp.RequestCtx) {
 	case g.stopping.Load():
 		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
 		ctx.SetBodyString("stopping\n")
-	case !g.link.Up():
+	case !g.links.Ready():
 		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
-		ctx.SetBodyString("bank link down\n")
+		ctx.SetBodyString("no bank link ready\n")
 	case g.journal != nil && g.journal.Err() != nil:
 		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
 		ctx.SetBodyString("journal failed\n")

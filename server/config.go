@@ -25,9 +25,22 @@ type Config struct {
 	POSFraming  *isocodec.Framing
 	KeyFields   []int
 
-	// UpstreamAddr is dialled; UpstreamListen instead waits for the bank.
+	// UpstreamAddrs are dialled, each a link of its own (UpstreamAddr,
+	// when set, is one more, first); UpstreamListen instead waits for
+	// the bank, one link.
+	UpstreamAddrs  []string
 	UpstreamAddr   string
 	UpstreamListen string
+	// LinkPolicy shares requests among ready links: PolicyRoundRobin
+	// (the default) or PolicyFailover.
+	LinkPolicy string
+	// SignOn signs each link on when it connects (an 0800 with field 70
+	// = 001; the link takes traffic once the bank approves) and off on a
+	// clean stop (70 = 002).
+	SignOn bool
+	// EchoMisses takes a link out of rotation after this many of its
+	// echoes in a row went unanswered, until one is answered (0: never).
+	EchoMisses int
 	// RetryRefused and RetryOther are the waits before redialling.
 	RetryRefused time.Duration
 	RetryOther   time.Duration
@@ -106,7 +119,7 @@ func (c *Config) check() error {
 	switch {
 	case c.Dialect == nil || c.HostFraming == nil || c.POSFraming == nil:
 		return errors.New("server: dialect and framings are required")
-	case c.UpstreamAddr == "" && c.UpstreamListen == "":
+	case c.UpstreamAddr == "" && len(c.UpstreamAddrs) == 0 && c.UpstreamListen == "":
 		return errors.New("server: no upstream: dial an address or listen for the bank")
 	case c.POSAddr == "" && c.HTTPAddr == "":
 		return errors.New("server: no clients: give a POS or an HTTP address")
@@ -114,6 +127,24 @@ func (c *Config) check() error {
 		return errors.New("server: a bank listener over TLS needs its certificate and key")
 	case c.POSTLS != nil && (c.POSTLS.Cert == "" || c.POSTLS.Key == ""):
 		return errors.New("server: a POS port over TLS needs its certificate and key")
+	case c.UpstreamListen != "" && (c.UpstreamAddr != "" || len(c.UpstreamAddrs) > 0):
+		return errors.New("server: dial the bank or listen for it, not both")
+	case c.LinkPolicy != "" && c.LinkPolicy != PolicyRoundRobin && c.LinkPolicy != PolicyFailover:
+		return fmt.Errorf("server: link policy %q: want %s or %s", c.LinkPolicy, PolicyRoundRobin, PolicyFailover)
+	}
+	if c.UpstreamAddr != "" {
+		c.UpstreamAddrs = append([]string{c.UpstreamAddr}, c.UpstreamAddrs...)
+		c.UpstreamAddr = ""
+	}
+	seen := map[string]bool{}
+	for _, a := range c.UpstreamAddrs {
+		if seen[a] {
+			return fmt.Errorf("server: bank link %s given twice", a)
+		}
+		seen[a] = true
+	}
+	if c.LinkPolicy == "" {
+		c.LinkPolicy = PolicyRoundRobin
 	}
 	if len(c.KeyFields) == 0 {
 		c.KeyFields = isocodec.DefaultKeyFields

@@ -10,13 +10,12 @@ import (
 )
 
 // countDelivered adds a reply handed to its client.
-func (rl *relay) countDelivered(r *dispatch.Request, reply isocodec.MTI) {
+func (rl *relay) countDelivered(r *dispatch.Request, reply isocodec.MTI, now int64) {
 	m := rl.cfg.Metrics
 	if m == nil {
 		return
 	}
 	m.Message(reply, metrics.ToClient)
-	now := rl.loop.now // deliveries run on the link's loop
 	var wait, trip time.Duration
 	if r.Arrived != 0 {
 		wait = time.Duration(now - r.Arrived)

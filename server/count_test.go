@@ -30,6 +30,6 @@ func BenchmarkCounting(b *testing.B) {
 		g.countRequest(&rs, req)
 		g.cfg.Metrics.Message(rs.MTI, metrics.ToBank)
 		g.countFromBank(&ps, rep)
-		g.countDelivered(r, ps.MTI)
+		g.countDelivered(r, ps.MTI, 2)
 	}
 }

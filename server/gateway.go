@@ -27,7 +27,7 @@ type Gateway struct {
 	gnet.BuiltinEventEngine
 	*relay
 	cfg   Config
-	link  *link
+	links *links
 	codes failCodes
 
 	eng                   gnet.Engine
@@ -50,9 +50,8 @@ type Gateway struct {
 	posLimits *connLimits
 
 	// rrn numbers the gateway's own answers (0810s to the bank).
-	rrn     atomic.Uint64
-	stan    atomic.Uint64
-	echoOut atomic.Bool // an echo of ours awaits its reply
+	rrn  atomic.Uint64
+	stan atomic.Uint64
 
 	lastSlow time.Time // the ticker's last once-a-second checks
 
@@ -70,15 +69,18 @@ func New(cfg Config) (*Gateway, error) {
 	}
 	g := &Gateway{cfg: cfg, codes: failCodesFor(cfg.Dialect.Rules.ApprovedCode),
 		boot: make(chan error, 1), ready: make(chan struct{}), engineDone: make(chan error, 1), addrs: map[int]*net.TCPAddr{}}
-	g.link = newLink(g)
-	if cfg.UpstreamTLS != nil && cfg.UpstreamAddr != "" {
-		var err error
-		if g.link.tls, err = tlsconf.NewClient(*cfg.UpstreamTLS); err != nil {
+	g.links = newLinks(g)
+	if g.cfg.UpstreamTLS != nil && len(g.cfg.UpstreamAddrs) > 0 {
+		client, err := tlsconf.NewClient(*g.cfg.UpstreamTLS)
+		if err != nil {
 			return nil, fmt.Errorf("server: bank link: %w", err)
 		}
-		g.reloads = append(g.reloads, reloadable{"bank link", g.link.tls})
+		for _, l := range g.links.all {
+			l.tls = client
+		}
+		g.reloads = append(g.reloads, reloadable{"bank link", client})
 	}
-	g.relay = newRelay(&g.cfg, g.link)
+	g.relay = newRelay(&g.cfg, g.links)
 	g.posLimits = newConnLimits(cfg.MaxConns, cfg.MaxConnsPerAddr)
 	now := cfg.Clock.Now()
 	g.rrn.Store(uint64(now.Unix()%1_000_000) * 1_000_000)
@@ -95,14 +97,14 @@ func (g *Gateway) Table() *dispatch.Table { return g.table }
 // Reversals is the schedule of pending reversals and their figures.
 func (g *Gateway) Reversals() *reversal.Schedule { return g.rev.Schedule() }
 
-// LinkUp reports whether the bank link is connected.
-func (g *Gateway) LinkUp() bool { return g.link.Up() }
+// LinkUp reports whether a bank link is connected.
+func (g *Gateway) LinkUp() bool { return g.links.Up() }
 
-// WaitLink blocks until the link's state is up (or down), or ctx ends.
+// WaitLink blocks until a bank link is up (or none is), or ctx ends.
 func (g *Gateway) WaitLink(ctx context.Context, up bool) error {
 	for {
-		ch := g.link.changed()
-		if g.link.Up() == up {
+		ch := g.links.changed()
+		if g.links.Up() == up {
 			return nil
 		}
 		select {
@@ -227,9 +229,11 @@ func (g *Gateway) Start() error {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	g.cancel = cancel
-	if cfg.UpstreamAddr != "" {
-		g.bg.Add(1)
-		go func() { defer g.bg.Done(); g.link.dial(ctx) }()
+	for _, l := range g.links.all {
+		if l.addr != "" {
+			g.bg.Add(1)
+			go func() { defer g.bg.Done(); l.dial(ctx) }()
+		}
 	}
 	g.log.Info().Str("pos", addrString(g.POSAddr(), cfg.POSAddr != "")).Bool("posTls", cfg.POSTLS != nil).
 		Str("bankListener", addrString(g.UpstreamListenAddr(), cfg.UpstreamListen != "")).Bool("bankTls", cfg.UpstreamTLS != nil).
@@ -327,16 +331,23 @@ func (g *Gateway) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	var looped *posTag // a TLS POS client, which holds its place in the limits
 	switch t := c.Context().(type) {
 	case upstreamTag:
-		g.link.attach(c, t.peerTag)
-		c.SetContext(&upstreamConn{})
+		l := t.link
+		if l == nil {
+			l = g.links.listened()
+		}
+		l.attach(c, t.peerTag)
+		c.SetContext(&upstreamConn{link: l})
+		g.signOnIfDue(l)
 		return nil, gnet.None
 	case posTag:
 		looped = &t
 	}
 	switch {
 	case looped == nil && g.upListenPort != 0 && localPort(c) == g.upListenPort:
-		g.link.attach(c, peerTag{addr: c.RemoteAddr()})
-		c.SetContext(&upstreamConn{})
+		l := g.links.listened()
+		l.attach(c, peerTag{addr: c.RemoteAddr()})
+		c.SetContext(&upstreamConn{link: l})
+		g.signOnIfDue(l)
 		return nil, gnet.None
 	case looped == nil && (g.cfg.POSAddr == "" || g.cfg.POSTLS != nil):
 		return nil, gnet.Close // the internal listener serves nobody
@@ -386,8 +397,8 @@ func localPort(c gnet.Conn) int {
 func (g *Gateway) OnClose(c gnet.Conn, err error) gnet.Action {
 	switch x := c.Context().(type) {
 	case *upstreamConn:
-		if g.link.detach(c, err) {
-			g.failAll(ErrLinkDropped)
+		if x.link.detach(c, err) {
+			g.failLink(x.link.id, ErrLinkDropped)
 		}
 	case *posConn:
 		x.closed.Store(true)
@@ -454,17 +465,31 @@ func (g *Gateway) idleChecks(now time.Time) {
 			return true
 		})
 	}
-	if !g.link.Up() {
+	for _, l := range g.links.all {
+		g.linkChecks(l, now)
+	}
+}
+
+// linkChecks closes a link idle both ways past --upstreamTimeout and
+// sends an echo on one that has heard nothing from the bank for the echo
+// interval.
+func (g *Gateway) linkChecks(l *link, now time.Time) {
+	if !l.Up() {
 		return
 	}
-	quiet := now.Sub(time.Unix(0, g.link.lastIO.Load()))
-	if d := g.cfg.UpstreamIdle; d > 0 && quiet >= d {
-		g.log.Warn().Dur("quiet", quiet).Msg("bank link idle, closing")
-		g.link.close()
+	if d := g.cfg.UpstreamIdle; d > 0 {
+		if quiet := now.Sub(time.Unix(0, l.lastIO.Load())); quiet >= d {
+			g.log.Warn().Str("link", l.name).Dur("quiet", quiet).Msg("bank link idle, closing")
+			l.close()
+			return
+		}
+	}
+	if g.cfg.SignOn && l.signOn.Load() != signedOn {
+		g.signOnIfDue(l) // a sign-on that failed is tried again
 		return
 	}
-	if d := g.cfg.EchoInterval; d > 0 && quiet >= d {
-		g.sendEcho()
+	if d := g.cfg.EchoInterval; d > 0 && now.Sub(time.Unix(0, l.lastRead.Load())) >= d {
+		g.sendEcho(l)
 	}
 }
 
@@ -488,9 +513,10 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		// Reversals due now get one try while the link is up, bounded
 		// by a short timeout; later retries wait for the next start.
 		deadline := time.Now().Add(g.cfg.ShortTimeout)
-		for g.link.Up() && g.reversalsDue() && time.Now().Before(deadline) && ctx.Err() == nil {
+		for g.links.Ready() && g.reversalsDue() && time.Now().Before(deadline) && ctx.Err() == nil {
 			clock.Sleep(ctx, 10*time.Millisecond)
 		}
+		g.signOff(ctx)
 		g.failAll(ErrStopping)
 		if g.cancel != nil {
 			g.cancel()
@@ -549,8 +575,14 @@ func (g *Gateway) registerMetrics(m *metrics.Metrics) {
 		}
 		return 0
 	}
-	m.GaugeFunc("socketqueue_bank_link_up", "1 while the bank link is connected.", func() float64 { return b(g.link.Up()) })
-	m.CounterFunc("socketqueue_bank_link_drops_total", "Times the bank link went down.", func() float64 { return float64(g.link.downs.Load()) })
+	for _, l := range g.links.all {
+		m.LinkGaugeFunc("socketqueue_bank_link_up", "1 while the bank link is connected.", l.name, func() float64 { return b(l.Up()) })
+		m.LinkGaugeFunc("socketqueue_bank_link_ready", "1 while the bank link takes traffic (connected, answering its echoes).", l.name, func() float64 { return b(l.Ready()) })
+		m.LinkCounterFunc("socketqueue_bank_link_drops_total", "Times the bank link went down.", l.name, func() float64 { return float64(l.downs.Load()) })
+		m.LinkCounterFunc("socketqueue_bank_link_requests_total", "Clients' requests written on the bank link (the gateway's own messages not counted).", l.name, func() float64 { return float64(l.sent.Load()) })
+		m.LinkCounterFunc("socketqueue_bank_link_echo_misses", "Echoes in a row the bank left unanswered on the link.", l.name, func() float64 { return float64(l.misses.Load()) })
+	}
+	m.CounterFunc("socketqueue_bank_replies_cross_link_total", "Replies that came on another link than their request.", func() float64 { return float64(g.crossLink.Load()) })
 	m.GaugeFunc("socketqueue_requests_in_flight", "Requests at the bank awaiting a reply.", func() float64 { return float64(g.table.Counts().InFlight) })
 	m.GaugeFunc("socketqueue_requests_waiting", "Requests waiting for their terminal's turn.", func() float64 { return float64(g.table.Counts().Waiting) })
 	m.GaugeFunc("socketqueue_pos_connections", "Open binary POS connections.", func() float64 {

@@ -16,11 +16,15 @@ import (
 	"github.com/socketqueue/socketqueue-go/internal/tlspipe"
 )
 
-// link is the one connection to the bank. Requests are appended to
-// pending by any goroutine and written by the link's event loop, one
-// write per wake-up.
+// link is one connection to the bank. Requests are appended to pending
+// by any goroutine and written by the link's event loop, one write per
+// wake-up. st belongs to that loop.
 type link struct {
-	g *Gateway
+	g    *Gateway
+	id   int32
+	name string // the address dialled, or "listen": its label
+	addr string // dialled ("" when the bank connects to us)
+	st   loopState
 
 	mu      sync.Mutex
 	conn    gnet.Conn // nil while down
@@ -31,34 +35,36 @@ type link struct {
 
 	up       atomic.Bool
 	lastIO   atomic.Int64 // Unix nanoseconds of the last byte either way
+	lastRead atomic.Int64 // of the last byte from the bank
 	downs    atomic.Int64
-	upCh     chan struct{} // closed and replaced on every change, for waiters
-	changeMu sync.Mutex
+	sent     atomic.Int64    // clients' requests written on it
+	echoOut  atomic.Bool     // an echo of ours awaits its reply on it
+	misses   atomic.Int32    // echoes in a row unanswered
+	signOn   atomic.Int32    // signedOff, signingOn, signedOn or declined
 	dropped  chan struct{}   // the dialler waits on it to redial
 	tls      *tlsconf.Client // dialled over TLS (nil: plaintext)
 }
 
 type loopRef struct{ el gnet.EventLoop }
 
-func newLink(g *Gateway) *link {
-	return &link{g: g, upCh: make(chan struct{}), dropped: make(chan struct{}, 1)}
+func newLink(g *Gateway, id int32, addr string) *link {
+	name := addr
+	if name == "" {
+		name = "listen"
+	}
+	return &link{g: g, id: id, name: name, addr: addr, dropped: make(chan struct{}, 1)}
 }
 
 // Up reports whether the link is connected.
 func (l *link) Up() bool { return l.up.Load() }
 
-// changed returns a channel closed at the next change of state.
-func (l *link) changed() <-chan struct{} {
-	l.changeMu.Lock()
-	defer l.changeMu.Unlock()
-	return l.upCh
-}
-
-func (l *link) notify() {
-	l.changeMu.Lock()
-	close(l.upCh)
-	l.upCh = make(chan struct{})
-	l.changeMu.Unlock()
+// Ready reports whether the link takes traffic: connected, signed on
+// where the gateway signs on, and not out of rotation for unanswered
+// echoes.
+func (l *link) Ready() bool {
+	cfg := &l.g.cfg
+	return l.up.Load() && (!cfg.SignOn || l.signOn.Load() == signedOn) &&
+		(cfg.EchoMisses <= 0 || l.misses.Load() < int32(cfg.EchoMisses))
 }
 
 // onLoop reports whether the caller runs on the link's event loop.
@@ -79,10 +85,15 @@ func (l *link) attach(c gnet.Conn, peer peerTag) {
 		_ = old.Close() // a bank that reconnects replaces its old link
 	}
 	l.loop.Store(&loopRef{c.EventLoop()})
-	l.lastIO.Store(l.g.now().UnixNano())
+	now := l.g.now().UnixNano()
+	l.lastIO.Store(now)
+	l.lastRead.Store(now)
+	l.misses.Store(0)
+	l.echoOut.Store(false)
+	l.signOn.Store(signedOff)
 	l.up.Store(true)
-	l.notify()
-	ev := l.g.log.Info().Str("peer", peer.addr.String())
+	l.g.links.notify()
+	ev := l.g.log.Info().Str("link", l.name).Str("peer", peer.addr.String())
 	if peer.identity != "" {
 		ev = ev.Str("bank", peer.identity)
 	}
@@ -102,8 +113,8 @@ func (l *link) detach(c gnet.Conn, err error) bool {
 	l.loop.Store(nil)
 	l.up.Store(false)
 	l.downs.Add(1)
-	l.notify()
-	ev := l.g.log.Warn()
+	l.g.links.notify()
+	ev := l.g.log.Warn().Str("link", l.name)
 	if err != nil {
 		ev = ev.Err(err)
 	}
@@ -116,8 +127,7 @@ func (l *link) detach(c gnet.Conn, err error) bool {
 }
 
 // send queues msg for the bank. onLoop says the caller runs on the link's
-// loop and will call flushOnLoop before it returns; otherwise the loop is
-// woken.
+// loop and will flush before it returns; otherwise the loop is woken.
 func (l *link) send(msg []byte, onLoop bool) error {
 	l.mu.Lock()
 	c := l.conn
@@ -154,8 +164,9 @@ const soonBelow = 1 << 10
 // flushOrSoon writes what is pending now if it is a batch worth a write
 // of its own, else has the loop flush once it has handled the events it
 // holds (a task queued by Wake runs after them), so that the requests of
-// many connections share one write. It runs on the link's loop.
-func (l *link) flushOrSoon() {
+// many connections share one write. It runs on the link's loop; now is
+// the time of the caller's callback (Unix ns).
+func (l *link) flushOrSoon(now int64) {
 	l.mu.Lock()
 	c, n := l.conn, len(l.pending)
 	wake := c != nil && n > 0 && n < soonBelow && !l.woken
@@ -167,12 +178,13 @@ func (l *link) flushOrSoon() {
 	case wake:
 		_ = c.Wake(nil)
 	case n >= soonBelow:
-		l.flush()
+		l.flush(now)
 	}
 }
 
-// flush writes what is pending; it runs on the link's loop.
-func (l *link) flush() {
+// flush writes what is pending; it runs on the link's loop at now (Unix
+// ns).
+func (l *link) flush(now int64) {
 	l.mu.Lock()
 	c := l.conn
 	if c == nil || len(l.pending) == 0 {
@@ -185,9 +197,9 @@ func (l *link) flush() {
 	l.woken = false
 	l.mu.Unlock()
 	if _, err := c.Write(buf); err != nil {
-		l.g.log.Warn().Err(err).Msg("bank link: write failed")
+		l.g.log.Warn().Err(err).Str("link", l.name).Msg("bank link: write failed")
 	}
-	l.lastIO.Store(l.g.loop.now) // flush runs on the link's loop
+	l.lastIO.Store(now)
 	l.mu.Lock()
 	if l.spare == nil {
 		l.spare = buf[:0]
@@ -211,20 +223,20 @@ func (l *link) dial(ctx context.Context) {
 	g := l.g
 	for ctx.Err() == nil {
 		d := net.Dialer{Timeout: 10 * time.Second}
-		conn, err := d.DialContext(ctx, "tcp", g.cfg.UpstreamAddr)
+		conn, err := d.DialContext(ctx, "tcp", l.addr)
 		if err != nil {
 			wait := g.cfg.RetryOther
 			if errors.Is(err, syscall.ECONNREFUSED) {
 				wait = g.cfg.RetryRefused
 			}
-			g.log.Warn().Err(err).Dur("retry_in", wait).Msg("bank link: connect failed")
+			g.log.Warn().Err(err).Str("link", l.name).Dur("retry_in", wait).Msg("bank link: connect failed")
 			if !clock.Sleep(ctx, wait) {
 				return
 			}
 			continue
 		}
 		if err := l.hand(ctx, conn); err != nil {
-			g.log.Warn().Err(err).Msg("bank link: not taken")
+			g.log.Warn().Err(err).Str("link", l.name).Msg("bank link: not taken")
 			if !clock.Sleep(ctx, g.cfg.RetryOther) {
 				return
 			}
@@ -248,17 +260,17 @@ func (l *link) hand(ctx context.Context, conn net.Conn) error {
 	peer := peerTag{addr: conn.RemoteAddr()}
 	if l.tls == nil {
 		defer conn.Close() // gnet has its own copy of the descriptor
-		return tlspipe.Register(ctx, g.eng, conn, upstreamTag{peer})
+		return tlspipe.Register(ctx, g.eng, conn, upstreamTag{peer, l})
 	}
-	host, _, _ := net.SplitHostPort(g.cfg.UpstreamAddr)
+	host, _, _ := net.SplitHostPort(l.addr)
 	sess, err := l.tls.Handshake(ctx, conn, host, g.cfg.TLSHandshake)
 	if err != nil {
 		return err
 	}
 	peer.tls, peer.identity = true, sess.Server
-	return tlspipe.Enroll(ctx, g.eng, sess.Conn, upstreamTag{peer}, tlspipe.Options{WriteTimeout: pipeWriteTimeout, First: sess.First, Ended: func(err error) {
+	return tlspipe.Enroll(ctx, g.eng, sess.Conn, upstreamTag{peer, l}, tlspipe.Options{WriteTimeout: pipeWriteTimeout, First: sess.First, Ended: func(err error) {
 		if err != nil {
-			g.log.Warn().Err(err).Msg("bank link: TLS error")
+			g.log.Warn().Err(err).Str("link", l.name).Msg("bank link: TLS error")
 		}
 	}})
 }

@@ -31,9 +31,12 @@ type posTag struct {
 	conn *tlsloop.Conn
 }
 
-// upstreamTag marks the bank link (dialled, or piped from the bank
-// listener).
-type upstreamTag struct{ peerTag }
+// upstreamTag marks a bank link: the one dialled, or (nil) one the bank
+// opened to the bank listener.
+type upstreamTag struct {
+	peerTag
+	link *link
+}
 
 // listen binds addr; limits (nil: none) cap its connections, and with
 // srv (nil: plaintext) it speaks TLS over wrap's transport (nil: the
@@ -119,7 +122,7 @@ func (g *Gateway) enrollPOS(tc *tls.Conn, p peerTag) error {
 // enrollBank pipes the bank's TLS connection to the bank listener into
 // the loops.
 func (g *Gateway) enrollBank(tc *tls.Conn, p peerTag) error {
-	return tlspipe.Enroll(context.Background(), g.eng, tc, upstreamTag{p}, tlspipe.Options{WriteTimeout: pipeWriteTimeout})
+	return tlspipe.Enroll(context.Background(), g.eng, tc, upstreamTag{p, nil}, tlspipe.Options{WriteTimeout: pipeWriteTimeout})
 }
 
 func (f *tlsFront) addr() *net.TCPAddr { return f.ln.Addr().(*net.TCPAddr) }

@@ -68,17 +68,13 @@ func (p *posConn) traffic() gnet.Action {
 		g.cfg.Metrics.Refused(refusedTLSOnPlain)
 		return gnet.Close
 	}
-	onLoop := g.link.onLoop(p.loop)
 	now := g.now()
-	if onLoop {
-		g.loop.now = now.UnixNano()
-	}
 	action := gnet.None
 	off := len(buf) // a bare client gets one request; the rest is dropped
 	if !p.done {
 		var err error
 		off, err = g.cfg.POSFraming.Each(buf, &p.scan, func(msg []byte) bool {
-			if !p.request(msg, onLoop, now) {
+			if !p.request(msg, now) {
 				action = gnet.Close
 				return false
 			}
@@ -92,9 +88,7 @@ func (p *posConn) traffic() gnet.Action {
 		}
 	}
 	p.in.Keep(off)
-	if onLoop {
-		g.link.flushOrSoon()
-	}
+	g.links.flushOrSoon(p.loop, now.UnixNano())
 	if action == gnet.None && p.tls != nil && p.tls.Ended() != nil {
 		return p.peerEnded(p.tls.Ended())
 	}
@@ -164,7 +158,7 @@ func head(b []byte) []byte {
 
 // request handles one message; false closes the connection. now is the
 // time of the read batch.
-func (p *posConn) request(msg []byte, onLoop bool, now time.Time) bool {
+func (p *posConn) request(msg []byte, now time.Time) bool {
 	g := p.g
 	d := g.cfg.Dialect
 	p.last.Store(now.UnixNano())
@@ -192,7 +186,7 @@ func (p *posConn) request(msg []byte, onLoop bool, now time.Time) bool {
 		return p.answerSelf(msg, &p.scan, g.codes.invalid)
 	}
 	p.inflight.Add(1) // before admit: a failed send calls Fail
-	err := g.admit(admission{msg: msg, scan: &p.scan, client: p, now: now, wait: g.cfg.QueueTimeout, onLoop: onLoop})
+	err := g.admit(admission{msg: msg, scan: &p.scan, client: p, now: now, wait: g.cfg.QueueTimeout, el: p.loop})
 	if err == nil {
 		if p.bare {
 			p.done = true
@@ -229,21 +223,22 @@ func (p *posConn) answerSelf(msg []byte, s *isocodec.Scan, code string) bool {
 	return p.write(framed) == nil
 }
 
-// Deliver queues a reply for p; it runs on the link's loop. On the same
-// loop it waits for flushDirty; otherwise it goes through gnet's
-// cross-loop write.
-func (p *posConn) Deliver(_ *dispatch.Request, msg []byte, _ *isocodec.Scan) {
+// Deliver queues a reply for p; it runs on the loop of r.Link, the link
+// the reply came on. On p's own loop it waits for that link's
+// flushDirty; otherwise it goes through gnet's cross-loop write.
+func (p *posConn) Deliver(r *dispatch.Request, msg []byte, _ *isocodec.Scan) {
 	p.inflight.Add(-1)
 	g := p.g
 	if p.Gone() {
 		g.log.Warn().Str("peer", p.peer).Msg("reply for a POS client that has left; dropped")
 		return
 	}
-	p.last.Store(g.loop.now) // Deliver runs on the link's loop
+	l := g.links.all[r.Link]
+	p.last.Store(l.st.now) // Deliver runs on l's loop
 	if e := g.log.Debug(); e.Enabled() {
 		g.dump(e, "to POS "+p.peer, msg)
 	}
-	if g.link.onLoop(p.loop) {
+	if l.onLoop(p.loop) {
 		var err error
 		if p.out, err = g.cfg.POSFraming.Append(p.out, msg); err != nil {
 			g.log.Error().Err(err).Msg("reply does not fit the POS framing")
@@ -251,7 +246,7 @@ func (p *posConn) Deliver(_ *dispatch.Request, msg []byte, _ *isocodec.Scan) {
 		}
 		if !p.dirty {
 			p.dirty = true
-			g.loop.dirty = append(g.loop.dirty, p)
+			l.st.dirty = append(l.st.dirty, p)
 		}
 		return
 	}

@@ -2,9 +2,11 @@ package server
 
 import (
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/panjf2000/gnet/v2"
 	"github.com/rs/zerolog"
 
 	"github.com/socketqueue/socketqueue-go/dispatch"
@@ -14,13 +16,18 @@ import (
 	"github.com/socketqueue/socketqueue-go/reversal"
 )
 
-// bankLink is where the relay writes requests. send queues msg framed
-// for the bank; onLoop says the caller runs on the link's event loop and
-// will have it flushed before returning, otherwise the loop is woken.
-// Both are safe from any goroutine and never block on the network.
-type bankLink interface {
-	Up() bool
-	send(msg []byte, onLoop bool) error
+// bankLinks is where the relay writes requests: the links to the bank
+// and the policy sharing requests among them. pick chooses a ready link
+// (want, when not -1: that one, if connected); send queues msg framed on
+// a link (own: the gateway's own message, not a client's), and el is the
+// caller's event loop (nil: none): on the link's
+// own loop it is flushed before the callback returns, otherwise the loop
+// is woken. All are safe from any goroutine and never block on the
+// network.
+type bankLinks interface {
+	Ready() bool
+	pick(want int32) (int32, bool)
+	send(link int32, msg []byte, el gnet.EventLoop, own bool) error
 }
 
 // relay carries each request through its life: admitted (checked,
@@ -32,22 +39,24 @@ type relay struct {
 	cfg     *Config
 	log     zerolog.Logger
 	table   *dispatch.Table
-	bank    bankLink
+	bank    bankLinks
 	journal *journal.Journal
 	rev     *reversal.Reverser
 
-	// loop belongs to the bank link's event loop.
-	loop loopState
 	// tick is the ticker's scratch.
 	tick tickScratch
+	drop dropScratch
 
 	stopping atomic.Bool
+	// crossLink counts replies that came on another link than their
+	// request's.
+	crossLink atomic.Int64
 	// journalFailed: the journal's failure has been logged (once; the
 	// purchases it refuses after are counted, not logged each).
 	journalFailed atomic.Bool
 }
 
-// loopState is what the bank link's loop keeps between its callbacks.
+// loopState is what a bank link's loop keeps for it between callbacks.
 type loopState struct {
 	// now is the time read once at the start of each callback (Unix ns),
 	// for everything the loop does in it: reading the clock costs about
@@ -57,13 +66,19 @@ type loopState struct {
 	dirty []*posConn
 }
 
+// dropScratch is reused by every link drop.
+type dropScratch struct {
+	mu        sync.Mutex
+	out, next []*dispatch.Request
+}
+
 // tickScratch is reused by every tick.
 type tickScratch struct {
 	expired, next []*dispatch.Request
 	due           []reversal.Try
 }
 
-func newRelay(cfg *Config, bank bankLink) *relay {
+func newRelay(cfg *Config, bank bankLinks) *relay {
 	rl := &relay{cfg: cfg, log: cfg.Log, bank: bank, journal: cfg.Journal}
 	rl.table = dispatch.New(dispatch.Config{
 		Layout: cfg.Dialect.Layout, KeyFields: cfg.KeyFields, MaxQueue: cfg.MaxQueue,
@@ -93,8 +108,12 @@ type admission struct {
 	wait time.Duration
 	// tryTimeout, when set, times the request from when it is written.
 	tryTimeout time.Duration
-	// onLoop: the caller runs on the bank link's loop.
-	onLoop bool
+	// el is the caller's event loop (nil: none).
+	el gnet.EventLoop
+	// link, when pinned, is the link it must go on: a network message
+	// of the gateway's own for that link, which waits for no terminal.
+	link   int32
+	pinned bool
 }
 
 // admit takes a checked message in: refused while stopping or without a
@@ -105,7 +124,7 @@ func (rl *relay) admit(a admission) error {
 		if rl.stopping.Load() {
 			return ErrStopping
 		}
-		if !rl.bank.Up() {
+		if !rl.bank.Ready() {
 			return ErrLinkDown
 		}
 		rl.countRequest(a.scan, a.msg)
@@ -113,26 +132,43 @@ func (rl *relay) admit(a admission) error {
 	r := rl.table.Get()
 	r.Fill(rl.cfg.Dialect, a.msg, a.scan, rl.cfg.KeyFields)
 	r.Client, r.Own, r.Arrived, r.TryTimeout = a.client, a.own, a.now.UnixNano(), a.tryTimeout
+	r.Link, r.Pinned, r.Unlocked = a.link, a.pinned, a.pinned
 	switch rl.table.Submit(r, a.now.Add(a.wait)) {
 	case dispatch.Full:
 		rl.table.Put(r)
 		return ErrFull
 	case dispatch.Send:
-		rl.send(r, a.onLoop)
+		if a.el == nil {
+			// Off the loops the clock is read when it goes: a tick
+			// sending a batch of reversals must not time the last one
+			// from the tick's start.
+			rl.sendOffLoop(r)
+		} else {
+			rl.send(r, a.el, a.now.UnixNano())
+		}
 	}
 	return nil
 }
 
-// sendOnLoop and sendOffLoop write r to the bank once the table says it
-// may go: from the bank link's loop, which flushes, or from elsewhere,
-// which wakes it.
-func (rl *relay) sendOnLoop(r *dispatch.Request)  { rl.send(r, true) }
-func (rl *relay) sendOffLoop(r *dispatch.Request) { rl.send(r, false) }
+// sendOffLoop writes r to the bank once the table says it may go, from
+// a goroutine that is no link's loop.
+func (rl *relay) sendOffLoop(r *dispatch.Request) { rl.send(r, nil, rl.now().UnixNano()) }
 
-// send writes r to the bank, and on failure the requests its terminal's
-// turn passes to. A purchase is journaled first; it goes on from the
-// journal's goroutine once its record is on disk.
-func (rl *relay) send(r *dispatch.Request, onLoop bool) {
+// pickFor chooses r's link.
+func (rl *relay) pickFor(r *dispatch.Request) (int32, bool) {
+	want := int32(-1)
+	if r.Pinned {
+		want = r.Link
+	}
+	return rl.bank.pick(want)
+}
+
+// send writes r to the bank on a link the policy picks, and on failure
+// the requests its terminal's turn passes to; el is the caller's event
+// loop (nil: none) and now the time of its callback (Unix ns). A
+// purchase is journaled first; it goes on from the journal's goroutine
+// once its record is on disk.
+func (rl *relay) send(r *dispatch.Request, el gnet.EventLoop, now int64) {
 	for r != nil {
 		if r.Client.Gone() {
 			// Its client left while it waited its turn: never sent,
@@ -143,12 +179,6 @@ func (rl *relay) send(r *dispatch.Request, onLoop bool) {
 			}
 			r = next
 			continue
-		}
-		var now int64
-		if onLoop {
-			now = rl.loop.now // loop state: read on the loop only
-		} else {
-			now = rl.now().UnixNano()
 		}
 		if rl.needsJournal(r) {
 			// The journal commits in the background, grouping whatever
@@ -161,7 +191,16 @@ func (rl *relay) send(r *dispatch.Request, onLoop bool) {
 			}
 			return
 		}
-		if !rl.table.MarkSent(r, 0, now) {
+		link, ok := rl.pickFor(r)
+		if !ok {
+			next, ok := rl.table.Abort(r)
+			if ok {
+				rl.fail(r, ErrLinkDown)
+			}
+			r = next
+			continue
+		}
+		if !rl.table.MarkSent(r, 0, now, link) {
 			return // timed out or failed meanwhile; whoever took it out owns it
 		}
 		if e := rl.log.Debug(); e.Enabled() {
@@ -170,7 +209,7 @@ func (rl *relay) send(r *dispatch.Request, onLoop bool) {
 		if !r.Own {
 			rl.cfg.Metrics.Message(r.MTI, metrics.ToBank) // own messages count when made
 		}
-		err := rl.bank.send(r.Msg, onLoop)
+		err := rl.bank.send(link, r.Msg, el, r.Own)
 		if err == nil {
 			return
 		}
@@ -211,7 +250,17 @@ func (rl *relay) journaled(r *dispatch.Request, id uint64, err error, now int64)
 		rl.sendOffLoop(next)
 		return
 	}
-	if !rl.table.MarkSent(r, id, now) {
+	link, ok := rl.pickFor(r)
+	if !ok {
+		rl.rev.Settle(id)
+		next, ok := rl.table.Abort(r)
+		if ok {
+			rl.fail(r, ErrLinkDown)
+		}
+		rl.sendOffLoop(next)
+		return
+	}
+	if !rl.table.MarkSent(r, id, now, link) {
 		// It timed out or failed while the record was written: it never
 		// went, so there is nothing to reverse.
 		rl.rev.Settle(id)
@@ -221,7 +270,7 @@ func (rl *relay) journaled(r *dispatch.Request, id uint64, err error, now int64)
 		rl.dump(e, "to bank", r.Msg) // before: once sent, the reply may recycle r
 	}
 	rl.cfg.Metrics.Message(r.MTI, metrics.ToBank) // journaled: a client's purchase, never Own
-	if err := rl.bank.send(r.Msg, false); err != nil {
+	if err := rl.bank.send(link, r.Msg, nil, false); err != nil {
 		rl.rev.Settle(id)
 		next, ok := rl.table.Abort(r)
 		if ok {
@@ -245,31 +294,38 @@ func (rl *relay) journalState(err error) {
 	}
 }
 
-// reply matches a response from the bank to its request and delivers
-// it, then sends the next request for that terminal. It runs on the bank
-// link's loop. It reports false for a reply nothing waited for, which it
-// logs and drops: it never reaches another client.
-func (rl *relay) reply(s *isocodec.Scan, msg []byte) bool {
+// reply matches a response from the bank, read on link from (whose
+// loop el runs it, at now), to its request and delivers it, then sends
+// the next request for that terminal. It reports false for a reply
+// nothing waited for, which it logs and drops: it never reaches another
+// client. A reply on another link than its request's is taken (some
+// hosts answer on any link) and counted.
+func (rl *relay) reply(s *isocodec.Scan, msg []byte, from int32, el gnet.EventLoop, now int64) bool {
 	key, tid := dispatch.KeyOf(s, msg, rl.cfg.KeyFields)
 	r, next := rl.table.Match(key, tid, s, msg)
 	if r == nil {
-		if rl.rev.Late(key, s, msg, time.Unix(0, rl.loop.now)) {
+		if rl.rev.Late(key, s, msg, time.Unix(0, now)) {
 			return true
 		}
 		rl.log.Warn().Str("mti", s.MTI.String()).Str("key", key.String()).
 			Msg("reply matches no waiting request (late, duplicate or unknown); dropped")
 		return false
 	}
-	rl.deliver(r, s, msg)
+	if r.Link != from {
+		rl.crossLink.Add(1)
+		r.Link = from // Deliver runs on from's loop
+	}
+	rl.deliver(r, s, msg, now)
 	if next != nil {
-		rl.sendOnLoop(next)
+		rl.send(next, el, now)
 	}
 	return true
 }
 
-// deliver hands a reply to r's client, on the link's loop. A purchase
-// whose client has left is reversed if the bank approved it.
-func (rl *relay) deliver(r *dispatch.Request, s *isocodec.Scan, msg []byte) {
+// deliver hands a reply to r's client, on the loop of r.Link, the link
+// it came on, at now. A purchase whose client has left is reversed if
+// the bank approved it.
+func (rl *relay) deliver(r *dispatch.Request, s *isocodec.Scan, msg []byte, now int64) {
 	if !r.Own {
 		var buf [8]byte
 		if r.Client.Gone() && r.Sent != 0 && rl.cfg.Dialect.IsApproved(rl.cfg.Dialect.Layout.AppendText(buf[:0], s, msg, 39)) {
@@ -277,7 +333,7 @@ func (rl *relay) deliver(r *dispatch.Request, s *isocodec.Scan, msg []byte) {
 		} else {
 			rl.settle(r)
 		}
-		rl.countDelivered(r, s.MTI)
+		rl.countDelivered(r, s.MTI, now)
 	}
 	r.Client.Deliver(r, msg, s)
 	rl.table.Put(r)
@@ -286,16 +342,26 @@ func (rl *relay) deliver(r *dispatch.Request, s *isocodec.Scan, msg []byte) {
 // fail tells r's client that r failed. Safe from any goroutine.
 func (rl *relay) fail(r *dispatch.Request, err error) { r.Client.Fail(r, err) }
 
-// failAll fails every request held: the link is gone.
+// failLink fails the requests written on link, which dropped; the
+// requests their terminals' turn passes to go on another link.
+func (rl *relay) failLink(link int32, err error) {
+	t := &rl.drop
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.out, t.next = rl.table.FailLink(link, t.out[:0], t.next[:0])
+	if len(t.out) > 0 {
+		rl.log.Warn().Int("requests", len(t.out)).Msg("failing the requests in flight on the dropped link")
+	}
+	rl.endUnanswered(t.out, t.next, "link dropped with the purchase in flight", err)
+}
+
+// failAll fails every request held: the gateway stops.
 func (rl *relay) failAll(err error) {
 	reqs := rl.table.FailAll(nil)
 	if len(reqs) > 0 {
-		rl.log.Warn().Int("requests", len(reqs)).Msg("failing requests held for the dropped link")
+		rl.log.Warn().Int("requests", len(reqs)).Msg("failing the requests still held: the gateway stops")
 	}
-	for _, r := range reqs {
-		rl.unanswered(r, "link dropped with the purchase in flight")
-		rl.fail(r, err)
-	}
+	rl.endUnanswered(reqs, nil, "the gateway stopped with the purchase in flight", err)
 }
 
 // expire ends the requests whose time is up and sends those whose turn
@@ -306,14 +372,24 @@ func (rl *relay) expire(now time.Time) {
 	for _, r := range t.expired {
 		rl.log.Info().Str("mti", r.MTI.String()).Str("key", r.Key.String()).Msg("request timed out")
 		rl.cfg.Metrics.Timeout()
-		rl.unanswered(r, "no answer within the queue timeout")
-		rl.fail(r, ErrTimeout)
 	}
-	for _, r := range t.next {
+	rl.endUnanswered(t.expired, t.next, "no answer within the queue timeout", ErrTimeout)
+}
+
+// endUnanswered fails each of ended, taken out of the table without its
+// answer, to its client with err (a purchase that went is reversed for
+// reason), then sends next, the requests their terminals' turn passed
+// to; both are cleared for reuse.
+func (rl *relay) endUnanswered(ended, next []*dispatch.Request, reason string, err error) {
+	for _, r := range ended {
+		rl.unanswered(r, reason)
+		rl.fail(r, err)
+	}
+	for _, r := range next {
 		rl.sendOffLoop(r)
 	}
-	clear(t.expired)
-	clear(t.next)
+	clear(ended)
+	clear(next)
 }
 
 // unanswered handles a request taken out of the table without its

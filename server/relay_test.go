@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/panjf2000/gnet/v2"
+
 	"github.com/socketqueue/socketqueue-go/clock"
 	"github.com/socketqueue/socketqueue-go/dispatch"
 	"github.com/socketqueue/socketqueue-go/isocodec"
@@ -20,9 +22,11 @@ type memLink struct {
 	sent [][]byte
 }
 
-func (l *memLink) Up() bool { l.mu.Lock(); defer l.mu.Unlock(); return l.up }
+func (l *memLink) Ready() bool { l.mu.Lock(); defer l.mu.Unlock(); return l.up }
 
-func (l *memLink) send(msg []byte, _ bool) error {
+func (l *memLink) pick(int32) (int32, bool) { return 0, l.Ready() }
+
+func (l *memLink) send(_ int32, msg []byte, _ gnet.EventLoop, _ bool) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if !l.up {
@@ -105,8 +109,7 @@ func (g *memRig) answer(sent []byte, code string) bool {
 	mti, _ := isocodec.ParseMTI(f[0])
 	f[0], f[39] = mti.Response().String(), code
 	b, s := g.msg(f)
-	g.rl.loop.now = g.clock.Now().UnixNano()
-	return g.rl.reply(s, b)
+	return g.rl.reply(s, b, 0, nil, g.clock.Now().UnixNano())
 }
 
 func (g *memRig) one() []byte {

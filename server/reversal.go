@@ -40,7 +40,7 @@ func (t *reversalTry) Gone() bool { return false }
 // the ticker, and only while the link is up (a try the link cannot carry
 // is not a try).
 func (rl *relay) sendDueReversals(now time.Time) {
-	if !rl.bank.Up() || rl.rev.Schedule().Len() == 0 {
+	if !rl.bank.Ready() || rl.rev.Schedule().Len() == 0 {
 		return
 	}
 	rl.tick.due = rl.rev.Due(now, rl.tick.due[:0])

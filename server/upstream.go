@@ -6,8 +6,9 @@ import (
 	"github.com/socketqueue/socketqueue-go/isocodec"
 )
 
-// upstreamConn is the link connection's scratch, owned by its loop.
+// upstreamConn is a link connection's scratch, owned by its loop.
 type upstreamConn struct {
+	link        *link
 	in          isocodec.Inbound
 	frame, scan isocodec.Scan
 	answer      []byte
@@ -16,16 +17,19 @@ type upstreamConn struct {
 // upstreamTraffic writes what is pending, then matches every complete
 // reply in the buffer to its request and delivers it.
 func (g *Gateway) upstreamTraffic(c gnet.Conn, u *upstreamConn) gnet.Action {
-	g.loop.now = g.now().UnixNano()
-	g.link.flush()
+	l := u.link
+	now := g.now().UnixNano()
+	l.st.now = now
+	l.flush(now)
 	buf := u.in.Take(c)
 	if len(buf) == 0 {
 		return gnet.None
 	}
-	g.link.lastIO.Store(g.loop.now)
+	l.lastIO.Store(now)
+	l.lastRead.Store(now)
 	action := gnet.None
 	off, err := g.cfg.HostFraming.Each(buf, &u.frame, func(msg []byte) bool {
-		g.fromBank(u, msg)
+		g.fromBank(c, u, msg)
 		return true
 	})
 	if err != nil {
@@ -34,17 +38,17 @@ func (g *Gateway) upstreamTraffic(c gnet.Conn, u *upstreamConn) gnet.Action {
 		lo, hi := max(0, off-160), min(len(buf), off+40)
 		g.log.Error().Err(err).Int("at", off).Int("buffered", len(buf)).
 			Str("before", g.cfg.Dialect.LogHex(buf[lo:off], true, g.cfg.Dangerous)).Str("after", g.cfg.Dialect.LogHex(buf[off:hi], true, g.cfg.Dangerous)).
-			Msg("bank link: bad frame, reconnecting")
+			Str("link", l.name).Msg("bank link: bad frame, reconnecting")
 		action = gnet.Close
 	}
 	u.in.Keep(off)
-	g.link.flush()
-	g.flushDirty()
+	g.links.flush(c.EventLoop(), now) // replies free turns that may go on any link here
+	g.flushDirty(l)
 	return action
 }
 
 // fromBank handles one message from the bank, on the link's loop.
-func (g *Gateway) fromBank(u *upstreamConn, msg []byte) {
+func (g *Gateway) fromBank(c gnet.Conn, u *upstreamConn, msg []byte) {
 	d := g.cfg.Dialect
 	if err := d.Layout.Scan(msg, &u.scan); err != nil {
 		// The frame said where it ends, so the link stays in step.
@@ -59,17 +63,18 @@ func (g *Gateway) fromBank(u *upstreamConn, msg []byte) {
 		g.answerBank(u, msg)
 		return
 	}
-	g.reply(&u.scan, msg)
+	l := u.link
+	g.reply(&u.scan, msg, l.id, c.EventLoop(), l.st.now)
 }
 
-// flushDirty writes the replies collected for POS clients on this loop,
+// flushDirty writes the replies l collected for POS clients on its loop,
 // one write per client, and closes bare ones.
-func (g *Gateway) flushDirty() {
-	for i, p := range g.loop.dirty {
+func (g *Gateway) flushDirty(l *link) {
+	for i, p := range l.st.dirty {
 		p.flush()
-		g.loop.dirty[i] = nil
+		l.st.dirty[i] = nil
 	}
-	g.loop.dirty = g.loop.dirty[:0]
+	l.st.dirty = l.st.dirty[:0]
 }
 
 // answerBank answers the bank's own requests: an 0800 gets an 0810 with
@@ -92,7 +97,7 @@ func (g *Gateway) answerBank(u *upstreamConn, msg []byte) {
 		g.log.Error().Err(err).Msg("cannot answer the bank's echo")
 		return
 	}
-	if err := g.link.send(out, true); err != nil {
+	if err := u.link.send(out, true); err != nil {
 		g.log.Warn().Err(err).Msg("cannot answer the bank's echo")
 		return
 	}

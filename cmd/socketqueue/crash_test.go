@@ -21,7 +21,13 @@ import (
 // bankTotals reads GET /bank of an emulator process.
 func bankTotals(t *testing.T, httpPort string) bank.Totals {
 	t.Helper()
-	resp, err := http.Get("http://127.0.0.1:" + httpPort + "/bank?limit=0")
+	return bankSnapshot(t, httpPort, 0).Totals
+}
+
+// bankSnapshot reads GET /bank with up to limit transactions (-1: all).
+func bankSnapshot(t *testing.T, httpPort string, limit int) bank.Snapshot {
+	t.Helper()
+	resp, err := http.Get("http://127.0.0.1:" + httpPort + "/bank?limit=" + strconv.Itoa(limit))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +36,7 @@ func bankTotals(t *testing.T, httpPort string) bank.Totals {
 	if err := json.NewDecoder(resp.Body).Decode(&snap); err != nil {
 		t.Fatal(err)
 	}
-	return snap.Totals
+	return snap
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {

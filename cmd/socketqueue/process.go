@@ -39,12 +39,12 @@ type process struct {
 	dialect  *isocodec.Dialect
 	framing  *isocodec.Framing // as the host frames
 	gw       *server.Gateway   // nil when not a gateway
-	bank     *bank.Server      // nil without the emulator
+	banks    []*bank.Server    // the emulator's ports (none without it)
 }
 
 func newProcess(cfg *config.Config, stdout, stderr io.Writer) (*process, error) {
 	if cfg.EchoServerPort == 0 && cfg.BankConnectPort == 0 && cfg.TestClients == 0 && !cfg.Gateway() && cfg.ListenPort == 0 && cfg.ListenHTTPPort == 0 {
-		return nil, fmt.Errorf("%w: nothing to do: give --upstreamHost/--upstreamPort with --listenPort or --listenHttpPort (gateway), --echoServerPort or --bankConnectPort (bank emulator) or --testClients (see --help)", config.ErrUsage)
+		return nil, fmt.Errorf("%w: nothing to do: give --upstreamHost/--upstreamPort (or --upstream) with --listenPort or --listenHttpPort (gateway), --echoServerPort or --bankConnectPort (bank emulator) or --testClients (see --help)", config.ErrUsage)
 	}
 	d, err := isocodec.OpenDialect(cfg.HostConfig, cfg.Overrides)
 	if err != nil {
@@ -112,21 +112,24 @@ func (p *process) run(ctx context.Context, hup <-chan os.Signal) error {
 
 	serving := false
 	if cfg.EchoServerPort != 0 || cfg.BankConnectPort != 0 {
-		srv, err := p.startBank()
+		srvs, err := p.startBank()
 		if err != nil {
 			return err
 		}
-		p.bank = srv
+		p.banks = srvs
 		stops = append(stops, func(ctx context.Context) error {
-			err := srv.Shutdown(ctx)
-			if !cfg.Silent {
-				fmt.Fprintln(p.stdout, ledgerSummary(srv.Host().Ledger().Totals()))
+			var errs []error
+			for _, srv := range srvs {
+				errs = append(errs, srv.Shutdown(ctx))
 			}
-			return err
+			if !cfg.Silent {
+				fmt.Fprintln(p.stdout, ledgerSummary(srvs[0].Host().Ledger().Totals()))
+			}
+			return errors.Join(errs...)
 		})
 		serving = true
 		if cfg.BankHTTPPort != 0 {
-			stop, err := p.serveLedger(srv.Host().Ledger())
+			stop, err := p.serveLedger(srvs[0].Host().Ledger())
 			if err != nil {
 				return err
 			}
@@ -223,8 +226,8 @@ func (p *process) hangUp() {
 	if p.gw != nil {
 		reload = append(reload, p.gw)
 	}
-	if p.bank != nil {
-		reload = append(reload, p.bank)
+	for _, b := range p.banks {
+		reload = append(reload, b)
 	}
 	for _, r := range reload {
 		if err := r.ReloadTLS(); err != nil {
@@ -259,7 +262,9 @@ func (p *process) saveStats() error {
 	return os.Rename(tmp, p.cfg.StatDumpFile)
 }
 
-func (p *process) startBank() (*bank.Server, error) {
+// startBank starts the emulator: one host (one ledger) on
+// --echoServerPort and each of --bankPorts, or connecting to a gateway.
+func (p *process) startBank() ([]*bank.Server, error) {
 	cfg := p.cfg
 	f := bank.Faults{RealLife: cfg.TestRealLife, Delay: cfg.BankDelay, Jitter: cfg.BankJitter,
 		MuteEvery: cfg.BankMuteEvery, Code: cfg.BankCode, CodeCount: cfg.BankCodeCount}
@@ -281,7 +286,24 @@ func (p *process) startBank() (*bank.Server, error) {
 	if err := bankTLS(cfg, &bc); err != nil {
 		return nil, err
 	}
-	return bank.Start(bc)
+	first, err := bank.Start(bc)
+	if err != nil {
+		return nil, err
+	}
+	srvs := []*bank.Server{first}
+	more, _ := cfg.BankPortList() // checked with the options
+	for _, port := range more {
+		bc.Addr = net.JoinHostPort(cfg.EchoServerHost, strconv.Itoa(port))
+		srv, err := bank.Start(bc)
+		if err != nil {
+			for _, s := range srvs {
+				_ = s.Shutdown(context.Background())
+			}
+			return nil, err
+		}
+		srvs = append(srvs, srv)
+	}
+	return srvs, nil
 }
 
 // bankTLS sets the emulator's TLS (--bankTls...) and its dialling
@@ -348,15 +370,16 @@ func (p *process) startGateway(j *journal.Journal) (*server.Gateway, error) {
 		Log: p.log, Dangerous: cfg.Dangerous, Loops: cfg.Loops,
 		Journal: j, NoAutoReversal: cfg.NoAutoReversal, Stats: p.stats, Metrics: metrics.New(),
 		JSONWire:     cfg.JSONValues == "wire",
-		TLSHandshake: cfg.TLSHandshakeTimeout,
-		MaxConns:     cfg.MaxConnections, MaxConnsPerAddr: cfg.MaxConnectionsPerAddr, FirstByte: cfg.FirstByteTimeout,
+		TLSHandshake: cfg.TLSHandshakeTimeout, SignOn: cfg.UpstreamSignOn,
+		MaxConns: cfg.MaxConnections, MaxConnsPerAddr: cfg.MaxConnectionsPerAddr, FirstByte: cfg.FirstByteTimeout,
 	}
 	if sc.ReversalRepeatMTI, err = isocodec.ParseMTI(cfg.ReversalRepeatMTI); err != nil {
 		return nil, fmt.Errorf("%w: --reversalRepeatMti: %w", config.ErrUsage, err)
 	}
-	if cfg.UpstreamHost != "" {
-		sc.UpstreamAddr = net.JoinHostPort(cfg.UpstreamHost, strconv.Itoa(cfg.UpstreamPort))
+	if addrs := cfg.UpstreamAddrs(); len(addrs) > 0 {
+		sc.UpstreamAddrs, sc.LinkPolicy, sc.EchoMisses = addrs, cfg.UpstreamPolicy, cfg.UpstreamEchoMisses
 	} else {
+		sc.EchoMisses = cfg.UpstreamEchoMisses
 		sc.UpstreamListen = net.JoinHostPort(cfg.UpstreamListenHost, strconv.Itoa(cfg.UpstreamListenPort))
 	}
 	if cfg.ListenPort != 0 {
@@ -488,7 +511,10 @@ func (p *process) serveLedger(l *bank.Ledger) (func(context.Context) error, erro
 	if err != nil {
 		return nil, fmt.Errorf("--bankHttpPort: %w", err)
 	}
-	srv := &http.Server{Handler: bank.Handler(l, p.cfg.Dangerous), ReadHeaderTimeout: 10 * time.Second}
+	mux := http.NewServeMux()
+	mux.Handle("/", bank.Handler(l, p.cfg.Dangerous))
+	mux.HandleFunc("POST /bank/mode", p.setBankMode)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			p.log.Error().Err(err).Msg("bank ledger HTTP server")
@@ -496,6 +522,46 @@ func (p *process) serveLedger(l *bank.Ledger) (func(context.Context) error, erro
 	}()
 	p.log.Info().Str("addr", ln.Addr().String()).Msg("bank ledger at GET /bank")
 	return srv.Shutdown, nil
+}
+
+// setBankMode serves POST /bank/mode?port=N&mode=serve|mute|refuse|drop:
+// how the emulator's port N treats its connections.
+// &signOn=decline|accept refuses or approves the sign-ons that come to
+// port N.
+func (p *process) setBankMode(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	var set []func(*bank.Server)
+	if v := q.Get("mode"); v != "" {
+		mode, drop, err := bank.ParseMode(v)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		set = append(set, func(b *bank.Server) { b.SetMode(mode, drop) })
+	}
+	switch v := q.Get("signOn"); v {
+	case "":
+	case "decline", "accept":
+		set = append(set, func(b *bank.Server) { b.DeclineSignOns(v == "decline") })
+	default:
+		http.Error(w, "signOn: want decline or accept", http.StatusBadRequest)
+		return
+	}
+	if len(set) == 0 {
+		http.Error(w, "give mode=serve|mute|refuse|drop and/or signOn=decline|accept", http.StatusBadRequest)
+		return
+	}
+	port, _ := strconv.Atoi(q.Get("port"))
+	for _, b := range p.banks {
+		if a := b.Addr(); a != nil && a.Port == port {
+			for _, f := range set {
+				f(b)
+			}
+			fmt.Fprintf(w, "port %d: %s\n", port, b.Mode())
+			return
+		}
+	}
+	http.Error(w, fmt.Sprintf("no emulator port %q", r.URL.Query().Get("port")), http.StatusNotFound)
 }
 
 func (p *process) testConfig() (selftest.Config, error) {
@@ -533,9 +599,9 @@ func (p *process) testConfig() (selftest.Config, error) {
 }
 
 func ledgerSummary(t bank.Totals) string {
-	return fmt.Sprintf("bank ledger: %d echoes; %d purchases: %d approved (%s), %d declined; %d refunds (%s); "+
+	return fmt.Sprintf("bank ledger: %d echoes, %d sign-ons (%d declined), %d sign-offs; %d purchases: %d approved (%s), %d declined; %d refunds (%s); "+
 		"%d reversals (%s), %d repeated, %d not found; %d muted, %d forced codes, %d invalid, %d unsupported",
-		t.Echoes, t.Purchases, t.Approved, money(t.ApprovedAmount), t.Declined, t.Refunds, money(t.RefundAmount),
+		t.Echoes, t.SignOns, t.SignOnsDeclined, t.SignOffs, t.Purchases, t.Approved, money(t.ApprovedAmount), t.Declined, t.Refunds, money(t.RefundAmount),
 		t.Reversals, money(t.ReversedAmount), t.RepeatedReversals, t.ReversalsNotFound, t.Muted, t.Forced, t.Invalid, t.Unsupported)
 }
 

@@ -27,12 +27,12 @@ func purchaseFor(t *testing.T, stan int, tid string) []byte {
 	return msg
 }
 
-// sendPurchases sends n purchases (STAN 1..n, over tids terminals) from
+// sendPurchases sends n purchases (STAN from+1..from+n, over tids terminals) from
 // clients at once, bare (a connection each) or framed and pipelined (a
 // connection per client, all its purchases written before any reply is
 // read). It returns, by TID/STAN, whether the client got an approval.
 // dial connects (net.Dial when nil; a TLS dialer for a TLS port).
-func sendPurchases(t *testing.T, posAddr string, n, clients, tids int, framed bool, dial func(addr string) (net.Conn, error)) map[string]bool {
+func sendPurchases(t *testing.T, posAddr string, from, n, clients, tids int, framed bool, dial func(addr string) (net.Conn, error)) map[string]bool {
 	t.Helper()
 	if dial == nil {
 		dial = func(addr string) (net.Conn, error) { return net.Dial("tcp", addr) }
@@ -56,7 +56,7 @@ func sendPurchases(t *testing.T, posAddr string, n, clients, tids int, framed bo
 		go func() {
 			defer wg.Done()
 			var mine []int
-			for stan := c + 1; stan <= n; stan += clients {
+			for stan := from + c + 1; stan <= from+n; stan += clients {
 				mine = append(mine, stan)
 				mu.Lock()
 				got[key(stan)] = false
@@ -144,7 +144,7 @@ func TestSlowBankReversesOnce(t *testing.T) {
 				args = append(args, "--listenFraming=header")
 			}
 			gw := start(t, "bank link up", args...)
-			got := sendPurchases(t, "127.0.0.1:"+posPort, 500, 50, tc.tids, tc.framed, nil)
+			got := sendPurchases(t, "127.0.0.1:"+posPort, 0, 500, 50, tc.tids, tc.framed, nil)
 
 			atBank := jd.count("0200")
 			toReverse := map[string]bool{}

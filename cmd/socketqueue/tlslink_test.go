@@ -330,7 +330,7 @@ func TestPOSTLSOnTheLoops(t *testing.T) {
 			}
 			start(t, "bank link up", args...)
 			addr := "127.0.0.1:" + posPort
-			got := sendPurchases(t, addr, tc.n, tc.clients, tc.tids, tc.framed, dialTLS)
+			got := sendPurchases(t, addr, 0, tc.n, tc.clients, tc.tids, tc.framed, dialTLS)
 			approvedN := 0
 			for _, ok := range got {
 				if ok {
@@ -370,7 +370,7 @@ func TestPOSTLSOnTheLoops(t *testing.T) {
 					t.Fatalf("a silent TLS client: read %d, %v; want close_notify at --firstByteTimeout", n, err)
 				}
 			}
-			if again := sendPurchases(t, addr, 1, 1, 1, tc.framed, dialTLS); !again["00000001/000001"] {
+			if again := sendPurchases(t, addr, 0, 1, 1, 1, tc.framed, dialTLS); !again["00000001/000001"] {
 				t.Fatalf("after the silent ones were closed: %v", again)
 			}
 		})
