@@ -462,6 +462,24 @@ func (t *Table) FailLink(link int32, out, ready []*Request) ([]*Request, []*Requ
 	return out, ready
 }
 
+// SentByLink adds, for each request written and awaiting its reply, one
+// to counts[its link] (links beyond counts are not counted). It locks
+// each shard in turn: for figures read now and then, not per message.
+func (t *Table) SentByLink(counts []int) {
+	for i := range t.shards {
+		s := &t.shards[i]
+		s.mu.Lock()
+		for _, head := range s.inflight {
+			for r := head; r != nil; r = r.sameKey {
+				if r.Sent != 0 && int(r.Link) < len(counts) && r.Link >= 0 {
+					counts[r.Link]++
+				}
+			}
+		}
+		s.mu.Unlock()
+	}
+}
+
 // Counts are the table's occupancy.
 type Counts struct {
 	InFlight, Waiting, Terminals int

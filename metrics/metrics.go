@@ -45,6 +45,7 @@ type Metrics struct {
 	refused   *prometheus.CounterVec
 	reply     prometheus.Histogram
 	roundTrip prometheus.Histogram
+	linkTrip  *prometheus.HistogramVec
 	journal   prometheus.Histogram
 
 	// Counters resolved once per MTI and direction, then shared: the hot
@@ -73,10 +74,12 @@ func New() *Metrics {
 		Help: "From a client's request arriving to its reply being handed back.", Buckets: buckets})
 	m.roundTrip = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "socketqueue_bank_round_trip_seconds",
 		Help: "From a request written to the bank to its reply.", Buckets: buckets})
+	m.linkTrip = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "socketqueue_bank_link_round_trip_seconds",
+		Help: "From a request written to the bank to its reply, by the link the reply came on.", Buckets: buckets}, []string{"link"})
 	m.journal = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "socketqueue_journal_wait_seconds",
 		Help:    "From a purchase handed to the journal to its record on disk: what the journal adds before it goes to the bank.",
 		Buckets: []float64{.0001, .0002, .0005, .001, .002, .005, .01, .025, .05, .1, .25, 1}})
-	m.reg.MustRegister(m.messages, m.codes, m.timeouts, m.refused, m.reply, m.roundTrip, m.journal,
+	m.reg.MustRegister(m.messages, m.codes, m.timeouts, m.refused, m.reply, m.roundTrip, m.linkTrip, m.journal,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -190,6 +193,12 @@ func (m *Metrics) GaugeFunc(name, help string, fn func() float64) {
 // CounterFunc registers a running total read at scrape time.
 func (m *Metrics) CounterFunc(name, help string, fn func() float64) {
 	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, fn))
+}
+
+// LinkRoundTrip is the round-trip histogram of one bank link, resolved
+// once so that observing costs no label lookup.
+func (m *Metrics) LinkRoundTrip(link string) prometheus.Observer {
+	return m.linkTrip.WithLabelValues(link)
 }
 
 // LinkGaugeFunc registers a figure of one bank link, labelled link.

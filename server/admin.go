@@ -57,7 +57,7 @@ func (a *adminFront) handle(ctx *fasthttp.RequestCtx) {
 			return
 		}
 		ctx.SetContentType("application/json")
-		ctx.SetBody(a.g.cfg.Stats.AppendJSON(ctx.Response.Body()[:0]))
+		ctx.SetBody(a.g.appendLinks(a.g.cfg.Stats.AppendJSON(ctx.Response.Body()[:0])))
 	default:
 		ctx.SetStatusCode(fasthttp.StatusNotFound)
 		writeErrors(ctx, "unknown path "+path+"; /metrics, /stats, /healthz, /readyz, /livez")
@@ -84,5 +84,8 @@ func (g *Gateway) serveReady(ctx *fasthttp.RequestCtx) {
 		ctx.SetBodyString("journal failed\n")
 	default:
 		ctx.SetBodyString("up\n")
+	}
+	if ctx.QueryArgs().Has("verbose") {
+		ctx.SetBody(g.appendLinkLines(ctx.Response.Body()))
 	}
 }

@@ -576,11 +576,17 @@ func (g *Gateway) registerMetrics(m *metrics.Metrics) {
 		return 0
 	}
 	for _, l := range g.links.all {
+		l.rttHist = m.LinkRoundTrip(l.name)
 		m.LinkGaugeFunc("socketqueue_bank_link_up", "1 while the bank link is connected.", l.name, func() float64 { return b(l.Up()) })
 		m.LinkGaugeFunc("socketqueue_bank_link_ready", "1 while the bank link takes traffic (connected, answering its echoes).", l.name, func() float64 { return b(l.Ready()) })
 		m.LinkCounterFunc("socketqueue_bank_link_drops_total", "Times the bank link went down.", l.name, func() float64 { return float64(l.downs.Load()) })
 		m.LinkCounterFunc("socketqueue_bank_link_requests_total", "Clients' requests written on the bank link (the gateway's own messages not counted).", l.name, func() float64 { return float64(l.sent.Load()) })
-		m.LinkCounterFunc("socketqueue_bank_link_echo_misses", "Echoes in a row the bank left unanswered on the link.", l.name, func() float64 { return float64(l.misses.Load()) })
+		m.LinkGaugeFunc("socketqueue_bank_link_in_flight", "Requests written on the bank link awaiting their reply.", l.name, func() float64 {
+			counts := make([]int, len(g.links.all))
+			g.table.SentByLink(counts)
+			return float64(counts[l.id])
+		})
+		m.LinkGaugeFunc("socketqueue_bank_link_echo_misses", "Echoes in a row the bank left unanswered on the link.", l.name, func() float64 { return float64(l.misses.Load()) })
 	}
 	m.CounterFunc("socketqueue_bank_replies_cross_link_total", "Replies that came on another link than their request.", func() float64 { return float64(g.crossLink.Load()) })
 	m.GaugeFunc("socketqueue_requests_in_flight", "Requests at the bank awaiting a reply.", func() float64 { return float64(g.table.Counts().InFlight) })

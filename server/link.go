@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/socketqueue/socketqueue-go/clock"
 	"github.com/socketqueue/socketqueue-go/internal/tlsconf"
@@ -37,10 +38,12 @@ type link struct {
 	lastIO   atomic.Int64 // Unix nanoseconds of the last byte either way
 	lastRead atomic.Int64 // of the last byte from the bank
 	downs    atomic.Int64
-	sent     atomic.Int64    // clients' requests written on it
-	echoOut  atomic.Bool     // an echo of ours awaits its reply on it
-	misses   atomic.Int32    // echoes in a row unanswered
-	signOn   atomic.Int32    // signedOff, signingOn, signedOn or declined
+	sent     atomic.Int64 // clients' requests written on it
+	echoOut  atomic.Bool  // an echo of ours awaits its reply on it
+	misses   atomic.Int32 // echoes in a row unanswered
+	signOn   atomic.Int32 // signedOff, signingOn, signedOn or declined
+	rtt      atomic.Int64 // moving average round trip, ns
+	rttHist  prometheus.Observer
 	dropped  chan struct{}   // the dialler waits on it to redial
 	tls      *tlsconf.Client // dialled over TLS (nil: plaintext)
 }

@@ -28,6 +28,8 @@ type bankLinks interface {
 	Ready() bool
 	pick(want int32) (int32, bool)
 	send(link int32, msg []byte, el gnet.EventLoop, own bool) error
+	// roundTrip records a reply's round trip on link, on its loop.
+	roundTrip(link int32, d time.Duration)
 }
 
 // relay carries each request through its life: admitted (checked,
@@ -314,6 +316,9 @@ func (rl *relay) reply(s *isocodec.Scan, msg []byte, from int32, el gnet.EventLo
 	if r.Link != from {
 		rl.crossLink.Add(1)
 		r.Link = from // Deliver runs on from's loop
+	}
+	if r.Sent != 0 {
+		rl.bank.roundTrip(from, time.Duration(now-r.Sent))
 	}
 	rl.deliver(r, s, msg, now)
 	if next != nil {

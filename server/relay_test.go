@@ -26,6 +26,8 @@ func (l *memLink) Ready() bool { l.mu.Lock(); defer l.mu.Unlock(); return l.up }
 
 func (l *memLink) pick(int32) (int32, bool) { return 0, l.Ready() }
 
+func (l *memLink) roundTrip(int32, time.Duration) {}
+
 func (l *memLink) send(_ int32, msg []byte, _ gnet.EventLoop, _ bool) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -92,6 +93,13 @@ func TestLinksRoundRobin(t *testing.T) {
 	}
 	waitFor(t, "both links up", func() bool { return up(linkA) && up(linkB) })
 	fundCard(t, "127.0.0.1:"+posPort)
+	if code, body := request(t, "GET", "http://127.0.0.1:"+adminPort+"/healthz?verbose", "", ""); code != 200 ||
+		!strings.Contains(body, "link "+linkA+" up=true ready=true") || !strings.Contains(body, "link "+linkB+" up=true ready=true") {
+		t.Errorf("/healthz?verbose: %d\n%s", code, body)
+	}
+	if _, body := request(t, "GET", "http://127.0.0.1:"+adminPort+"/stats", "", ""); !strings.Contains(body, `"links":[{"link":"`+linkA+`","up":true`) {
+		t.Errorf("/stats has no state of the links:\n%s", body)
+	}
 
 	const n = 3000
 	done := make(chan map[string]bool, 1)
