@@ -18,6 +18,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -34,7 +35,7 @@ var (
 	duration = flag.Duration("duration", 5*time.Second, "measured time per run")
 	warmup   = flag.Duration("warmup", time.Second, "unmeasured time before each run")
 	idle     = flag.Int("idle", 10000, "idle POS connections for the memory figure (0: skip)")
-	steps    = flag.String("steps", "ceilings,journal,bare,tls", "the parts to run, of ceilings,journal,bare,tls")
+	steps    = flag.String("steps", "ceilings,journal,bare,tls,links", "the parts to run, of ceilings,journal,bare,tls,links")
 )
 
 func main() {
@@ -147,6 +148,7 @@ type row struct {
 	GatewayCPU float64 `json:"gatewayCpuSeconds,omitempty"`
 	PeakRSSMiB float64 `json:"gatewayPeakRssMiB,omitempty"`
 	TLS        bool    `json:"tls,omitempty"`
+	Links      int     `json:"links,omitempty"`
 }
 
 // spec is one row: a label and the load that makes it.
@@ -182,6 +184,7 @@ type bench struct {
 	framing              *isocodec.Framing
 	tmp                  string
 	bankFramed, bankBare int
+	bankFramed2          int // the framed emulator's second port (one bank)
 	rows                 []row
 	ceiling              map[string]float64
 }
@@ -200,13 +203,13 @@ func suite() error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	b := &bench{d: d, framing: ascii4, tmp: tmp, bankFramed: freePort(), bankBare: freePort(), ceiling: map[string]float64{}}
+	b := &bench{d: d, framing: ascii4, tmp: tmp, bankFramed: freePort(), bankFramed2: freePort(), bankBare: freePort(), ceiling: map[string]float64{}}
 	stop, err := b.startBanks()
 	defer stop()
 	if err != nil {
 		return err
 	}
-	all := map[string]func() error{"ceilings": b.ceilings, "journal": b.journalRows, "bare": b.bareRows, "tls": b.tlsRows}
+	all := map[string]func() error{"ceilings": b.ceilings, "journal": b.journalRows, "bare": b.bareRows, "tls": b.tlsRows, "links": b.linkRows}
 	for _, name := range strings.Split(*steps, ",") {
 		step, ok := all[name]
 		if !ok {
@@ -235,7 +238,7 @@ func (b *bench) startBanks() (stop func(), err error) {
 	for _, bk := range []struct {
 		port int
 		args []string
-	}{{b.bankFramed, nil}, {b.bankBare, []string{"--useHeader=false"}}} {
+	}{{b.bankFramed, []string{"--bankPorts=" + strconv.Itoa(b.bankFramed2)}}, {b.bankBare, []string{"--useHeader=false"}}} {
 		p, err := start("emulator", append([]string{"--echoServerPort=" + strconv.Itoa(bk.port), "--bankHistory=65536"}, bk.args...)...)
 		if err != nil {
 			return stop, err
@@ -300,18 +303,21 @@ func (b *bench) ceilings() error {
 }
 
 // gateway starts one with POS framing and a journal mode, and waits for
-// its bank link; extra are more options (TLS).
+// its bank link; extra are more options (TLS; --upstream for links of
+// its own instead of the framed emulator's first port).
 func (b *bench) gateway(framing, journal string, extra ...string) (gw, error) {
 	pos, http, admin := freePort(), freePort(), freePort()
 	dataDir, err := os.MkdirTemp(b.tmp, framing+journal)
 	if err != nil {
 		return gw{}, err
 	}
-	args := []string{"--upstreamHost=127.0.0.1", "--upstreamPort=" + strconv.Itoa(b.bankFramed),
-		"--listenPort=" + strconv.Itoa(pos), "--listenHttpPort=" + strconv.Itoa(http), "--adminPort=" + strconv.Itoa(admin),
+	args := []string{"--listenPort=" + strconv.Itoa(pos), "--listenHttpPort=" + strconv.Itoa(http), "--adminPort=" + strconv.Itoa(admin),
 		"--listenFraming=" + framing,
 		"--dataDir=" + dataDir, "--maxQueue=100000"}
 	args = append(args, extra...)
+	if !slices.ContainsFunc(extra, func(a string) bool { return strings.HasPrefix(a, "--upstream=") }) {
+		args = append(args, "--upstreamHost=127.0.0.1", "--upstreamPort="+strconv.Itoa(b.bankFramed))
+	}
 	switch journal {
 	case "off":
 		args = append(args, "--journal=off")
