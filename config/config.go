@@ -25,6 +25,7 @@ type Config struct {
 	UpstreamPolicy        string
 	UpstreamEchoMisses    int
 	UpstreamSignOn        bool
+	UpstreamListenLinks   int
 	UpstreamListenPort    int
 	UpstreamTimeout       time.Duration
 	UpstreamRetry         time.Duration

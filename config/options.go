@@ -131,6 +131,8 @@ func options(c *Config) []*Option {
 			Help: "sign each bank link on when it connects (0800, field 70 = 001; the link takes traffic once approved) and off on a clean stop (70 = 002)"},
 		{Name: "upstreamListenPort", Group: gateway, Default: "0", ptr: &c.UpstreamListenPort,
 			Help: "instead of connecting, wait for the bank to connect on this port"},
+		{Name: "upstreamListenLinks", Group: gateway, Default: "1", ptr: &c.UpstreamListenLinks,
+			Help: "with upstreamListenPort: how many of the bank's connections to keep, each a link shared by upstreamPolicy (one more replaces the one that has heard nothing longest)"},
 		{Name: "upstreamListenHost", Group: gateway, Default: "127.0.0.1", ptr: &c.UpstreamListenHost,
 			Help: "address upstreamListenPort binds (0.0.0.0: every interface)"},
 		{Name: "upstreamTls", Group: gateway, Switch: true, Default: "false", ptr: &c.UpstreamTLS,

@@ -235,6 +235,9 @@ func (c *Config) validate() error {
 	if c.BankPorts != "" && c.EchoServerPort == 0 {
 		return errors.New("--bankPorts are more ports beside --echoServerPort: give it too")
 	}
+	if c.UpstreamListenLinks < 1 {
+		return errors.New("--upstreamListenLinks: at least 1")
+	}
 	if c.UpstreamEchoMisses < 0 {
 		return errors.New("--upstreamEchoMisses: must not be negative")
 	}

@@ -31,6 +31,9 @@ type Config struct {
 	UpstreamAddrs  []string
 	UpstreamAddr   string
 	UpstreamListen string
+	// UpstreamListenLinks is how many connections of the bank the
+	// listener keeps, each a link (0: one).
+	UpstreamListenLinks int
 	// LinkPolicy shares requests among ready links: PolicyRoundRobin
 	// (the default) or PolicyFailover.
 	LinkPolicy string

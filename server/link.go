@@ -43,6 +43,7 @@ type link struct {
 	misses   atomic.Int32 // echoes in a row unanswered
 	signOn   atomic.Int32 // signedOff, signingOn, signedOn or declined
 	rtt      atomic.Int64 // moving average round trip, ns
+	claimed  atomic.Bool  // a bank's new connection is being attached (listen mode)
 	rttHist  prometheus.Observer
 	dropped  chan struct{}   // the dialler waits on it to redial
 	tls      *tlsconf.Client // dialled over TLS (nil: plaintext)
@@ -95,6 +96,7 @@ func (l *link) attach(c gnet.Conn, peer peerTag) {
 	l.echoOut.Store(false)
 	l.signOn.Store(signedOff)
 	l.up.Store(true)
+	l.claimed.Store(false)
 	l.g.links.notify()
 	ev := l.g.log.Info().Str("link", l.name).Str("peer", peer.addr.String())
 	if peer.identity != "" {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -30,12 +31,18 @@ type links struct {
 
 func newLinks(g *Gateway) *links {
 	ls := &links{failover: g.cfg.LinkPolicy == PolicyFailover, changeCh: make(chan struct{})}
-	addrs := g.cfg.UpstreamAddrs
-	if len(addrs) == 0 {
-		addrs = []string{""} // the bank connects to the bank listener
-	}
-	for i, a := range addrs {
+	for i, a := range g.cfg.UpstreamAddrs {
 		ls.all = append(ls.all, newLink(g, int32(i), a))
+	}
+	if len(ls.all) == 0 { // the bank connects to the bank listener
+		n := max(1, g.cfg.UpstreamListenLinks)
+		for i := range n {
+			l := newLink(g, int32(i), "")
+			if n > 1 {
+				l.name = "listen#" + strconv.Itoa(i+1)
+			}
+			ls.all = append(ls.all, l)
+		}
 	}
 	return ls
 }
@@ -128,5 +135,20 @@ func (ls *links) notify() {
 }
 
 // listened is the link for a connection the bank opened to the bank
-// listener: the only one there is in that mode.
-func (ls *links) listened() *link { return ls.all[0] }
+// listener: a free one, else the one that has heard nothing longest,
+// whose connection the new one replaces (a bank that reconnects after a
+// drop the gateway has not seen). On the new connection's loop.
+func (ls *links) listened() *link {
+	for _, l := range ls.all {
+		if !l.Up() && l.claimed.CompareAndSwap(false, true) {
+			return l
+		}
+	}
+	oldest := ls.all[0]
+	for _, l := range ls.all[1:] {
+		if l.lastRead.Load() < oldest.lastRead.Load() {
+			oldest = l
+		}
+	}
+	return oldest
+}

@@ -225,3 +225,33 @@ func TestLinksFailoverAndSignOn(t *testing.T) {
 		t.Fatalf("the bank saw %d sign-offs at the gateway's stop, want 2 (the links signed on)", tot.SignOffs)
 	}
 }
+
+// TestListenLinks: the gateway waits for the bank and keeps two of its
+// connections, here two emulators dialling it; requests are shared
+// between them round robin.
+func TestListenLinks(t *testing.T) {
+	listenPort, posPort, adminPort := strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t))
+	gw := start(t, "gateway listening", "--v", "--dataDir="+t.TempDir(), "--upstreamListenPort="+listenPort, "--upstreamListenLinks=2",
+		"--listenPort="+posPort, "--listenFraming=header", "--adminPort="+adminPort)
+	var banks []string
+	for range 2 {
+		h := strconv.Itoa(freePort(t))
+		start(t, "bank ledger at GET /bank", "--v", "--bankConnectPort="+listenPort, "--bankHttpPort="+h, "--upstreamRetry=0.2")
+		banks = append(banks, h)
+	}
+	ready := func(link string) bool { return linkMetric(t, adminPort, "socketqueue_bank_link_ready", link) == 1 }
+	waitFor(t, "both connections of the bank up", func() bool { return ready("listen#1") && ready("listen#2") })
+	got := sendPurchases(t, "127.0.0.1:"+posPort, 0, 100, 4, 40, true, nil)
+	for k, ok := range got {
+		if !ok {
+			t.Fatalf("%s not approved", k)
+		}
+	}
+	a, b := bankTotals(t, banks[0]).Purchases, bankTotals(t, banks[1]).Purchases
+	if a+b != 100 || a < 40 || b < 40 {
+		t.Fatalf("the two connections took %d and %d of 100 purchases", a, b)
+	}
+	if code := gw.stop(t); code != 0 {
+		t.Fatalf("gateway exit %d", code)
+	}
+}

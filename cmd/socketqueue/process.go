@@ -379,7 +379,7 @@ func (p *process) startGateway(j *journal.Journal) (*server.Gateway, error) {
 	if addrs := cfg.UpstreamAddrs(); len(addrs) > 0 {
 		sc.UpstreamAddrs, sc.LinkPolicy, sc.EchoMisses = addrs, cfg.UpstreamPolicy, cfg.UpstreamEchoMisses
 	} else {
-		sc.EchoMisses = cfg.UpstreamEchoMisses
+		sc.EchoMisses, sc.LinkPolicy, sc.UpstreamListenLinks = cfg.UpstreamEchoMisses, cfg.UpstreamPolicy, cfg.UpstreamListenLinks
 		sc.UpstreamListen = net.JoinHostPort(cfg.UpstreamListenHost, strconv.Itoa(cfg.UpstreamListenPort))
 	}
 	if cfg.ListenPort != 0 {
