@@ -25,6 +25,8 @@ type Config struct {
 	UpstreamPolicy        string
 	UpstreamEchoMisses    int
 	UpstreamSignOn        bool
+	UpstreamSignOnCode    string
+	UpstreamSignOffCode   string
 	UpstreamListenLinks   int
 	UpstreamListenPort    int
 	UpstreamTimeout       time.Duration

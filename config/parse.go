@@ -235,6 +235,11 @@ func (c *Config) validate() error {
 	if c.BankPorts != "" && c.EchoServerPort == 0 {
 		return errors.New("--bankPorts are more ports beside --echoServerPort: give it too")
 	}
+	for _, v := range []struct{ name, code string }{{"upstreamSignOnCode", c.UpstreamSignOnCode}, {"upstreamSignOffCode", c.UpstreamSignOffCode}} {
+		if len(v.code) != 3 || strings.Trim(v.code, "0123456789") != "" {
+			return fmt.Errorf("--%s: %q is not three digits (field 70)", v.name, v.code)
+		}
+	}
 	if c.UpstreamListenLinks < 1 {
 		return errors.New("--upstreamListenLinks: at least 1")
 	}

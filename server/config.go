@@ -41,6 +41,9 @@ type Config struct {
 	// = 001; the link takes traffic once the bank approves) and off on a
 	// clean stop (70 = 002).
 	SignOn bool
+	// SignOnCode and SignOffCode are field 70 of the sign-on and the
+	// sign-off (001 and 002 when empty).
+	SignOnCode, SignOffCode string
 	// EchoMisses takes a link out of rotation after this many of its
 	// echoes in a row went unanswered, until one is answered (0: never).
 	EchoMisses int
@@ -148,6 +151,12 @@ func (c *Config) check() error {
 	}
 	if c.LinkPolicy == "" {
 		c.LinkPolicy = PolicyRoundRobin
+	}
+	if c.SignOnCode == "" {
+		c.SignOnCode = "001"
+	}
+	if c.SignOffCode == "" {
+		c.SignOffCode = "002"
 	}
 	if len(c.KeyFields) == 0 {
 		c.KeyFields = isocodec.DefaultKeyFields

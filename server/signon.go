@@ -55,7 +55,7 @@ func (g *Gateway) signOnIfDue(l *link) {
 		return
 	}
 	g.log.Info().Str("link", l.name).Msg("signing the bank link on")
-	if !g.sendNetwork(l, "001", signOnClient{g, l}) {
+	if !g.sendNetwork(l, g.cfg.SignOnCode, signOnClient{g, l}) {
 		l.signOn.Store(signedOff)
 	}
 }
@@ -83,7 +83,7 @@ func (g *Gateway) signOff(ctx context.Context) {
 		}
 		c := signOffClient{l: l, done: make(chan struct{})}
 		g.log.Info().Str("link", l.name).Msg("signing the bank link off")
-		if g.sendNetwork(l, "002", c) {
+		if g.sendNetwork(l, g.cfg.SignOffCode, c) {
 			waits = append(waits, c.done)
 		}
 	}

@@ -160,6 +160,13 @@ func TestHelpAndUsageErrors(t *testing.T) {
 		{[]string{"--echoServerPort=1", "--bankConnectPort=2"}, "listens (--echoServerPort) or connects (--bankConnectPort)"},
 		{[]string{"--echoServerPort=1", "--bankTls", "--bankTlsCert=/nonexistent/b.pem", "--bankTlsKey=/nonexistent/b.key"}, "/nonexistent/b.pem"},
 		{[]string{"--testClients=1", "--testTargetPort=1", "--testTlsCa=ca.pem"}, "need --testTls"},
+		// Several links.
+		{[]string{"--journal=off", "--upstream=127.0.0.1", "--listenPort=1"}, `--upstream: "127.0.0.1" is not host:port`},
+		{[]string{"--journal=off", "--upstream=127.0.0.1:1,127.0.0.1:1", "--listenPort=1"}, "given twice"},
+		{[]string{"--journal=off", "--upstream=127.0.0.1:1", "--upstreamHost=127.0.0.1", "--upstreamPort=2", "--listenPort=1"}, "instead of --upstreamHost"},
+		{[]string{"--journal=off", "--upstream=127.0.0.1:1", "--upstreamPolicy=random", "--listenPort=1"}, "--upstreamPolicy"},
+		{[]string{"--journal=off", "--upstream=127.0.0.1:1", "--upstreamSignOnCode=1", "--listenPort=1"}, "--upstreamSignOnCode"},
+		{[]string{"--bankPorts=5001"}, "--bankPorts are more ports beside --echoServerPort"},
 	} {
 		_, errOut, code := runBinary(t, tc.args...)
 		if code != 2 || !strings.Contains(errOut, tc.want) {

@@ -371,6 +371,7 @@ func (p *process) startGateway(j *journal.Journal) (*server.Gateway, error) {
 		Journal: j, NoAutoReversal: cfg.NoAutoReversal, Stats: p.stats, Metrics: metrics.New(),
 		JSONWire:     cfg.JSONValues == "wire",
 		TLSHandshake: cfg.TLSHandshakeTimeout, SignOn: cfg.UpstreamSignOn,
+		SignOnCode: cfg.UpstreamSignOnCode, SignOffCode: cfg.UpstreamSignOffCode,
 		MaxConns: cfg.MaxConnections, MaxConnsPerAddr: cfg.MaxConnectionsPerAddr, FirstByte: cfg.FirstByteTimeout,
 	}
 	if sc.ReversalRepeatMTI, err = isocodec.ParseMTI(cfg.ReversalRepeatMTI); err != nil {
