@@ -14,6 +14,7 @@ import (
 	json "github.com/goccy/go-json"
 
 	"github.com/socketqueue/socketqueue-go/bank"
+	"github.com/socketqueue/socketqueue-go/internal/testwait"
 	"github.com/socketqueue/socketqueue-go/isocodec"
 	"github.com/socketqueue/socketqueue-go/journal"
 )
@@ -39,16 +40,11 @@ func bankSnapshot(t *testing.T, httpPort string, limit int) bank.Snapshot {
 	return snap
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("never: %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+// waitFor and freePort: see testwait.
+var (
+	waitFor  = testwait.For
+	freePort = testwait.FreePort
+)
 
 func purchaseMsg(t *testing.T, i int) []byte {
 	tid := strconv.Itoa(i)

@@ -1,0 +1,317 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	json "github.com/goccy/go-json"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Buckets of the cluster's state.
+const (
+	terminalsBucket = "socketqueue-terminals"
+	leasesBucket    = "socketqueue-instances"
+)
+
+// ErrHeld: the terminal's record is held (its request is at the bank
+// through some instance).
+var ErrHeld = errors.New("cluster: terminal held")
+
+// ErrFenced: the record changed since the revision given: another
+// instance took it over, or it was settled.
+var ErrFenced = errors.New("cluster: record changed meanwhile")
+
+// Record is a terminal's entry while one of its requests may be at the
+// bank: which instance sent it and the message, and whether it is being
+// reversed.
+type Record struct {
+	Instance string `json:"i"`
+	// Msg is the request as written to the bank.
+	Msg []byte `json:"m"`
+	// Reversing: its answer did not reach the client; the reversal is
+	// due (State of the reversal schedule in Try).
+	Reversing bool `json:"r,omitempty"`
+	Try       int  `json:"t,omitempty"`
+}
+
+// Held is a record with the revision that holds it.
+type Held struct {
+	TID string
+	Rev uint64
+	Record
+}
+
+// StoreConfig opens a Store.
+type StoreConfig struct {
+	// URLs of the cluster's nodes.
+	URLs []string
+	// Instance is this gateway's name, unique among those sharing the
+	// cluster.
+	Instance string
+	// Replicas of each bucket (1 to 5; 3 for three nodes).
+	Replicas int
+	// Lease is how long an instance may go unheard before the others
+	// take over what it holds.
+	Lease time.Duration
+}
+
+// Store is the cluster's shared state as one instance sees it.
+type Store struct {
+	cfg    StoreConfig
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	terms  jetstream.KeyValue
+	leases jetstream.KeyValue
+	// known is, per terminal, the revision this instance last saw free
+	// (its delete marker): a new record is written expecting it, so a
+	// purchase costs one write to hold and one to release.
+	mu    sync.Mutex
+	known map[string]uint64
+}
+
+// Open connects to the cluster and makes the buckets where they are not.
+func Open(ctx context.Context, cfg StoreConfig) (*Store, error) {
+	if cfg.Instance == "" || strings.ContainsAny(cfg.Instance, ".*> ") {
+		return nil, fmt.Errorf("cluster: instance name %q: want a plain name", cfg.Instance)
+	}
+	if cfg.Replicas <= 0 {
+		cfg.Replicas = 1
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = 10 * time.Second
+	}
+	nc, err := nats.Connect(strings.Join(cfg.URLs, ","), nats.Name("socketqueue "+cfg.Instance),
+		nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))
+	if err != nil {
+		return nil, fmt.Errorf("cluster: connect: %w", err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	s := &Store{cfg: cfg, nc: nc, js: js, known: map[string]uint64{}}
+	if s.terms, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: terminalsBucket, History: 1, Replicas: cfg.Replicas, Storage: jetstream.FileStorage,
+	}); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("cluster: bucket %s: %w", terminalsBucket, err)
+	}
+	if s.leases, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: leasesBucket, History: 1, Replicas: cfg.Replicas, Storage: jetstream.FileStorage,
+		LimitMarkerTTL: time.Minute,
+	}); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("cluster: bucket %s: %w", leasesBucket, err)
+	}
+	return s, nil
+}
+
+// Close disconnects.
+func (s *Store) Close() { s.nc.Close() }
+
+func termSubject(tid string) string { return "$KV." + terminalsBucket + "." + tid }
+
+// Hold writes tid's record, which is its lock: only where none is. It
+// returns the record's revision, or ErrHeld with the holder's record.
+func (s *Store) Hold(ctx context.Context, tid string, rec Record) (uint64, *Held, error) {
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return 0, nil, fmt.Errorf("cluster: record: %w", err)
+	}
+	s.mu.Lock()
+	expect := s.known[tid]
+	s.mu.Unlock()
+	for range 3 {
+		ack, err := s.js.PublishMsg(ctx, &nats.Msg{Subject: termSubject(tid), Data: data},
+			jetstream.WithExpectLastSequencePerSubject(expect))
+		if err == nil {
+			return ack.Sequence, nil, nil
+		}
+		if !isWrongLastSeq(err) {
+			return 0, nil, fmt.Errorf("cluster: hold %s: %w", tid, err)
+		}
+		// Our view is stale: read what is there.
+		free, rev, held, err := s.last(ctx, tid)
+		if err != nil {
+			return 0, nil, err
+		}
+		if !free {
+			return 0, held, ErrHeld
+		}
+		expect = rev
+	}
+	return 0, nil, fmt.Errorf("cluster: hold %s: %w", tid, ErrHeld)
+}
+
+// last reads tid's latest entry: free (none, or a delete marker) at rev,
+// or held.
+func (s *Store) last(ctx context.Context, tid string) (free bool, rev uint64, held *Held, err error) {
+	e, err := s.terms.Get(ctx, tid)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		// Deleted, or never written: the stream's last message for the
+		// subject says which revision to expect.
+		stream, serr := s.js.Stream(ctx, "KV_"+terminalsBucket)
+		if serr != nil {
+			return false, 0, nil, fmt.Errorf("cluster: %w", serr)
+		}
+		m, merr := stream.GetLastMsgForSubject(ctx, termSubject(tid))
+		if errors.Is(merr, jetstream.ErrMsgNotFound) {
+			return true, 0, nil, nil
+		}
+		if merr != nil {
+			return false, 0, nil, fmt.Errorf("cluster: %w", merr)
+		}
+		return true, m.Sequence, nil, nil
+	case err != nil:
+		return false, 0, nil, fmt.Errorf("cluster: read %s: %w", tid, err)
+	}
+	h := &Held{TID: tid, Rev: e.Revision()}
+	if err := json.Unmarshal(e.Value(), &h.Record); err != nil {
+		return false, 0, nil, fmt.Errorf("cluster: record of %s: %w", tid, err)
+	}
+	return false, 0, h, nil
+}
+
+// Release deletes tid's record at rev (settled); ErrFenced when it has
+// changed since.
+func (s *Store) Release(ctx context.Context, tid string, rev uint64) error {
+	m := nats.NewMsg(termSubject(tid))
+	m.Header.Set("KV-Operation", "DEL")
+	ack, err := s.js.PublishMsg(ctx, m, jetstream.WithExpectLastSequencePerSubject(rev))
+	if isWrongLastSeq(err) {
+		return ErrFenced
+	}
+	if err != nil {
+		return fmt.Errorf("cluster: release %s: %w", tid, err)
+	}
+	s.mu.Lock()
+	s.known[tid] = ack.Sequence
+	s.mu.Unlock()
+	return nil
+}
+
+// Update replaces tid's record at rev; ErrFenced when it has changed
+// since.
+func (s *Store) Update(ctx context.Context, tid string, rev uint64, rec Record) (uint64, error) {
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return 0, fmt.Errorf("cluster: record: %w", err)
+	}
+	n, err := s.terms.Update(ctx, tid, data, rev)
+	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || isWrongLastSeq(err) {
+		return 0, ErrFenced
+	}
+	if err != nil {
+		return 0, fmt.Errorf("cluster: update %s: %w", tid, err)
+	}
+	return n, nil
+}
+
+// WaitFree blocks until tid's record is gone (or ctx ends).
+func (s *Store) WaitFree(ctx context.Context, tid string) error {
+	w, err := s.terms.Watch(ctx, tid)
+	if err != nil {
+		return fmt.Errorf("cluster: watch %s: %w", tid, err)
+	}
+	defer w.Stop()
+	initial := true
+	for {
+		select {
+		case e, ok := <-w.Updates():
+			if !ok {
+				return fmt.Errorf("cluster: watch %s ended", tid)
+			}
+			if e == nil { // the initial values are done: nothing was there
+				if initial {
+					return nil
+				}
+				continue
+			}
+			initial = false
+			if e.Operation() != jetstream.KeyValuePut {
+				s.mu.Lock()
+				s.known[tid] = e.Revision()
+				s.mu.Unlock()
+				return nil
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Heartbeat renews this instance's lease; the others take over what it
+// holds once it is not renewed within the lease.
+func (s *Store) Heartbeat(ctx context.Context) error {
+	m := &nats.Msg{Subject: "$KV." + leasesBucket + "." + s.cfg.Instance, Data: []byte(strconv.FormatInt(time.Now().UnixNano(), 10))}
+	if _, err := s.js.PublishMsg(ctx, m, jetstream.WithMsgTTL(s.cfg.Lease)); err != nil {
+		return fmt.Errorf("cluster: lease: %w", err)
+	}
+	return nil
+}
+
+// Alive lists the instances whose lease is current.
+func (s *Store) Alive(ctx context.Context) (map[string]bool, error) {
+	keys, err := s.leases.ListKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: leases: %w", err)
+	}
+	alive := map[string]bool{}
+	for k := range keys.Keys() {
+		alive[k] = true
+	}
+	return alive, nil
+}
+
+// TakeOver claims every record held by an instance whose lease has
+// lapsed, marking it reversing and ours, each at the revision read, so
+// that of two survivors one wins and a paused owner that wakes finds it
+// fenced. It returns the records taken: their purchases are to be
+// reversed.
+func (s *Store) TakeOver(ctx context.Context) ([]Held, error) {
+	alive, err := s.Alive(ctx)
+	if err != nil {
+		return nil, err
+	}
+	alive[s.cfg.Instance] = true
+	keys, err := s.terms.ListKeys(ctx)
+	if err != nil {
+		if errors.Is(err, jetstream.ErrNoKeysFound) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("cluster: records: %w", err)
+	}
+	var taken []Held
+	for tid := range keys.Keys() {
+		free, _, h, err := s.last(ctx, tid)
+		if err != nil || free || alive[h.Instance] {
+			continue
+		}
+		rec := h.Record
+		rec.Instance, rec.Reversing = s.cfg.Instance, true
+		rev, err := s.Update(ctx, tid, h.Rev, rec)
+		if err != nil {
+			continue // another survivor took it, or it changed
+		}
+		taken = append(taken, Held{TID: tid, Rev: rev, Record: rec})
+	}
+	return taken, nil
+}
+
+func isWrongLastSeq(err error) bool {
+	var apiErr *jetstream.APIError
+	if !errors.As(err, &apiErr) {
+		return false
+	}
+	return apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant
+}

@@ -1,0 +1,228 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/socketqueue/socketqueue-go/internal/testwait"
+)
+
+var (
+	freePort = testwait.FreePort
+	waitFor  = testwait.For
+)
+
+// startCluster starts n embedded nodes routed to one another on
+// loopback.
+func startCluster(t *testing.T, n int) []*Node {
+	t.Helper()
+	ports := make([]int, n)
+	for i := range ports {
+		ports[i] = freePort(t)
+	}
+	nodes := make([]*Node, n)
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		var routes []string
+		for j, p := range ports {
+			if j != i {
+				routes = append(routes, "127.0.0.1:"+strconv.Itoa(p))
+			}
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			nodes[i], errs[i] = StartNode(NodeConfig{Name: "n" + strconv.Itoa(i+1), Port: freePort(t), ClusterPort: ports[i],
+				Routes: routes, Dir: t.TempDir()})
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(nodes[i].Shutdown)
+	}
+	return nodes
+}
+
+func urls(nodes []*Node) []string {
+	var out []string
+	for _, n := range nodes {
+		out = append(out, n.ClientURL())
+	}
+	return out
+}
+
+// open opens a store for instance, retrying while the cluster elects
+// its meta leader.
+func open(t *testing.T, nodes []*Node, instance string, lease time.Duration) *Store {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		s, err := Open(ctx, StoreConfig{URLs: urls(nodes), Instance: instance, Replicas: len(nodes), Lease: lease})
+		cancel()
+		if err == nil {
+			t.Cleanup(s.Close)
+			return s
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+	}
+}
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// TestHoldRelease: three nodes, two instances. A terminal held by one is
+// refused to the other, with the holder's record, until released; the
+// other's WaitFree returns then. A purchase costs two writes.
+func TestHoldRelease(t *testing.T) {
+	nodes := startCluster(t, 3)
+	a, b := open(t, nodes, "gw-a", 5*time.Second), open(t, nodes, "gw-b", 5*time.Second)
+	ctx := ctxT(t)
+	rev, _, err := a.Hold(ctx, "00000001", Record{Instance: "gw-a", Msg: []byte("0200 first")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, held, err := b.Hold(ctx, "00000001", Record{Instance: "gw-b"}); !errors.Is(err, ErrHeld) || held == nil || held.Instance != "gw-a" || string(held.Msg) != "0200 first" {
+		t.Fatalf("a held terminal: %v, %+v", err, held)
+	}
+	freed := make(chan error, 1)
+	go func() { freed <- b.WaitFree(ctx, "00000001") }()
+	if err := a.Release(ctx, "00000001", rev); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-freed; err != nil {
+		t.Fatalf("WaitFree: %v", err)
+	}
+	rev, _, err = b.Hold(ctx, "00000001", Record{Instance: "gw-b"})
+	if err != nil {
+		t.Fatalf("after the release: %v", err)
+	}
+	if err := b.Release(ctx, "00000001", rev); err != nil {
+		t.Fatal(err)
+	}
+
+	// Writes per purchase: the stream's sequence moves by two.
+	stream, err := a.js.Stream(ctx, "KV_"+terminalsBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, _ := stream.Info(ctx)
+	before := info.State.LastSeq
+	const n = 20
+	for i := range n {
+		rev, _, err := b.Hold(ctx, "00000002", Record{Instance: "gw-b", Msg: []byte(strconv.Itoa(i))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Release(ctx, "00000002", rev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	info, _ = stream.Info(ctx)
+	if got := info.State.LastSeq - before; got != 2*n {
+		t.Errorf("%d purchases wrote %d times, want %d", n, got, 2*n)
+	}
+}
+
+// TestTakeOverFenced: an instance stops renewing its lease with a
+// terminal held. Of two survivors exactly one takes the record over; the
+// old owner, waking with its revision, is fenced off both from settling
+// and from changing it.
+func TestTakeOverFenced(t *testing.T) {
+	nodes := startCluster(t, 3)
+	lease := time.Second
+	dead := open(t, nodes, "gw-dead", lease)
+	b, c := open(t, nodes, "gw-b", lease), open(t, nodes, "gw-c", lease)
+	ctx := ctxT(t)
+	for _, s := range []*Store{dead, b, c} {
+		if err := s.Heartbeat(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rev, _, err := dead.Hold(ctx, "00000007", Record{Instance: "gw-dead", Msg: []byte("0200 at the bank")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if taken, err := b.TakeOver(ctx); err != nil || len(taken) != 0 {
+		t.Fatalf("took over a live instance's records: %v, %v", taken, err)
+	}
+	// gw-dead renews no more; the survivors keep renewing.
+	var mu sync.Mutex
+	took := map[string]int{}
+	waitFor(t, "a survivor took the record over", func() bool {
+		var wg sync.WaitGroup
+		for name, s := range map[string]*Store{"gw-b": b, "gw-c": c} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_ = s.Heartbeat(ctx)
+				taken, err := s.TakeOver(ctx)
+				if err != nil {
+					return
+				}
+				mu.Lock()
+				took[name] += len(taken)
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		return took["gw-b"]+took["gw-c"] > 0
+	})
+	if n := took["gw-b"] + took["gw-c"]; n != 1 {
+		t.Fatalf("taken %d times (%v), want once", n, took)
+	}
+	if err := dead.Release(ctx, "00000007", rev); !errors.Is(err, ErrFenced) {
+		t.Fatalf("the old owner settled a record taken from it: %v", err)
+	}
+	if _, err := dead.Update(ctx, "00000007", rev, Record{Instance: "gw-dead"}); !errors.Is(err, ErrFenced) {
+		t.Fatalf("the old owner changed a record taken from it: %v", err)
+	}
+	_, held, err := dead.Hold(ctx, "00000007", Record{Instance: "gw-dead"})
+	if !errors.Is(err, ErrHeld) || !held.Reversing || held.Instance == "gw-dead" {
+		t.Fatalf("the record after the takeover: %v %+v", err, held)
+	}
+}
+
+// TestNodeLost: one of three nodes stops; with a quorum left, records are
+// still held and released.
+func TestNodeLost(t *testing.T) {
+	nodes := startCluster(t, 3)
+	s := open(t, nodes, "gw-a", 5*time.Second)
+	ctx := ctxT(t)
+	cycle := func(tid string) error {
+		rev, _, err := s.Hold(ctx, tid, Record{Instance: "gw-a"})
+		if err != nil {
+			return err
+		}
+		return s.Release(ctx, tid, rev)
+	}
+	if err := cycle("00000001"); err != nil {
+		t.Fatal(err)
+	}
+	nodes[0].Shutdown()
+	var last error
+	waitFor(t, "holds and releases with two of three nodes", func() bool {
+		for i := range 10 {
+			if last = cycle(fmt.Sprintf("%08d", 100+i)); last != nil {
+				return false
+			}
+		}
+		return true
+	})
+}
