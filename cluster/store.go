@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -45,6 +46,8 @@ type Record struct {
 type Held struct {
 	TID string
 	Rev uint64
+	// From is the instance it was taken over from (TakeOver).
+	From string
 	Record
 }
 
@@ -116,6 +119,20 @@ func Open(ctx context.Context, cfg StoreConfig) (*Store, error) {
 
 // Close disconnects.
 func (s *Store) Close() { s.nc.Close() }
+
+// KeyOf is a terminal id as a record's key: as it is when it is letters
+// and digits, else hex.
+func KeyOf(tid []byte) string {
+	for _, c := range tid {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			return "x" + hex.EncodeToString(tid)
+		}
+	}
+	if len(tid) == 0 {
+		return "none"
+	}
+	return string(tid)
+}
 
 func termSubject(tid string) string { return "$KV." + terminalsBucket + "." + tid }
 
@@ -302,9 +319,32 @@ func (s *Store) TakeOver(ctx context.Context) ([]Held, error) {
 		if err != nil {
 			continue // another survivor took it, or it changed
 		}
-		taken = append(taken, Held{TID: tid, Rev: rev, Record: rec})
+		taken = append(taken, Held{TID: tid, Rev: rev, From: h.Instance, Record: rec})
 	}
 	return taken, nil
+}
+
+// Mine lists the records this instance holds (after a restart: what it
+// left at the bank).
+func (s *Store) Mine(ctx context.Context) ([]Held, error) {
+	keys, err := s.terms.ListKeys(ctx)
+	if errors.Is(err, jetstream.ErrNoKeysFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cluster: records: %w", err)
+	}
+	var out []Held
+	for tid := range keys.Keys() {
+		free, _, h, err := s.last(ctx, tid)
+		if err != nil {
+			return nil, err
+		}
+		if !free && h.Instance == s.cfg.Instance {
+			out = append(out, *h)
+		}
+	}
+	return out, nil
 }
 
 func isWrongLastSeq(err error) bool {

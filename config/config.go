@@ -28,6 +28,15 @@ type Config struct {
 	UpstreamSignOnCode    string
 	UpstreamSignOffCode   string
 	UpstreamListenLinks   int
+	Cluster               string
+	ClusterInstance       string
+	ClusterHost           string
+	ClusterPort           int
+	ClusterRoutePort      int
+	ClusterRoutes         string
+	ClusterMonitorPort    int
+	ClusterReplicas       int
+	ClusterLease          time.Duration
 	UpstreamListenPort    int
 	UpstreamTimeout       time.Duration
 	UpstreamRetry         time.Duration

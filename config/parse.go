@@ -240,6 +240,12 @@ func (c *Config) validate() error {
 			return fmt.Errorf("--%s: %q is not three digits (field 70)", v.name, v.code)
 		}
 	}
+	if c.Cluster != "" && c.ClusterInstance == "" {
+		return errors.New("--cluster needs --clusterInstance, this gateway's name in it")
+	}
+	if c.Cluster != "" && (c.ClusterReplicas < 1 || c.ClusterReplicas > 5) {
+		return errors.New("--clusterReplicas: 1 to 5")
+	}
 	if c.UpstreamListenLinks < 1 {
 		return errors.New("--upstreamListenLinks: at least 1")
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/socketqueue/socketqueue-go/clock"
+	"github.com/socketqueue/socketqueue-go/cluster"
 	"github.com/socketqueue/socketqueue-go/internal/tlsconf"
 	"github.com/socketqueue/socketqueue-go/isocodec"
 	"github.com/socketqueue/socketqueue-go/journal"
@@ -98,6 +99,9 @@ type Config struct {
 	// Journal records purchases until settled (nil: in memory only).
 	// The caller opens and closes it.
 	Journal *journal.Journal
+	// Cluster, when set, records purchases in the cluster instead of the
+	// journal, and holds their terminals across instances.
+	Cluster *cluster.Recorder
 	// NoAutoReversal: never reverse (--noAutoReversal).
 	NoAutoReversal bool
 	// JSONWire gives every reply field as the wire's string; otherwise

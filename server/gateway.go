@@ -94,6 +94,12 @@ func New(cfg Config) (*Gateway, error) {
 // Table is the gateway's dispatch table (for figures and tests).
 func (g *Gateway) Table() *dispatch.Table { return g.table }
 
+// ReverseTakenOver reverses a purchase taken over from a lapsed instance
+// of the cluster, recorded under id. Safe from any goroutine.
+func (g *Gateway) ReverseTakenOver(id uint64, msg []byte) {
+	g.rev.Decide(id, msg, "taken over from a lapsed instance", g.now())
+}
+
 // Reversals is the schedule of pending reversals and their figures.
 func (g *Gateway) Reversals() *reversal.Schedule { return g.rev.Schedule() }
 
@@ -537,7 +543,8 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 			}
 		}
 		if g.journal != nil {
-			// Closed already: Close committed what was queued.
+			// A local journal may be closed already: Close committed what
+			// was queued.
 			if e := g.journal.Flush(); e != nil && !errors.Is(e, journal.ErrClosed) && err == nil {
 				err = e
 			}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -9,12 +10,26 @@ import (
 	"github.com/panjf2000/gnet/v2"
 	"github.com/rs/zerolog"
 
+	"github.com/socketqueue/socketqueue-go/cluster"
 	"github.com/socketqueue/socketqueue-go/dispatch"
 	"github.com/socketqueue/socketqueue-go/isocodec"
 	"github.com/socketqueue/socketqueue-go/journal"
 	"github.com/socketqueue/socketqueue-go/metrics"
 	"github.com/socketqueue/socketqueue-go/reversal"
 )
+
+// purchaseJournal is where a purchase is recorded before it goes to the
+// bank: the local journal (journal.Journal) or the cluster's record
+// (cluster.Recorder), which also holds its terminal across instances.
+// Begin is answered through Notify's callback; none of them blocks.
+type purchaseJournal interface {
+	Begin(msg []byte, tag any) (uint64, error)
+	Notify(fn func(batch []journal.Begun, err error))
+	OnState(fn func(err error))
+	Err() error
+	Flush() error
+	Stats() journal.Stats
+}
 
 // bankLinks is where the relay writes requests: the links to the bank
 // and the policy sharing requests among them. pick chooses a ready link
@@ -42,7 +57,7 @@ type relay struct {
 	log     zerolog.Logger
 	table   *dispatch.Table
 	bank    bankLinks
-	journal *journal.Journal
+	journal purchaseJournal // nil: purchases are not recorded
 	rev     *reversal.Reverser
 
 	// tick is the ticker's scratch.
@@ -81,13 +96,20 @@ type tickScratch struct {
 }
 
 func newRelay(cfg *Config, bank bankLinks) *relay {
-	rl := &relay{cfg: cfg, log: cfg.Log, bank: bank, journal: cfg.Journal}
+	rl := &relay{cfg: cfg, log: cfg.Log, bank: bank}
+	store := reversal.Journal(cfg.Journal)
+	switch {
+	case cfg.Cluster != nil:
+		rl.journal, store = cfg.Cluster, cfg.Cluster
+	case cfg.Journal != nil:
+		rl.journal = cfg.Journal
+	}
 	rl.table = dispatch.New(dispatch.Config{
 		Layout: cfg.Dialect.Layout, KeyFields: cfg.KeyFields, MaxQueue: cfg.MaxQueue,
 		LockTerminal: cfg.LockTerminal, Start: cfg.Clock.Now(),
 	})
 	rl.rev = reversal.New(reversal.Config{Dialect: cfg.Dialect, RepeatMTI: cfg.ReversalRepeatMTI,
-		Disabled: cfg.NoAutoReversal, Store: reversal.Journal(cfg.Journal), Log: cfg.Log})
+		Disabled: cfg.NoAutoReversal, Store: store, Log: cfg.Log})
 	if rl.journal != nil {
 		rl.journal.Notify(rl.journaledBatch)
 		rl.journal.OnState(rl.journalState)
@@ -238,6 +260,16 @@ func (rl *relay) journaledBatch(batch []journal.Begun, err error) {
 // journaled continues send once r's record is on disk (at now, Unix
 // nanoseconds), or failed to get there.
 func (rl *relay) journaled(r *dispatch.Request, id uint64, err error, now int64) {
+	if errors.Is(err, cluster.ErrHeld) || errors.Is(err, cluster.ErrBusy) {
+		// Its terminal stayed held by another instance past the queue
+		// timeout (or too many wait): the journal is fine.
+		next, ok := rl.table.Abort(r)
+		if ok {
+			rl.fail(r, ErrTimeout)
+		}
+		rl.sendOffLoop(next)
+		return
+	}
 	if err != nil {
 		if rl.journalFailed.CompareAndSwap(false, true) {
 			rl.log.Error().Err(err).Msg("the journal cannot write: purchases are refused; answers to those at the bank are held and written once it can")

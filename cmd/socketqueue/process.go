@@ -12,11 +12,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/socketqueue/socketqueue-go/bank"
+	"github.com/socketqueue/socketqueue-go/cluster"
 	"github.com/socketqueue/socketqueue-go/config"
 	"github.com/socketqueue/socketqueue-go/internal/tlsconf"
 	"github.com/socketqueue/socketqueue-go/isocodec"
@@ -40,6 +42,7 @@ type process struct {
 	framing  *isocodec.Framing // as the host frames
 	gw       *server.Gateway   // nil when not a gateway
 	banks    []*bank.Server    // the emulator's ports (none without it)
+	taken    atomic.Value      // *server.Gateway, for purchases taken over in the cluster
 }
 
 func newProcess(cfg *config.Config, stdout, stderr io.Writer) (*process, error) {
@@ -160,16 +163,33 @@ func (p *process) run(ctx context.Context, hup <-chan os.Signal) error {
 	}
 
 	if cfg.Gateway() {
-		j, err := p.openJournal()
+		var j *journal.Journal
+		var rec *cluster.Recorder
+		if cfg.Cluster != "" {
+			r, stop, err := p.startCluster()
+			if err != nil {
+				return err
+			}
+			rec = r
+			stops = append(stops, stop)
+		} else {
+			var err error
+			if j, err = p.openJournal(); err != nil {
+				return err
+			}
+			if j != nil {
+				stops = append(stops, func(context.Context) error { return j.Close() })
+			}
+		}
+		gw, err := p.startGateway(j, rec)
 		if err != nil {
 			return err
 		}
-		if j != nil {
-			stops = append(stops, func(context.Context) error { return j.Close() })
-		}
-		gw, err := p.startGateway(j)
-		if err != nil {
-			return err
+		if rec != nil {
+			rctx, stopLease := context.WithCancel(context.Background())
+			p.taken.Store(gw)
+			go rec.Run(rctx)
+			stops = append(stops, func(context.Context) error { stopLease(); return nil })
 		}
 		stops = append(stops, gw.Shutdown)
 		p.gw = gw
@@ -349,7 +369,7 @@ func bankTLS(cfg *config.Config, bc *bank.Config) error {
 
 // startGateway starts the gateway; its link dials (or waits for) the
 // bank in the background.
-func (p *process) startGateway(j *journal.Journal) (*server.Gateway, error) {
+func (p *process) startGateway(j *journal.Journal, rec *cluster.Recorder) (*server.Gateway, error) {
 	cfg := p.cfg
 	keys, err := p.dialect.ParseKeyFields(cfg.QueueMessageKeyFields)
 	if err != nil {
@@ -368,7 +388,7 @@ func (p *process) startGateway(j *journal.Journal) (*server.Gateway, error) {
 		ClientIdle: cfg.ClientTimeout, MaxQueue: cfg.MaxQueue, LockTerminal: cfg.QueueLockTerminal,
 		QueueTimeout: cfg.QueueTimeout, ShortTimeout: cfg.QueueShortTimeout,
 		Log: p.log, Dangerous: cfg.Dangerous, Loops: cfg.Loops,
-		Journal: j, NoAutoReversal: cfg.NoAutoReversal, Stats: p.stats, Metrics: metrics.New(),
+		Journal: j, Cluster: rec, NoAutoReversal: cfg.NoAutoReversal, Stats: p.stats, Metrics: metrics.New(),
 		JSONWire:     cfg.JSONValues == "wire",
 		TLSHandshake: cfg.TLSHandshakeTimeout, SignOn: cfg.UpstreamSignOn,
 		SignOnCode: cfg.UpstreamSignOnCode, SignOffCode: cfg.UpstreamSignOffCode,
@@ -468,6 +488,76 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// startCluster starts the embedded NATS node (--cluster=embedded) or
+// connects to the cluster's URLs, opens the shared store, waiting for the
+// cluster to form (the other nodes may start later), and returns the
+// recorder of purchases; stop closes them.
+func (p *process) startCluster() (*cluster.Recorder, func(context.Context) error, error) {
+	cfg := p.cfg
+	var node *cluster.Node
+	urls := strings.Split(cfg.Cluster, ",")
+	if cfg.Cluster == "embedded" {
+		var routes []string
+		for r := range strings.SplitSeq(cfg.ClusterRoutes, ",") {
+			if r = strings.TrimSpace(r); r != "" {
+				routes = append(routes, r)
+			}
+		}
+		var err error
+		node, err = cluster.StartNode(cluster.NodeConfig{Name: cfg.ClusterInstance, Host: cfg.ClusterHost, Port: cfg.ClusterPort,
+			ClusterPort: cfg.ClusterRoutePort, MonitorPort: cfg.ClusterMonitorPort, Routes: routes,
+			Dir: filepath.Join(cfg.DataDir, "nats")})
+		if err != nil {
+			return nil, nil, err
+		}
+		urls = []string{node.ClientURL()}
+		p.log.Info().Str("instance", cfg.ClusterInstance).Str("clients", node.ClientURL()).Int("routes", cfg.ClusterRoutePort).
+			Strs("peers", routes).Msg("cluster node started")
+	}
+	var store *cluster.Store
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		s, err := cluster.Open(ctx, cluster.StoreConfig{URLs: urls, Instance: cfg.ClusterInstance, Replicas: cfg.ClusterReplicas, Lease: cfg.ClusterLease})
+		cancel()
+		if err == nil {
+			store = s
+			break
+		}
+		if time.Now().After(deadline) {
+			if node != nil {
+				node.Shutdown()
+			}
+			return nil, nil, fmt.Errorf("cluster: not formed within 60 s: %w", err)
+		}
+		p.log.Info().Err(err).Msg("cluster: waiting for the other nodes")
+	}
+	d := p.dialect
+	rec := cluster.NewRecorder(cluster.RecorderConfig{Store: store, Wait: cfg.QueueTimeout, Log: p.log,
+		TID: func(msg []byte) string {
+			var s isocodec.Scan
+			var buf [32]byte
+			if d.Layout.Scan(msg, &s) != nil || !s.Has(41) {
+				return "none"
+			}
+			return cluster.KeyOf(d.Layout.AppendText(buf[:0], &s, msg, 41))
+		},
+		Taken: func(id uint64, msg []byte) {
+			if gw, ok := p.taken.Load().(*server.Gateway); ok {
+				gw.ReverseTakenOver(id, msg)
+			}
+		}})
+	p.log.Info().Str("instance", cfg.ClusterInstance).Int("replicas", cfg.ClusterReplicas).Dur("lease", cfg.ClusterLease).Msg("cluster joined")
+	return rec, func(context.Context) error {
+		rec.Close()
+		store.Close()
+		if node != nil {
+			node.Shutdown()
+		}
+		return nil
+	}, nil
 }
 
 // openJournal opens the purchase journal in --dataDir, unless

@@ -1,0 +1,294 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/socketqueue/socketqueue-go/journal"
+	"github.com/socketqueue/socketqueue-go/reversal"
+)
+
+// RecorderConfig makes a Recorder.
+type RecorderConfig struct {
+	Store *Store
+	// TID reads a message's terminal (field 41), the key of its record.
+	TID func(msg []byte) string
+	// Wait bounds a purchase's wait for its terminal held by another
+	// instance (the queue timeout).
+	Wait time.Duration
+	// Taken is told of a purchase taken over from a lapsed instance: it
+	// is to be reversed, under id. From the recorder's goroutine.
+	Taken func(id uint64, msg []byte)
+	Log   zerolog.Logger
+	// Workers hold terminals at once (64 when 0).
+	Workers int
+}
+
+// Recorder is the cluster's journal of purchases as one instance writes
+// it: Begin holds the purchase's terminal across instances by writing its
+// record, Settle releases it, Reversing and GiveUp update it. It offers
+// what the relay asks of the local journal, and the reversal Store.
+//
+// Concurrency: every method is safe from any goroutine and none blocks
+// on the network; the writes happen on the recorder's goroutines, and
+// Notify's callback is called from them.
+type Recorder struct {
+	cfg     RecorderConfig
+	notify  func([]journal.Begun, error)
+	onState func(error)
+	jobs    chan func()
+	next    atomic.Uint64
+
+	mu   sync.Mutex
+	held map[uint64]*ref // by id: the records this instance holds
+	err  error           // the cluster cannot be written
+}
+
+// ref is a record this instance holds; rev moves with each write. Its
+// writes are made in order under mu.
+type ref struct {
+	mu  sync.Mutex
+	tid string
+	rev uint64
+	msg []byte
+}
+
+var _ reversal.Store = (*Recorder)(nil)
+
+// NewRecorder starts the recorder's goroutines; Close stops them.
+func NewRecorder(cfg RecorderConfig) *Recorder {
+	if cfg.Workers <= 0 {
+		cfg.Workers = 64
+	}
+	r := &Recorder{cfg: cfg, jobs: make(chan func(), 4096), held: map[uint64]*ref{},
+		notify: func([]journal.Begun, error) {}, onState: func(error) {}}
+	r.next.Store(uint64(time.Now().UnixNano()))
+	for range cfg.Workers {
+		go func() {
+			for job := range r.jobs {
+				job()
+			}
+		}()
+	}
+	return r
+}
+
+// Close stops the goroutines once the writes queued are done.
+func (r *Recorder) Close() { close(r.jobs) }
+
+// Notify sets what is told which Begins are held (err nil) or failed.
+func (r *Recorder) Notify(fn func(batch []journal.Begun, err error)) { r.notify = fn }
+
+// OnState sets what is told when the cluster fails or writes again.
+func (r *Recorder) OnState(fn func(err error)) { r.onState = fn }
+
+// Begin holds msg's terminal with its record, in the background; tag
+// comes back through Notify once the record is acknowledged by a quorum
+// (or failed). A terminal held by another instance is waited for, up to
+// the queue timeout.
+func (r *Recorder) Begin(msg []byte, tag any) (uint64, error) {
+	id := r.next.Add(1)
+	ref := &ref{tid: r.cfg.TID(msg), msg: append([]byte(nil), msg...)}
+	select {
+	case r.jobs <- func() { r.hold(id, ref, tag) }:
+		return id, nil
+	default:
+		return 0, ErrBusy
+	}
+}
+
+// ErrBusy: more purchases wait for the cluster than it has room for.
+var ErrBusy = errors.New("cluster: too many purchases waiting for their records")
+
+// later queues a write, or runs it on a goroutine of its own when the
+// queue is full: the callers (a link's loop) must not wait.
+func (r *Recorder) later(job func()) {
+	select {
+	case r.jobs <- job:
+	default:
+		go job()
+	}
+}
+
+func (r *Recorder) hold(id uint64, ref *ref, tag any) {
+	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.Wait)
+	defer cancel()
+	rec := Record{Instance: r.cfg.Store.cfg.Instance, Msg: ref.msg}
+	for {
+		rev, _, err := r.cfg.Store.Hold(ctx, ref.tid, rec)
+		if err == nil {
+			ref.rev = rev
+			r.mu.Lock()
+			r.held[id] = ref
+			r.mu.Unlock()
+			r.state(nil)
+			r.notify([]journal.Begun{{ID: id, Tag: tag}}, nil)
+			return
+		}
+		if errors.Is(err, ErrHeld) {
+			if werr := r.cfg.Store.WaitFree(ctx, ref.tid); werr == nil {
+				continue
+			}
+			// Held elsewhere past the wait: not a failure of the cluster.
+			r.notify([]journal.Begun{{ID: id, Tag: tag}}, err)
+			return
+		}
+		r.state(err)
+		r.notify([]journal.Begun{{ID: id, Tag: tag}}, err)
+		return
+	}
+}
+
+// state records whether the cluster can be written and tells of a change.
+func (r *Recorder) state(err error) {
+	r.mu.Lock()
+	changed := (r.err == nil) != (err == nil)
+	r.err = err
+	r.mu.Unlock()
+	if changed {
+		r.onState(err)
+	}
+}
+
+// Err is why the cluster cannot be written, or nil.
+func (r *Recorder) Err() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.err
+}
+
+// Flush is a no-op: every write is acknowledged before it is reported.
+func (r *Recorder) Flush() error { return nil }
+
+// Stats counts the records this instance holds.
+func (r *Recorder) Stats() journal.Stats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return journal.Stats{Open: len(r.held)}
+}
+
+// take removes id's ref.
+func (r *Recorder) take(id uint64) *ref {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ref := r.held[id]
+	delete(r.held, id)
+	return ref
+}
+
+func (r *Recorder) get(id uint64) *ref {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.held[id]
+}
+
+// Settle releases id's terminal: answered, never sent, or reversed.
+func (r *Recorder) Settle(id uint64) {
+	ref := r.take(id)
+	if ref == nil {
+		return
+	}
+	r.later(func() {
+		ref.mu.Lock()
+		defer ref.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := r.cfg.Store.Release(ctx, ref.tid, ref.rev); err != nil {
+			r.cfg.Log.Warn().Err(err).Str("tid", ref.tid).Msg("cluster: settle not written")
+		}
+	})
+}
+
+// Reversing marks id's record as being reversed, with its tries.
+func (r *Recorder) Reversing(rv *reversal.Reversal) {
+	r.update(rv, true)
+}
+
+// GiveUp keeps the record for an operator, marked with its tries.
+func (r *Recorder) GiveUp(rv *reversal.Reversal) {
+	r.update(rv, true)
+	r.cfg.Log.Error().Uint64("id", rv.ID).Msg("cluster: a reversal given up keeps its terminal's record for an operator")
+}
+
+func (r *Recorder) update(rv *reversal.Reversal, reversing bool) {
+	ref := r.get(rv.ID)
+	if ref == nil {
+		return
+	}
+	rec := Record{Instance: r.cfg.Store.cfg.Instance, Msg: ref.msg, Reversing: reversing, Try: rv.Tries}
+	r.later(func() {
+		ref.mu.Lock()
+		defer ref.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		rev, err := r.cfg.Store.Update(ctx, ref.tid, ref.rev, rec)
+		if err != nil {
+			r.cfg.Log.Warn().Err(err).Str("tid", ref.tid).Msg("cluster: reversal state not written")
+			return
+		}
+		ref.rev = rev
+	})
+}
+
+// Pending lists, at start, the records this instance left: each is a
+// purchase that may be at the bank, to be reversed.
+func (r *Recorder) Pending() ([]*reversal.Reversal, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	mine, err := r.cfg.Store.Mine(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*reversal.Reversal, 0, len(mine))
+	for _, h := range mine {
+		id := r.adopt(h)
+		reason := "unanswered when the gateway stopped"
+		if h.Reversing {
+			reason = "its reversal was pending when the gateway stopped"
+		}
+		out = append(out, &reversal.Reversal{ID: id, Original: h.Msg, Tries: h.Try, Reason: reason})
+	}
+	return out, nil
+}
+
+// adopt makes a record this instance holds (its own after a restart, or
+// one taken over) known under a new id.
+func (r *Recorder) adopt(h Held) uint64 {
+	id := r.next.Add(1)
+	r.mu.Lock()
+	r.held[id] = &ref{tid: h.TID, rev: h.Rev, msg: h.Msg}
+	r.mu.Unlock()
+	return id
+}
+
+// Run renews the lease and takes over what lapsed instances left, until
+// ctx ends; every lease/3.
+func (r *Recorder) Run(ctx context.Context) {
+	every := r.cfg.Store.cfg.Lease / 3
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		hctx, cancel := context.WithTimeout(ctx, every)
+		if err := r.cfg.Store.Heartbeat(hctx); err != nil {
+			r.cfg.Log.Warn().Err(err).Msg("cluster: lease not renewed")
+		} else if taken, err := r.cfg.Store.TakeOver(hctx); err != nil {
+			r.cfg.Log.Warn().Err(err).Msg("cluster: takeover check failed")
+		} else {
+			for _, h := range taken {
+				r.cfg.Log.Warn().Str("tid", h.TID).Str("from", h.From).Msg("cluster: took over a purchase of a lapsed instance; reversing it")
+				r.cfg.Taken(r.adopt(h), h.Msg)
+			}
+		}
+		cancel()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return
+		}
+	}
+}

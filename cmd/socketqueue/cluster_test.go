@@ -1,0 +1,74 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// startClusterGateways starts n gateways with embedded NATS nodes routed
+// to one another, each upstream to bankPort; it returns them and their
+// POS and admin ports once all are listening.
+func startClusterGateways(t *testing.T, n int, bankPort string, lease string) (gws []*proc, pos, admin []string) {
+	t.Helper()
+	routes := make([]string, n)
+	for i := range routes {
+		routes[i] = "127.0.0.1:" + strconv.Itoa(freePort(t))
+	}
+	for i := range n {
+		var others []string
+		for j, r := range routes {
+			if j != i {
+				others = append(others, r)
+			}
+		}
+		_, rport, _ := net.SplitHostPort(routes[i])
+		p, a := strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t))
+		gws = append(gws, start(t, "cluster node started", "--v", "--dataDir="+t.TempDir(),
+			"--cluster=embedded", "--clusterInstance=gw"+strconv.Itoa(i+1), "--clusterPort="+strconv.Itoa(freePort(t)),
+			"--clusterRoutePort="+rport, "--clusterRoutes="+strings.Join(others, ","), "--clusterLease="+lease,
+			"--upstreamHost=127.0.0.1", "--upstreamPort="+bankPort, "--listenPort="+p, "--listenFraming=header", "--adminPort="+a))
+		pos, admin = append(pos, p), append(admin, a)
+	}
+	for _, g := range gws {
+		waitLine(t, g, "gateway listening")
+	}
+	return gws, pos, admin
+}
+
+// TestClusterTakeOver: three gateways as one cluster (embedded NATS
+// nodes), one emulator answering slowly. One gateway is killed (-9) with
+// 50 purchases at the bank: a survivor reverses every one of them once
+// its lease has lapsed, none twice (the ledger).
+func TestClusterTakeOver(t *testing.T) {
+	bankPort, bankHTTP := strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t))
+	start(t, "bank ledger at GET /bank", "--v", "--echoServerPort="+bankPort, "--bankHttpPort="+bankHTTP, "--bankDelay=3")
+	gws, pos, _ := startClusterGateways(t, 3, bankPort, "2")
+	c, err := net.Dial("tcp", "127.0.0.1:"+pos[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var out []byte
+	for i := range 50 {
+		msg := purchaseFor(t, 1000+i, fmt.Sprintf("%08d", 500+i))
+		out = append(append(out, fmt.Sprintf("%04d", len(msg))...), msg...)
+	}
+	if _, err := c.Write(out); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "50 purchases at the bank", func() bool { return bankTotals(t, bankHTTP).Purchases == 50 })
+	gws[0].cmd.Process.Signal(syscall.SIGKILL)
+	killed := time.Now()
+	waitFor(t, "all 50 reversed", func() bool { return bankTotals(t, bankHTTP).Reversals == 50 })
+	t.Logf("50 reversed %v after the kill", time.Since(killed))
+	for key, revs := range ledgerPurchases(t, bankHTTP) {
+		if revs != 1 {
+			t.Errorf("%s reversed %d times, want once", key, revs)
+		}
+	}
+}
