@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"sync/atomic"
 
 	"github.com/socketqueue/socketqueue-go/clock"
@@ -24,6 +25,10 @@ type HostConfig struct {
 // Host decides the reply to each request by the rules in docs/emulator.md. It is
 // safe for concurrent use: the ledger and the faults lock themselves.
 type Host struct {
+	// busy counts, per terminal, its requests decided and not yet
+	// answered (across every port): two at once is an overlap.
+	busyMu sync.Mutex
+	busy   map[string]int
 	d      *isocodec.Dialect
 	codes  Codes
 	code   codeBytes
@@ -127,6 +132,40 @@ func (h *Host) Answer(dst, msg []byte, s *isocodec.Scan) ([]byte, Decision, erro
 		h.ledger.count(func(t *Totals) { t.Unsupported++ })
 		return h.build(dst, msg, s, resp, dec, isocodec.Set(39, h.code.notSupported))
 	}
+}
+
+// enter notes a terminal's request as at the bank until leave, counting
+// an overlap when another of its requests is there; it returns the
+// terminal ("" for none: network messages and messages without 41).
+func (h *Host) enter(msg []byte, s *isocodec.Scan) string {
+	if s.MTI.Class() == '8' || s.MTI.IsResponse() || !s.Has(41) {
+		return ""
+	}
+	var buf [16]byte
+	tid := string(h.d.Layout.AppendText(buf[:0], s, msg, 41))
+	h.busyMu.Lock()
+	if h.busy == nil {
+		h.busy = map[string]int{}
+	}
+	h.busy[tid]++
+	overlap := h.busy[tid] > 1
+	h.busyMu.Unlock()
+	if overlap {
+		h.ledger.count(func(t *Totals) { t.Overlaps++ })
+	}
+	return tid
+}
+
+// leave ends what enter began.
+func (h *Host) leave(tid string) {
+	if tid == "" {
+		return
+	}
+	h.busyMu.Lock()
+	if h.busy[tid]--; h.busy[tid] <= 0 {
+		delete(h.busy, tid)
+	}
+	h.busyMu.Unlock()
 }
 
 // networkCode is a network message's field 70 (sign-on 001, sign-off

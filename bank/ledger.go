@@ -72,13 +72,16 @@ type Totals struct {
 	RepeatedReversals int64 `json:"repeatedReversals"`
 	ReversalsNotFound int64 `json:"reversalsNotFound"`
 	Muted             int64 `json:"muted"`
-	Forced            int64 `json:"forced"` // answered with a configured code
-	Invalid           int64 `json:"invalid"`
-	Unsupported       int64 `json:"unsupported"`
-	BalancesSet       int64 `json:"balancesSet"`
-	ApprovedAmount    int64 `json:"approvedAmount"`
-	RefundAmount      int64 `json:"refundAmount"`
-	ReversedAmount    int64 `json:"reversedAmount"`
+	// Overlaps are requests that came for a terminal while another of
+	// its requests was still unanswered, on any port.
+	Overlaps       int64 `json:"overlaps"`
+	Forced         int64 `json:"forced"` // answered with a configured code
+	Invalid        int64 `json:"invalid"`
+	Unsupported    int64 `json:"unsupported"`
+	BalancesSet    int64 `json:"balancesSet"`
+	ApprovedAmount int64 `json:"approvedAmount"`
+	RefundAmount   int64 `json:"refundAmount"`
+	ReversedAmount int64 `json:"reversedAmount"`
 }
 
 // Ledger is the accounts and recent transactions of the emulated bank. It

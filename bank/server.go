@@ -241,7 +241,9 @@ func (s *Server) answer(c gnet.Conn, cc *conn, msg []byte) bool {
 		s.cfg.Log.Warn().Err(err).Str("peer", cc.peer).Str("hex", host.d.LogHex(msg, false, s.cfg.Dangerous)).Msg("bank: not a message, closing")
 		return false
 	}
+	tid := host.enter(msg, &cc.scan)
 	if s.Mode() == Mute {
+		host.leave(tid)
 		return true // decided, never answered
 	}
 	if s.declineSignOn.Load() && host.IsSignOn(msg, &cc.scan) {
@@ -260,22 +262,26 @@ func (s *Server) answer(c gnet.Conn, cc *conn, msg []byte) bool {
 	}
 	switch {
 	case dec.Close:
+		host.leave(tid)
 		s.cfg.Log.Info().Str("peer", cc.peer).Msg("bank: closing abruptly (real life)")
 		return false
 	case dec.Silent:
+		host.leave(tid)
 		return true
 	case dec.Delay > 0 || dec.Twice:
 		framed, err := fr.Append(nil, reply)
 		if err != nil {
+			host.leave(tid)
 			s.cfg.Log.Error().Err(err).Msg("bank: reply does not fit a frame")
 			return true
 		}
-		s.later(c, framed, dec.Delay)
+		s.later(c, framed, dec.Delay, func() { host.leave(tid) })
 		if dec.Twice {
-			s.later(c, framed, dec.Delay+RealLifeDuplicateAfter)
+			s.later(c, framed, dec.Delay+RealLifeDuplicateAfter, nil)
 		}
 		return true
 	}
+	host.leave(tid) // its reply goes with this batch
 	if cc.out, err = fr.Append(cc.out, reply); err != nil {
 		// A reply is never much longer than its request, which fitted.
 		s.cfg.Log.Error().Err(err).Msg("bank: reply does not fit a frame")
@@ -289,10 +295,15 @@ func (s *Server) dump(e *zerolog.Event, what string, msg []byte) {
 
 // later writes b to c after d, from a timer goroutine, unless the server
 // has shut down by then.
-func (s *Server) later(c gnet.Conn, b []byte, d time.Duration) {
+// written, when set, is called as the write goes.
+func (s *Server) later(c gnet.Conn, b []byte, d time.Duration, written func()) {
+	if written == nil {
+		written = func() {}
+	}
 	s.timersMu.Lock()
 	defer s.timersMu.Unlock()
 	if s.closed {
+		written()
 		return
 	}
 	var t *time.Timer
@@ -301,6 +312,7 @@ func (s *Server) later(c gnet.Conn, b []byte, d time.Duration) {
 		delete(s.timers, t)
 		closed := s.closed
 		s.timersMu.Unlock()
+		written() // before the write: once written, the next may come at once
 		if !closed {
 			_ = c.AsyncWrite(b, nil) // the client may have gone; nothing to do
 		}

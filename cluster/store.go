@@ -71,6 +71,7 @@ type Store struct {
 	nc     *nats.Conn
 	js     jetstream.JetStream
 	terms  jetstream.KeyValue
+	stream jetstream.Stream // the terminals bucket's
 	leases jetstream.KeyValue
 	// known is, per terminal, the revision this instance last saw free
 	// (its delete marker): a new record is written expecting it, so a
@@ -104,6 +105,10 @@ func Open(ctx context.Context, cfg StoreConfig) (*Store, error) {
 	if s.terms, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket: terminalsBucket, History: 1, Replicas: cfg.Replicas, Storage: jetstream.FileStorage,
 	}); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("cluster: bucket %s: %w", terminalsBucket, err)
+	}
+	if s.stream, err = js.Stream(ctx, "KV_"+terminalsBucket); err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("cluster: bucket %s: %w", terminalsBucket, err)
 	}
@@ -169,30 +174,22 @@ func (s *Store) Hold(ctx context.Context, tid string, rec Record) (uint64, *Held
 }
 
 // last reads tid's latest entry: free (none, or a delete marker) at rev,
-// or held.
+// or held. The read may be a replica's, behind the leader: what it says
+// free is only the revision a write then expects (and the write fails
+// if it is stale); what it says held is waited on.
 func (s *Store) last(ctx context.Context, tid string) (free bool, rev uint64, held *Held, err error) {
-	e, err := s.terms.Get(ctx, tid)
-	switch {
-	case errors.Is(err, jetstream.ErrKeyNotFound):
-		// Deleted, or never written: the stream's last message for the
-		// subject says which revision to expect.
-		stream, serr := s.js.Stream(ctx, "KV_"+terminalsBucket)
-		if serr != nil {
-			return false, 0, nil, fmt.Errorf("cluster: %w", serr)
-		}
-		m, merr := stream.GetLastMsgForSubject(ctx, termSubject(tid))
-		if errors.Is(merr, jetstream.ErrMsgNotFound) {
-			return true, 0, nil, nil
-		}
-		if merr != nil {
-			return false, 0, nil, fmt.Errorf("cluster: %w", merr)
-		}
-		return true, m.Sequence, nil, nil
-	case err != nil:
+	m, err := s.stream.GetLastMsgForSubject(ctx, termSubject(tid))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return true, 0, nil, nil
+	}
+	if err != nil {
 		return false, 0, nil, fmt.Errorf("cluster: read %s: %w", tid, err)
 	}
-	h := &Held{TID: tid, Rev: e.Revision()}
-	if err := json.Unmarshal(e.Value(), &h.Record); err != nil {
+	if op := m.Header.Get("KV-Operation"); op == "DEL" || op == "PURGE" {
+		return true, m.Sequence, nil, nil
+	}
+	h := &Held{TID: tid, Rev: m.Sequence}
+	if err := json.Unmarshal(m.Data, &h.Record); err != nil {
 		return false, 0, nil, fmt.Errorf("cluster: record of %s: %w", tid, err)
 	}
 	return false, 0, h, nil

@@ -226,3 +226,58 @@ func TestNodeLost(t *testing.T) {
 		return true
 	})
 }
+
+// TestHoldExclusive: two instances race for one terminal, each holding
+// it, pausing, releasing, over and over: never both at once.
+func TestHoldExclusive(t *testing.T) {
+	nodes := startCluster(t, 3)
+	ctx := ctxT(t)
+	var mu sync.Mutex
+	inside, overlaps, cycles := 0, 0, 0
+	var wg sync.WaitGroup
+	for _, name := range []string{"gw-a", "gw-b"} {
+		s := open(t, nodes, name, 5*time.Second)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 30 {
+				var rev uint64
+				for {
+					r, _, err := s.Hold(ctx, "00000042", Record{Instance: name})
+					if err == nil {
+						rev = r
+						break
+					}
+					if !errors.Is(err, ErrHeld) {
+						t.Error(err)
+						return
+					}
+					if err := s.WaitFree(ctx, "00000042"); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+				mu.Lock()
+				inside++
+				if inside > 1 {
+					overlaps++
+				}
+				cycles++
+				mu.Unlock()
+				time.Sleep(2 * time.Millisecond) // the request at the bank
+				mu.Lock()
+				inside--
+				mu.Unlock()
+				if err := s.Release(ctx, "00000042", rev); err != nil {
+					free, lrev, held, _ := s.last(ctx, "00000042")
+					t.Errorf("%s release of %d: %v; now free=%v rev=%d held=%+v", name, rev, err, free, lrev, held)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if overlaps != 0 || cycles != 60 {
+		t.Fatalf("%d of %d holds overlapped", overlaps, cycles)
+	}
+}

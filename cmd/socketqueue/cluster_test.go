@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"strconv"
 	"strings"
@@ -34,8 +35,12 @@ func startClusterGateways(t *testing.T, n int, bankPort string, lease string) (g
 			"--upstreamHost=127.0.0.1", "--upstreamPort="+bankPort, "--listenPort="+p, "--listenFraming=header", "--adminPort="+a))
 		pos, admin = append(pos, p), append(admin, a)
 	}
-	for _, g := range gws {
+	for i, g := range gws {
 		waitLine(t, g, "gateway listening")
+		waitFor(t, "gateway ready", func() bool {
+			code, _ := request(t, "GET", "http://127.0.0.1:"+admin[i]+"/readyz", "", "")
+			return code == 200
+		})
 	}
 	return gws, pos, admin
 }
@@ -70,5 +75,62 @@ func TestClusterTakeOver(t *testing.T) {
 		if revs != 1 {
 			t.Errorf("%s reversed %d times, want once", key, revs)
 		}
+	}
+}
+
+// TestClusterTerminalLock: 40 purchases for one terminal, half sent to
+// one gateway of the cluster and half to another at once: all are
+// approved, and the bank never has two of them at the same time.
+func TestClusterTerminalLock(t *testing.T) {
+	bankPort, bankHTTP := strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t))
+	start(t, "bank ledger at GET /bank", "--v", "--echoServerPort="+bankPort, "--bankHttpPort="+bankHTTP, "--bankDelay=0.05")
+	_, pos, _ := startClusterGateways(t, 3, bankPort, "5")
+	done := make(chan error, 2)
+	for g := range 2 {
+		go func() {
+			c, err := net.Dial("tcp", "127.0.0.1:"+pos[g])
+			if err != nil {
+				done <- err
+				return
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(60 * time.Second))
+			var out []byte
+			for i := range 20 {
+				msg := purchaseFor(t, 100*g+i+1, "00000042")
+				out = append(append(out, fmt.Sprintf("%04d", len(msg))...), msg...)
+			}
+			if _, err := c.Write(out); err != nil {
+				done <- err
+				return
+			}
+			head := make([]byte, 4)
+			for range 20 {
+				if _, err := io.ReadFull(c, head); err != nil {
+					done <- err
+					return
+				}
+				n, _ := strconv.Atoi(string(head))
+				reply := make([]byte, n)
+				if _, err := io.ReadFull(c, reply); err != nil {
+					done <- err
+					return
+				}
+				if !approved(t, reply) {
+					done <- fmt.Errorf("gateway %d: a purchase not approved: %q", g+1, reply)
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	tot := bankTotals(t, bankHTTP)
+	if tot.Purchases != 40 || tot.Overlaps != 0 {
+		t.Fatalf("the bank saw %d purchases, %d of them while another of the terminal's was there; want 40, 0 (%+v)", tot.Purchases, tot.Overlaps, tot)
 	}
 }
