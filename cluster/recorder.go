@@ -44,9 +44,11 @@ type Recorder struct {
 	jobs    chan func()
 	next    atomic.Uint64
 
-	mu   sync.Mutex
-	held map[uint64]*ref // by id: the records this instance holds
-	err  error           // the cluster cannot be written
+	mu     sync.Mutex
+	held   map[uint64]*ref // by id: the records this instance holds
+	err    error           // the cluster cannot be written
+	beat   time.Time       // the last lease renewal
+	lapsed bool            // the lease lapsed: what was held may be another's
 }
 
 // ref is a record this instance holds; rev moves with each write. Its
@@ -58,7 +60,10 @@ type ref struct {
 	msg []byte
 }
 
-var _ reversal.Store = (*Recorder)(nil)
+var (
+	_ reversal.Store = (*Recorder)(nil)
+	_ reversal.Owner = (*Recorder)(nil)
+)
 
 // NewRecorder starts the recorder's goroutines; Close stops them.
 func NewRecorder(cfg RecorderConfig) *Recorder {
@@ -68,6 +73,7 @@ func NewRecorder(cfg RecorderConfig) *Recorder {
 	r := &Recorder{cfg: cfg, jobs: make(chan func(), 4096), held: map[uint64]*ref{},
 		notify: func([]journal.Begun, error) {}, onState: func(error) {}}
 	r.next.Store(uint64(time.Now().UnixNano()))
+	r.beat = time.Now()
 	for range cfg.Workers {
 		go func() {
 			for job := range r.jobs {
@@ -266,6 +272,70 @@ func (r *Recorder) adopt(h Held) uint64 {
 	return id
 }
 
+// Owns reports whether id is still this instance's: held, and its lease
+// not so old that the others may have taken it over (two thirds of the
+// lease: they act at its end). Once lapsed, everything held is dropped;
+// the next renewal takes back what nobody took.
+func (r *Recorder) Owns(id uint64) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.checkLapse()
+	_, ok := r.held[id]
+	return ok
+}
+
+// checkLapse drops what is held once the lease is too old. Callers hold
+// mu.
+func (r *Recorder) checkLapse() {
+	if r.lapsed || time.Since(r.beat) < r.cfg.Store.cfg.Lease*2/3 {
+		return
+	}
+	r.lapsed = true
+	r.cfg.Log.Error().Int("records", len(r.held)).Msg("cluster: this instance's lease lapsed; what it held is left to the others")
+	clear(r.held)
+}
+
+// renewed records a lease renewal; after a lapse it takes back the
+// records still in this instance's name (nobody took them over), to be
+// reversed.
+func (r *Recorder) renewed(ctx context.Context) {
+	r.mu.Lock()
+	r.checkLapse()
+	was := r.lapsed
+	r.beat, r.lapsed = time.Now(), false
+	r.mu.Unlock()
+	if !was {
+		return
+	}
+	mine, err := r.cfg.Store.Mine(ctx)
+	if err != nil {
+		r.cfg.Log.Warn().Err(err).Msg("cluster: cannot read what this instance still holds")
+		return
+	}
+	for _, h := range mine {
+		r.cfg.Log.Warn().Str("tid", h.TID).Msg("cluster: a purchase of this instance nobody took over; reversing it")
+		r.cfg.Taken(r.adopt(h), h.Msg)
+	}
+}
+
+// beatOnce renews the lease, then takes over what lapsed instances left.
+func (r *Recorder) beatOnce(ctx context.Context) {
+	if err := r.cfg.Store.Heartbeat(ctx); err != nil {
+		r.cfg.Log.Warn().Err(err).Msg("cluster: lease not renewed")
+		return
+	}
+	r.renewed(ctx)
+	taken, err := r.cfg.Store.TakeOver(ctx)
+	if err != nil {
+		r.cfg.Log.Warn().Err(err).Msg("cluster: takeover check failed")
+		return
+	}
+	for _, h := range taken {
+		r.cfg.Log.Warn().Str("tid", h.TID).Str("from", h.From).Msg("cluster: took over a purchase of a lapsed instance; reversing it")
+		r.cfg.Taken(r.adopt(h), h.Msg)
+	}
+}
+
 // Run renews the lease and takes over what lapsed instances left, until
 // ctx ends; every lease/3.
 func (r *Recorder) Run(ctx context.Context) {
@@ -274,16 +344,7 @@ func (r *Recorder) Run(ctx context.Context) {
 	defer t.Stop()
 	for {
 		hctx, cancel := context.WithTimeout(ctx, every)
-		if err := r.cfg.Store.Heartbeat(hctx); err != nil {
-			r.cfg.Log.Warn().Err(err).Msg("cluster: lease not renewed")
-		} else if taken, err := r.cfg.Store.TakeOver(hctx); err != nil {
-			r.cfg.Log.Warn().Err(err).Msg("cluster: takeover check failed")
-		} else {
-			for _, h := range taken {
-				r.cfg.Log.Warn().Str("tid", h.TID).Str("from", h.From).Msg("cluster: took over a purchase of a lapsed instance; reversing it")
-				r.cfg.Taken(r.adopt(h), h.Msg)
-			}
-		}
+		r.beatOnce(hctx)
 		cancel()
 		select {
 		case <-t.C:

@@ -100,7 +100,13 @@ func (x *Reverser) Recover(now time.Time) error {
 func (x *Reverser) Due(now time.Time, out []Try) []Try {
 	x.due = x.sched.Due(now, x.due[:0])
 	defer clear(x.due)
+	owner, shared := x.cfg.Store.(Owner)
 	for _, rv := range x.due {
+		if shared && !owner.Owns(rv.ID) {
+			x.logged(x.cfg.Log.Warn(), rv).Msg("reversal no longer this instance's (its lease lapsed; another takes it over): not sent")
+			x.sched.Drop(rv)
+			continue
+		}
 		msg, err := Message(x.cfg.Dialect, rv.Original, rv.Repeat(), x.cfg.RepeatMTI, now)
 		var s isocodec.Scan
 		if err == nil {

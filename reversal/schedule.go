@@ -197,6 +197,14 @@ func (s *Schedule) unkey(rv *Reversal) {
 	}
 }
 
+// Drop takes rv out without an outcome: it is no longer this
+// instance's to reverse (another took it over).
+func (s *Schedule) Drop(rv *Reversal) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.forget(rv)
+}
+
 // forget takes rv out for good. Callers hold mu.
 func (s *Schedule) forget(rv *Reversal) {
 	s.unkey(rv)

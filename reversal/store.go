@@ -18,6 +18,13 @@ type Store interface {
 	Pending() ([]*Reversal, error)
 }
 
+// Owner is a Store shared with other instances: a reversal it no longer
+// owns (taken over by another) is not sent. Owns is cheap and never
+// blocks: it runs before every try.
+type Owner interface {
+	Owns(id uint64) bool
+}
+
 // Journal is the Store on the local journal; nil j records nothing, and
 // id 0 is a purchase that was never recorded.
 func Journal(j *journal.Journal) Store { return journalStore{j} }

@@ -12,9 +12,9 @@ import (
 )
 
 // startClusterGateways starts n gateways with embedded NATS nodes routed
-// to one another, each upstream to bankPort; it returns them and their
-// POS and admin ports once all are listening.
-func startClusterGateways(t *testing.T, n int, bankPort string, lease string) (gws []*proc, pos, admin []string) {
+// to one another, gateway i upstream to bankPorts[i] (or the only one);
+// it returns them and their POS and admin ports once all are ready.
+func startClusterGateways(t *testing.T, n int, bankPorts []string, lease string, extra ...string) (gws []*proc, pos, admin []string) {
 	t.Helper()
 	routes := make([]string, n)
 	for i := range routes {
@@ -28,11 +28,13 @@ func startClusterGateways(t *testing.T, n int, bankPort string, lease string) (g
 			}
 		}
 		_, rport, _ := net.SplitHostPort(routes[i])
+		bankPort := bankPorts[min(i, len(bankPorts)-1)]
 		p, a := strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t))
-		gws = append(gws, start(t, "cluster node started", "--v", "--dataDir="+t.TempDir(),
-			"--cluster=embedded", "--clusterInstance=gw"+strconv.Itoa(i+1), "--clusterPort="+strconv.Itoa(freePort(t)),
-			"--clusterRoutePort="+rport, "--clusterRoutes="+strings.Join(others, ","), "--clusterLease="+lease,
-			"--upstreamHost=127.0.0.1", "--upstreamPort="+bankPort, "--listenPort="+p, "--listenFraming=header", "--adminPort="+a))
+		args := append([]string{"--v", "--dataDir=" + t.TempDir(),
+			"--cluster=embedded", "--clusterInstance=gw" + strconv.Itoa(i+1), "--clusterPort=" + strconv.Itoa(freePort(t)),
+			"--clusterRoutePort=" + rport, "--clusterRoutes=" + strings.Join(others, ","), "--clusterLease=" + lease,
+			"--upstreamHost=127.0.0.1", "--upstreamPort=" + bankPort, "--listenPort=" + p, "--listenFraming=header", "--adminPort=" + a}, extra...)
+		gws = append(gws, start(t, "cluster node started", args...))
 		pos, admin = append(pos, p), append(admin, a)
 	}
 	for i, g := range gws {
@@ -52,7 +54,7 @@ func startClusterGateways(t *testing.T, n int, bankPort string, lease string) (g
 func TestClusterTakeOver(t *testing.T) {
 	bankPort, bankHTTP := strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t))
 	start(t, "bank ledger at GET /bank", "--v", "--echoServerPort="+bankPort, "--bankHttpPort="+bankHTTP, "--bankDelay=3")
-	gws, pos, _ := startClusterGateways(t, 3, bankPort, "2")
+	gws, pos, _ := startClusterGateways(t, 3, []string{bankPort}, "2")
 	c, err := net.Dial("tcp", "127.0.0.1:"+pos[0])
 	if err != nil {
 		t.Fatal(err)
@@ -84,7 +86,7 @@ func TestClusterTakeOver(t *testing.T) {
 func TestClusterTerminalLock(t *testing.T) {
 	bankPort, bankHTTP := strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t))
 	start(t, "bank ledger at GET /bank", "--v", "--echoServerPort="+bankPort, "--bankHttpPort="+bankHTTP, "--bankDelay=0.05")
-	_, pos, _ := startClusterGateways(t, 3, bankPort, "5")
+	_, pos, _ := startClusterGateways(t, 3, []string{bankPort}, "5")
 	done := make(chan error, 2)
 	for g := range 2 {
 		go func() {
@@ -132,5 +134,52 @@ func TestClusterTerminalLock(t *testing.T) {
 	tot := bankTotals(t, bankHTTP)
 	if tot.Purchases != 40 || tot.Overlaps != 0 {
 		t.Fatalf("the bank saw %d purchases, %d of them while another of the terminal's was there; want 40, 0 (%+v)", tot.Purchases, tot.Overlaps, tot)
+	}
+}
+
+// TestClusterPausedInstance: a gateway stopped (SIGSTOP) past its lease
+// with 20 purchases the bank decided and never answered (its port is
+// muted); a survivor, on the bank's other port, reverses them. Resumed
+// (SIGCONT), its own timeouts would reverse them too: it finds its lease
+// lapsed and sends none (the ledger: each reversed once, no repeat),
+// then takes purchases again.
+func TestClusterPausedInstance(t *testing.T) {
+	portA, portB, bankHTTP := strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t))
+	start(t, "bank ledger at GET /bank", "--v", "--echoServerPort="+portA, "--bankPorts="+portB, "--bankHttpPort="+bankHTTP)
+	gws, pos, _ := startClusterGateways(t, 3, []string{portA, portB}, "2", "--queueTimeout=3")
+	setBankMode(t, bankHTTP, portA, "mute")
+	c, err := net.Dial("tcp", "127.0.0.1:"+pos[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var out []byte
+	for i := range 20 {
+		msg := purchaseFor(t, 2000+i, fmt.Sprintf("%08d", 700+i))
+		out = append(append(out, fmt.Sprintf("%04d", len(msg))...), msg...)
+	}
+	if _, err := c.Write(out); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "20 purchases at the bank", func() bool { return bankTotals(t, bankHTTP).Purchases == 20 })
+	gws[0].cmd.Process.Signal(syscall.SIGSTOP)
+	waitFor(t, "the survivors reversed all 20", func() bool { return bankTotals(t, bankHTTP).Reversals == 20 })
+	gws[0].cmd.Process.Signal(syscall.SIGCONT)
+	waitLine(t, gws[0], "reversal no longer this instance's")
+	setBankMode(t, bankHTTP, portA, "serve")
+	got := sendPurchases(t, "127.0.0.1:"+pos[0], 3000, 5, 1, 5, true, nil)
+	for k, ok := range got {
+		if !ok {
+			t.Errorf("after it resumed: %s not approved", k)
+		}
+	}
+	tot := bankTotals(t, bankHTTP)
+	if tot.Reversals != 20 || tot.RepeatedReversals != 0 {
+		t.Fatalf("the bank saw %d reversals and %d repeats; want 20, 0", tot.Reversals, tot.RepeatedReversals)
+	}
+	for key, revs := range ledgerPurchases(t, bankHTTP) {
+		if revs > 1 {
+			t.Errorf("%s reversed %d times", key, revs)
+		}
 	}
 }
