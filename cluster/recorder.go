@@ -39,6 +39,7 @@ type RecorderConfig struct {
 // Notify's callback is called from them.
 type Recorder struct {
 	cfg     RecorderConfig
+	figures Figures
 	notify  func([]journal.Begun, error)
 	onState func(error)
 	jobs    chan func()
@@ -49,6 +50,30 @@ type Recorder struct {
 	err    error           // the cluster cannot be written
 	beat   time.Time       // the last lease renewal
 	lapsed bool            // the lease lapsed: what was held may be another's
+}
+
+// Figures are the recorder's running totals (atomics).
+type Figures struct {
+	// Holds counts terminals held; Waits those first held elsewhere;
+	// HoldNanos adds the time from Begin to the quorum's acknowledgement.
+	Holds, Waits, HoldNanos atomic.Int64
+	// TakenOver counts records taken from lapsed instances; Lapses, the
+	// times this instance's own lease lapsed.
+	TakenOver, Lapses atomic.Int64
+}
+
+// Figures are the recorder's totals.
+func (r *Recorder) Figures() *Figures { return &r.figures }
+
+// Connected reports whether the recorder's connection to the cluster is
+// up.
+func (r *Recorder) Connected() bool { return r.cfg.Store.nc.IsConnected() }
+
+// LeaseAge is the time since this instance last renewed its lease.
+func (r *Recorder) LeaseAge() time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return time.Since(r.beat)
 }
 
 // ref is a record this instance holds; rev moves with each write. Its
@@ -124,10 +149,14 @@ func (r *Recorder) later(job func()) {
 func (r *Recorder) hold(id uint64, ref *ref, tag any) {
 	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.Wait)
 	defer cancel()
+	begun := time.Now()
 	rec := Record{Instance: r.cfg.Store.cfg.Instance, Msg: ref.msg}
+	waited := false
 	for {
 		rev, _, err := r.cfg.Store.Hold(ctx, ref.tid, rec)
 		if err == nil {
+			r.figures.Holds.Add(1)
+			r.figures.HoldNanos.Add(int64(time.Since(begun)))
 			ref.rev = rev
 			r.mu.Lock()
 			r.held[id] = ref
@@ -137,6 +166,10 @@ func (r *Recorder) hold(id uint64, ref *ref, tag any) {
 			return
 		}
 		if errors.Is(err, ErrHeld) {
+			if !waited {
+				waited = true
+				r.figures.Waits.Add(1)
+			}
 			if werr := r.cfg.Store.WaitFree(ctx, ref.tid); werr == nil {
 				continue
 			}
@@ -291,6 +324,7 @@ func (r *Recorder) checkLapse() {
 		return
 	}
 	r.lapsed = true
+	r.figures.Lapses.Add(1)
 	r.cfg.Log.Error().Int("records", len(r.held)).Msg("cluster: this instance's lease lapsed; what it held is left to the others")
 	clear(r.held)
 }
@@ -330,6 +364,7 @@ func (r *Recorder) beatOnce(ctx context.Context) {
 		r.cfg.Log.Warn().Err(err).Msg("cluster: takeover check failed")
 		return
 	}
+	r.figures.TakenOver.Add(int64(len(taken)))
 	for _, h := range taken {
 		r.cfg.Log.Warn().Str("tid", h.TID).Str("from", h.From).Msg("cluster: took over a purchase of a lapsed instance; reversing it")
 		r.cfg.Taken(r.adopt(h), h.Msg)

@@ -79,6 +79,9 @@ func (g *Gateway) serveReady(ctx *fasthttp.RequestCtx) {
 	case !g.links.Ready():
 		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
 		ctx.SetBodyString("no bank link ready\n")
+	case g.cfg.Cluster != nil && !g.cfg.Cluster.Connected():
+		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
+		ctx.SetBodyString("cluster not connected\n")
 	case g.journal != nil && g.journal.Err() != nil:
 		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
 		ctx.SetBodyString("journal failed\n")

@@ -615,6 +615,16 @@ func (g *Gateway) registerMetrics(m *metrics.Metrics) {
 	m.CounterFunc("socketqueue_reversals_given_up_total", "Reversals given up after the last try: alert on this.", rc(func(c reversal.Counts) int64 { return c.GivenUp }))
 	m.CounterFunc("socketqueue_reversals_late_total", "Reversal answers that came after their try timed out and settled it (no retry sent).", rc(func(c reversal.Counts) int64 { return c.Late }))
 	m.GaugeFunc("socketqueue_reversals_pending", "Reversals not yet done.", func() float64 { return float64(g.rev.Schedule().Len()) })
+	if c := g.cfg.Cluster; c != nil {
+		f := c.Figures()
+		m.GaugeFunc("socketqueue_cluster_connected", "1 while the gateway is connected to the cluster.", func() float64 { return b(c.Connected()) })
+		m.GaugeFunc("socketqueue_cluster_lease_age_seconds", "Since this instance last renewed its lease (the others take over past --clusterLease).", func() float64 { return c.LeaseAge().Seconds() })
+		m.CounterFunc("socketqueue_cluster_holds_total", "Terminals held in the cluster for a purchase (a record acknowledged by a quorum).", func() float64 { return float64(f.Holds.Load()) })
+		m.CounterFunc("socketqueue_cluster_hold_seconds_total", "Time from a purchase's arrival at the cluster to its record's acknowledgement, added up (over holds_total: the mean).", func() float64 { return float64(f.HoldNanos.Load()) / 1e9 })
+		m.CounterFunc("socketqueue_cluster_lock_waits_total", "Purchases whose terminal was first held by another instance.", func() float64 { return float64(f.Waits.Load()) })
+		m.CounterFunc("socketqueue_cluster_takeovers_total", "Purchases taken over from lapsed instances, to reverse.", func() float64 { return float64(f.TakenOver.Load()) })
+		m.CounterFunc("socketqueue_cluster_lease_lapses_total", "Times this instance's own lease lapsed (what it held was left to the others).", func() float64 { return float64(f.Lapses.Load()) })
+	}
 	if g.journal != nil {
 		m.GaugeFunc("socketqueue_journal_open", "Purchases in the journal not yet settled.", func() float64 { return float64(g.journal.Stats().Open) })
 	}

@@ -47,6 +47,26 @@ func startClusterGateways(t *testing.T, n int, bankPorts []string, lease string,
 	return gws, pos, admin
 }
 
+// writePurchases writes n framed purchases on one connection, STANs
+// from stan, each for its own terminal from tid, and reads nothing: the
+// connection stays open until the test ends.
+func writePurchases(t *testing.T, addr string, stan, tid, n int) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	var out []byte
+	for i := range n {
+		msg := purchaseFor(t, stan+i, fmt.Sprintf("%08d", tid+i))
+		out = append(append(out, fmt.Sprintf("%04d", len(msg))...), msg...)
+	}
+	if _, err := c.Write(out); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestClusterTakeOver: three gateways as one cluster (embedded NATS
 // nodes), one emulator answering slowly. One gateway is killed (-9) with
 // 50 purchases at the bank: a survivor reverses every one of them once
@@ -54,25 +74,19 @@ func startClusterGateways(t *testing.T, n int, bankPorts []string, lease string,
 func TestClusterTakeOver(t *testing.T) {
 	bankPort, bankHTTP := strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t))
 	start(t, "bank ledger at GET /bank", "--v", "--echoServerPort="+bankPort, "--bankHttpPort="+bankHTTP, "--bankDelay=3")
-	gws, pos, _ := startClusterGateways(t, 3, []string{bankPort}, "2")
-	c, err := net.Dial("tcp", "127.0.0.1:"+pos[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	var out []byte
-	for i := range 50 {
-		msg := purchaseFor(t, 1000+i, fmt.Sprintf("%08d", 500+i))
-		out = append(append(out, fmt.Sprintf("%04d", len(msg))...), msg...)
-	}
-	if _, err := c.Write(out); err != nil {
-		t.Fatal(err)
-	}
+	gws, pos, admin := startClusterGateways(t, 3, []string{bankPort}, "2")
+	writePurchases(t, "127.0.0.1:"+pos[0], 1000, 500, 50)
 	waitFor(t, "50 purchases at the bank", func() bool { return bankTotals(t, bankHTTP).Purchases == 50 })
 	gws[0].cmd.Process.Signal(syscall.SIGKILL)
 	killed := time.Now()
 	waitFor(t, "all 50 reversed", func() bool { return bankTotals(t, bankHTTP).Reversals == 50 })
 	t.Logf("50 reversed %v after the kill", time.Since(killed))
+	if n := metric(t, admin[1], "socketqueue_cluster_takeovers_total") + metric(t, admin[2], "socketqueue_cluster_takeovers_total"); n != 50 {
+		t.Errorf("the survivors count %v takeovers, want 50", n)
+	}
+	if metric(t, admin[1], "socketqueue_cluster_connected") != 1 {
+		t.Error("a survivor is not connected to the cluster")
+	}
 	for key, revs := range ledgerPurchases(t, bankHTTP) {
 		if revs != 1 {
 			t.Errorf("%s reversed %d times, want once", key, revs)
@@ -148,19 +162,7 @@ func TestClusterPausedInstance(t *testing.T) {
 	start(t, "bank ledger at GET /bank", "--v", "--echoServerPort="+portA, "--bankPorts="+portB, "--bankHttpPort="+bankHTTP)
 	gws, pos, _ := startClusterGateways(t, 3, []string{portA, portB}, "2", "--queueTimeout=3")
 	setBankMode(t, bankHTTP, portA, "mute")
-	c, err := net.Dial("tcp", "127.0.0.1:"+pos[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	var out []byte
-	for i := range 20 {
-		msg := purchaseFor(t, 2000+i, fmt.Sprintf("%08d", 700+i))
-		out = append(append(out, fmt.Sprintf("%04d", len(msg))...), msg...)
-	}
-	if _, err := c.Write(out); err != nil {
-		t.Fatal(err)
-	}
+	writePurchases(t, "127.0.0.1:"+pos[0], 2000, 700, 20)
 	waitFor(t, "20 purchases at the bank", func() bool { return bankTotals(t, bankHTTP).Purchases == 20 })
 	gws[0].cmd.Process.Signal(syscall.SIGSTOP)
 	waitFor(t, "the survivors reversed all 20", func() bool { return bankTotals(t, bankHTTP).Reversals == 20 })
