@@ -152,6 +152,20 @@ func TestDeploySample(t *testing.T) {
 	}
 }
 
+// TestDeployCluster: the three-machine cluster samples are valid, each
+// routed to the other two.
+func TestDeployCluster(t *testing.T) {
+	for i := 1; i <= 3; i++ {
+		c, err := Parse([]string{"-c", "../deploy/cluster/gw" + strconv.Itoa(i) + ".json"}, noEnv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Cluster != "embedded" || c.ClusterInstance != "gw"+strconv.Itoa(i) || len(strings.Split(c.ClusterRoutes, ",")) != 2 || len(c.UpstreamAddrs()) != 2 {
+			t.Fatalf("gw%d: %+v", i, c)
+		}
+	}
+}
+
 // TestOriginalSpellings: the original's command line and config file
 // forms mean what they meant there.
 func TestOriginalSpellings(t *testing.T) {
