@@ -16,13 +16,18 @@ import (
 	"github.com/socketqueue/socketqueue-go/isocodec"
 )
 
-// dial connects to the target, over TLS when configured.
-func (r *run) dial() (net.Conn, error) {
+// dial connects connection conn to its target (Addr, or Addrs in turn),
+// over TLS when configured.
+func (r *run) dial(conn int) (net.Conn, error) {
+	addr := r.cfg.Addr
+	if n := len(r.cfg.Addrs); n > 0 {
+		addr = r.cfg.Addrs[conn%n]
+	}
 	d := &net.Dialer{Timeout: 5 * time.Second}
 	if r.cfg.TLS != nil {
-		return tls.DialWithDialer(d, "tcp", r.cfg.Addr, r.cfg.TLS)
+		return tls.DialWithDialer(d, "tcp", addr, r.cfg.TLS)
 	}
-	return d.Dial("tcp", r.cfg.Addr)
+	return d.Dial("tcp", addr)
 }
 
 // bare: a connection per request; the reply is read as one bare message.
@@ -43,7 +48,7 @@ func (r *run) bare(ctx context.Context, conn int) []time.Duration {
 			r.fail("cannot build: " + err.Error())
 			return lat
 		}
-		c, err := r.dial()
+		c, err := r.dial(conn)
 		if err != nil {
 			r.fail("connect: " + err.Error())
 			sleep(ctx, 10*time.Millisecond)
@@ -90,7 +95,7 @@ func (r *run) framed(ctx context.Context, conn int) []time.Duration {
 	if r.cfg.Pace > 0 && !sleep(ctx, r.cfg.Pace*time.Duration(conn)/time.Duration(r.cfg.Conns)) {
 		return lat
 	}
-	c, err := r.dial()
+	c, err := r.dial(conn)
 	if err != nil {
 		r.fail("connect: " + err.Error())
 		return lat

@@ -36,6 +36,9 @@ const (
 type Config struct {
 	Mode Mode
 	Addr string // host:port (for HTTP, of the gateway's HTTP port)
+	// Addrs, when set, spread the binary connections over several
+	// gateways in turn (instead of Addr).
+	Addrs []string
 	// Conns is the number of connections (HTTP: clients); InFlight the
 	// requests in flight per connection (pipelined only).
 	Conns    int

@@ -13,10 +13,13 @@ import (
 // machine.
 const tlsRounds = 2
 
-// side is one gateway of a comparison.
+// side is one gateway of a comparison, or several as one (more: the
+// others, whose CPU is added and over which the binary connections are
+// spread).
 type side struct {
 	name string
 	g    gw
+	more []gw
 	tls  *tls.Config // the clients' TLS, nil for plaintext
 }
 
@@ -37,7 +40,15 @@ func (b *bench) sideBySide(title string, sides []*side, runs []spec, mark func(r
 				if cfg.Mode == loadgen.HTTP {
 					cfg.Addr = "127.0.0.1:" + strconv.Itoa(sd.g.http)
 				}
-				r, err := b.run("gateway", sd.g.p, cfg)
+				procs := []*proc{sd.g.p}
+				if len(sd.more) > 0 {
+					cfg.Addrs = []string{cfg.Addr}
+					for _, g := range sd.more {
+						cfg.Addrs = append(cfg.Addrs, "127.0.0.1:"+strconv.Itoa(g.pos))
+						procs = append(procs, g.p)
+					}
+				}
+				r, err := b.runOn(procs, cfg)
 				if err != nil {
 					return err
 				}

@@ -35,7 +35,7 @@ var (
 	duration = flag.Duration("duration", 5*time.Second, "measured time per run")
 	warmup   = flag.Duration("warmup", time.Second, "unmeasured time before each run")
 	idle     = flag.Int("idle", 10000, "idle POS connections for the memory figure (0: skip)")
-	steps    = flag.String("steps", "ceilings,journal,bare,tls,links", "the parts to run, of ceilings,journal,bare,tls,links")
+	steps    = flag.String("steps", "ceilings,journal,bare,tls,links,cluster", "the parts to run, of ceilings,journal,bare,tls,links,cluster")
 )
 
 func main() {
@@ -149,6 +149,7 @@ type row struct {
 	PeakRSSMiB float64 `json:"gatewayPeakRssMiB,omitempty"`
 	TLS        bool    `json:"tls,omitempty"`
 	Links      int     `json:"links,omitempty"`
+	Instances  int     `json:"instances,omitempty"`
 }
 
 // spec is one row: a label and the load that makes it.
@@ -191,8 +192,8 @@ type bench struct {
 
 // gw is one gateway under test and its ports.
 type gw struct {
-	p         *proc
-	pos, http int
+	p                *proc
+	pos, http, admin int
 }
 
 func suite() error {
@@ -209,7 +210,7 @@ func suite() error {
 	if err != nil {
 		return err
 	}
-	all := map[string]func() error{"ceilings": b.ceilings, "journal": b.journalRows, "bare": b.bareRows, "tls": b.tlsRows, "links": b.linkRows}
+	all := map[string]func() error{"ceilings": b.ceilings, "journal": b.journalRows, "bare": b.bareRows, "tls": b.tlsRows, "links": b.linkRows, "cluster": b.clusterRows}
 	for _, name := range strings.Split(*steps, ",") {
 		step, ok := all[name]
 		if !ok {
@@ -254,20 +255,36 @@ func (b *bench) startBanks() (stop func(), err error) {
 // run measures one row against target; with a gateway, its CPU and peak
 // memory too.
 func (b *bench) run(target string, g *proc, cfg loadgen.Config) (row, error) {
-	cfg.Dialect, cfg.Framing, cfg.Duration, cfg.Warmup = b.d, b.framing, *duration, *warmup
-	var before float64
+	var procs []*proc
 	if g != nil {
-		before = g.cpu()
+		procs = []*proc{g}
+	}
+	r, err := b.runOn(procs, cfg)
+	r.Target = target
+	return r, err
+}
+
+// runOn measures one row with the CPU of procs (the gateways) added up
+// and the largest peak memory of them.
+func (b *bench) runOn(procs []*proc, cfg loadgen.Config) (row, error) {
+	cfg.Dialect, cfg.Framing, cfg.Duration, cfg.Warmup = b.d, b.framing, *duration, *warmup
+	before := 0.0
+	for _, p := range procs {
+		before += p.cpu()
 	}
 	res, err := loadgen.Run(context.Background(), cfg)
 	if err != nil {
 		return row{}, err
 	}
-	r := row{Result: res, Target: target}
-	if g != nil {
-		r.GatewayCPU = g.cpu() - before
-		r.PeakRSSMiB = g.memory("VmHWM")
+	r := row{Result: res, Target: "gateway"}
+	if len(procs) == 0 {
+		return r, nil
 	}
+	for _, p := range procs {
+		r.GatewayCPU += p.cpu()
+		r.PeakRSSMiB = max(r.PeakRSSMiB, p.memory("VmHWM"))
+	}
+	r.GatewayCPU -= before
 	return r, nil
 }
 
@@ -340,7 +357,7 @@ func (b *bench) gateway(framing, journal string, extra ...string) (gw, error) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return gw{p, pos, http}, nil
+	return gw{p, pos, http, admin}, nil
 }
 
 // journalRows runs the framed and HTTP rows against the three journal
