@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"strconv"
 	"strings"
 	"syscall"
@@ -15,6 +16,14 @@ import (
 // to one another, gateway i upstream to bankPorts[i] (or the only one);
 // it returns them and their POS and admin ports once all are ready.
 func startClusterGateways(t *testing.T, n int, bankPorts []string, lease string, extra ...string) (gws []*proc, pos, admin []string) {
+	t.Helper()
+	gws, pos, admin, _ = clusterGateways(t, n, bankPorts, lease, extra...)
+	return gws, pos, admin
+}
+
+// clusterGateways is startClusterGateways that also returns each
+// gateway's arguments, to start it again.
+func clusterGateways(t *testing.T, n int, bankPorts []string, lease string, extra ...string) (gws []*proc, pos, admin []string, argv [][]string) {
 	t.Helper()
 	routes := make([]string, n)
 	for i := range routes {
@@ -35,16 +44,24 @@ func startClusterGateways(t *testing.T, n int, bankPorts []string, lease string,
 			"--clusterRoutePort=" + rport, "--clusterRoutes=" + strings.Join(others, ","), "--clusterLease=" + lease,
 			"--upstreamHost=127.0.0.1", "--upstreamPort=" + bankPort, "--listenPort=" + p, "--listenFraming=header", "--adminPort=" + a}, extra...)
 		gws = append(gws, start(t, "cluster node started", args...))
-		pos, admin = append(pos, p), append(admin, a)
+		pos, admin, argv = append(pos, p), append(admin, a), append(argv, args)
 	}
 	for i, g := range gws {
 		waitLine(t, g, "gateway listening")
-		waitFor(t, "gateway ready", func() bool {
-			code, _ := request(t, "GET", "http://127.0.0.1:"+admin[i]+"/readyz", "", "")
-			return code == 200
-		})
+		waitFor(t, "gateway ready", func() bool { return isReady(admin[i]) })
 	}
-	return gws, pos, admin
+	return gws, pos, admin, argv
+}
+
+// isReady reports whether the gateway's admin port says /readyz 200 (a
+// refused connection is not yet).
+func isReady(adminPort string) bool {
+	resp, err := http.Get("http://127.0.0.1:" + adminPort + "/readyz")
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
 }
 
 // writePurchases writes n framed purchases on one connection, STANs
@@ -68,29 +85,62 @@ func writePurchases(t *testing.T, addr string, stan, tid, n int) {
 }
 
 // TestClusterTakeOver: three gateways as one cluster (embedded NATS
-// nodes), one emulator answering slowly. One gateway is killed (-9) with
-// 50 purchases at the bank: a survivor reverses every one of them once
-// its lease has lapsed, none twice (the ledger).
+// nodes), one emulator answering slowly. Five times, one gateway (each in
+// turn) is killed (-9) with 50 purchases at the bank: the survivors
+// reverse every one of them once its lease has lapsed, none twice (the
+// ledger); the killed one is started again, rejoins, and the next round
+// goes.
 func TestClusterTakeOver(t *testing.T) {
 	bankPort, bankHTTP := strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t))
 	start(t, "bank ledger at GET /bank", "--v", "--echoServerPort="+bankPort, "--bankHttpPort="+bankHTTP, "--bankDelay=3")
-	gws, pos, admin := startClusterGateways(t, 3, []string{bankPort}, "2")
-	writePurchases(t, "127.0.0.1:"+pos[0], 1000, 500, 50)
-	waitFor(t, "50 purchases at the bank", func() bool { return bankTotals(t, bankHTTP).Purchases == 50 })
-	gws[0].cmd.Process.Signal(syscall.SIGKILL)
-	killed := time.Now()
-	waitFor(t, "all 50 reversed", func() bool { return bankTotals(t, bankHTTP).Reversals == 50 })
-	t.Logf("50 reversed %v after the kill", time.Since(killed))
-	if n := metric(t, admin[1], "socketqueue_cluster_takeovers_total") + metric(t, admin[2], "socketqueue_cluster_takeovers_total"); n != 50 {
-		t.Errorf("the survivors count %v takeovers, want 50", n)
-	}
-	if metric(t, admin[1], "socketqueue_cluster_connected") != 1 {
-		t.Error("a survivor is not connected to the cluster")
+	gws, pos, admin, argv := clusterGateways(t, 3, []string{bankPort}, "2")
+	for round := range 5 {
+		victim := round % 3
+		var before float64
+		for i := range gws {
+			if i != victim {
+				before += max(0, metric(t, admin[i], "socketqueue_cluster_takeovers_total"))
+			}
+		}
+		tot := bankTotals(t, bankHTTP)
+		writePurchases(t, "127.0.0.1:"+pos[victim], 1000+100*round, 500+100*round, 50)
+		waitFor(t, "50 purchases at the bank", func() bool { return bankTotals(t, bankHTTP).Purchases == tot.Purchases+50 })
+		gws[victim].cmd.Process.Signal(syscall.SIGKILL)
+		<-gws[victim].done
+		gws[victim].done <- nil // for the cleanup
+		killed := time.Now()
+		waitFor(t, "all 50 reversed", func() bool { return bankTotals(t, bankHTTP).Reversals == tot.Reversals+50 })
+		t.Logf("round %d: gw%d killed, 50 reversed %v after", round+1, victim+1, time.Since(killed))
+		var after float64
+		for i := range gws {
+			if i != victim {
+				after += max(0, metric(t, admin[i], "socketqueue_cluster_takeovers_total"))
+			}
+		}
+		if after-before != 50 {
+			t.Errorf("round %d: the survivors count %v takeovers, want 50", round+1, after-before)
+		}
+		// The survivors' reversals are answered (settled) before the
+		// next round: one killed mid-reversal would leave it to be
+		// repeated, as it must be.
+		waitFor(t, "the survivors' reversals settled", func() bool {
+			for i := range gws {
+				if i != victim && metric(t, admin[i], "socketqueue_reversals_pending") != 0 {
+					return false
+				}
+			}
+			return true
+		})
+		gws[victim] = start(t, "cluster node started", argv[victim]...)
+		waitFor(t, "the killed gateway back", func() bool { return isReady(admin[victim]) })
 	}
 	for key, revs := range ledgerPurchases(t, bankHTTP) {
 		if revs != 1 {
 			t.Errorf("%s reversed %d times, want once", key, revs)
 		}
+	}
+	if tot := bankTotals(t, bankHTTP); tot.RepeatedReversals != 0 || tot.Reversals != 250 {
+		t.Errorf("%d reversals, %d repeated; want 250, 0", tot.Reversals, tot.RepeatedReversals)
 	}
 }
 
