@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"sync"
@@ -42,7 +43,8 @@ type Recorder struct {
 	figures Figures
 	notify  func([]journal.Begun, error)
 	onState func(error)
-	jobs    chan func()
+	jobs    chan func() // holds, which may wait for a terminal
+	writes  chan func() // settles and updates, which never wait behind a hold
 	next    atomic.Uint64
 
 	mu     sync.Mutex
@@ -50,6 +52,7 @@ type Recorder struct {
 	err    error           // the cluster cannot be written
 	beat   time.Time       // the last lease renewal
 	lapsed bool            // the lease lapsed: what was held may be another's
+	epoch  int             // lease lapses so far: a ref of an older epoch is not trusted
 }
 
 // Figures are the recorder's running totals (atomics).
@@ -79,10 +82,11 @@ func (r *Recorder) LeaseAge() time.Duration {
 // ref is a record this instance holds; rev moves with each write. Its
 // writes are made in order under mu.
 type ref struct {
-	mu  sync.Mutex
-	tid string
-	rev uint64
-	msg []byte
+	mu    sync.Mutex
+	tid   string
+	rev   uint64
+	msg   []byte
+	epoch int // the recorder's epoch when it was held or last confirmed
 }
 
 var (
@@ -95,7 +99,7 @@ func NewRecorder(cfg RecorderConfig) *Recorder {
 	if cfg.Workers <= 0 {
 		cfg.Workers = 64
 	}
-	r := &Recorder{cfg: cfg, jobs: make(chan func(), 4096), held: map[uint64]*ref{},
+	r := &Recorder{cfg: cfg, jobs: make(chan func(), 4096), writes: make(chan func(), 4096), held: map[uint64]*ref{},
 		notify: func([]journal.Begun, error) {}, onState: func(error) {}}
 	r.next.Store(uint64(time.Now().UnixNano()))
 	r.beat = time.Now()
@@ -106,11 +110,24 @@ func NewRecorder(cfg RecorderConfig) *Recorder {
 			}
 		}()
 	}
+	// A hold may wait for its terminal's settle: settles have writers of
+	// their own, or every holder could be waiting on a settle queued
+	// behind it.
+	for range max(8, cfg.Workers/4) {
+		go func() {
+			for job := range r.writes {
+				job()
+			}
+		}()
+	}
 	return r
 }
 
 // Close stops the goroutines once the writes queued are done.
-func (r *Recorder) Close() { close(r.jobs) }
+func (r *Recorder) Close() {
+	close(r.jobs)
+	close(r.writes)
+}
 
 // Notify sets what is told which Begins are held (err nil) or failed.
 func (r *Recorder) Notify(fn func(batch []journal.Begun, err error)) { r.notify = fn }
@@ -133,6 +150,11 @@ func (r *Recorder) Begin(msg []byte, tag any) (uint64, error) {
 	}
 }
 
+// writeFor bounds the retries of a settle or a reversal's update: long
+// enough to outlast the election of a new leader after a node is lost (a
+// settle given up leaves its terminal held until the lease ends).
+const writeFor = 2 * time.Minute
+
 // ErrBusy: more purchases wait for the cluster than it has room for.
 var ErrBusy = errors.New("cluster: too many purchases waiting for their records")
 
@@ -140,7 +162,7 @@ var ErrBusy = errors.New("cluster: too many purchases waiting for their records"
 // queue is full: the callers (a link's loop) must not wait.
 func (r *Recorder) later(job func()) {
 	select {
-	case r.jobs <- job:
+	case r.writes <- job:
 	default:
 		go job()
 	}
@@ -153,12 +175,13 @@ func (r *Recorder) hold(id uint64, ref *ref, tag any) {
 	rec := Record{Instance: r.cfg.Store.cfg.Instance, Msg: ref.msg}
 	waited := false
 	for {
-		rev, _, err := r.cfg.Store.Hold(ctx, ref.tid, rec)
+		rev, held, err := r.cfg.Store.Hold(ctx, ref.tid, rec)
 		if err == nil {
 			r.figures.Holds.Add(1)
 			r.figures.HoldNanos.Add(int64(time.Since(begun)))
 			ref.rev = rev
 			r.mu.Lock()
+			ref.epoch = r.epoch
 			r.held[id] = ref
 			r.mu.Unlock()
 			r.state(nil)
@@ -174,13 +197,22 @@ func (r *Recorder) hold(id uint64, ref *ref, tag any) {
 				continue
 			}
 			// Held elsewhere past the wait: not a failure of the cluster.
+			r.cfg.Log.Warn().Str("tid", ref.tid).Str("holder", heldBy(held)).Msg("cluster: terminal still held at the end of the wait")
 			r.notify([]journal.Begun{{ID: id, Tag: tag}}, err)
 			return
 		}
+		r.cfg.Log.Warn().Err(err).Str("tid", ref.tid).Msg("cluster: purchase not recorded")
 		r.state(err)
 		r.notify([]journal.Begun{{ID: id, Tag: tag}}, err)
 		return
 	}
+}
+
+func heldBy(h *Held) string {
+	if h == nil {
+		return ""
+	}
+	return h.Instance
 }
 
 // state records whether the cluster can be written and tells of a change.
@@ -235,7 +267,7 @@ func (r *Recorder) Settle(id uint64) {
 	r.later(func() {
 		ref.mu.Lock()
 		defer ref.mu.Unlock()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), writeFor)
 		defer cancel()
 		if err := r.cfg.Store.Release(ctx, ref.tid, ref.rev); err != nil {
 			r.cfg.Log.Warn().Err(err).Str("tid", ref.tid).Msg("cluster: settle not written")
@@ -263,7 +295,7 @@ func (r *Recorder) update(rv *reversal.Reversal, reversing bool) {
 	r.later(func() {
 		ref.mu.Lock()
 		defer ref.mu.Unlock()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), writeFor)
 		defer cancel()
 		rev, err := r.cfg.Store.Update(ctx, ref.tid, ref.rev, rec)
 		if err != nil {
@@ -300,54 +332,71 @@ func (r *Recorder) Pending() ([]*reversal.Reversal, error) {
 func (r *Recorder) adopt(h Held) uint64 {
 	id := r.next.Add(1)
 	r.mu.Lock()
-	r.held[id] = &ref{tid: h.TID, rev: h.Rev, msg: h.Msg}
+	r.held[id] = &ref{tid: h.TID, rev: h.Rev, msg: h.Msg, epoch: r.epoch}
 	r.mu.Unlock()
 	return id
 }
 
 // Owns reports whether id is still this instance's: held, and its lease
 // not so old that the others may have taken it over (two thirds of the
-// lease: they act at its end). Once lapsed, everything held is dropped;
-// the next renewal takes back what nobody took.
+// lease: they act at its end). What was held before a lapse is not owned
+// until a renewal finds it still in this instance's name.
 func (r *Recorder) Owns(id uint64) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.checkLapse()
-	_, ok := r.held[id]
-	return ok
+	ref := r.held[id]
+	return !r.lapsed && ref != nil && ref.epoch == r.epoch
 }
 
-// checkLapse drops what is held once the lease is too old. Callers hold
-// mu.
+// checkLapse notes that the lease is too old. Callers hold mu.
 func (r *Recorder) checkLapse() {
 	if r.lapsed || time.Since(r.beat) < r.cfg.Store.cfg.Lease*2/3 {
 		return
 	}
 	r.lapsed = true
+	r.epoch++
 	r.figures.Lapses.Add(1)
-	r.cfg.Log.Error().Int("records", len(r.held)).Msg("cluster: this instance's lease lapsed; what it held is left to the others")
-	clear(r.held)
+	r.cfg.Log.Error().Int("records", len(r.held)).Msg("cluster: this instance's lease lapsed; what it held may be taken over by the others")
 }
 
-// renewed records a lease renewal; after a lapse it takes back the
-// records still in this instance's name (nobody took them over), to be
-// reversed.
+// renewed records a lease renewal. After a lapse it reads what is still
+// in this instance's name: a record it holds is its own again (the
+// others did not take it), and one it does not know (left by an earlier
+// run) is taken back, to be reversed.
 func (r *Recorder) renewed(ctx context.Context) {
 	r.mu.Lock()
 	r.checkLapse()
 	was := r.lapsed
-	r.beat, r.lapsed = time.Now(), false
 	r.mu.Unlock()
 	if !was {
+		r.mu.Lock()
+		r.beat = time.Now()
+		r.mu.Unlock()
 		return
 	}
 	mine, err := r.cfg.Store.Mine(ctx)
 	if err != nil {
 		r.cfg.Log.Warn().Err(err).Msg("cluster: cannot read what this instance still holds")
-		return
+		return // still lapsed; the next renewal tries again
 	}
+	r.mu.Lock()
+	byTID := map[string]*ref{} // a terminal has one record at a time
+	for _, ref := range r.held {
+		byTID[ref.tid] = ref
+	}
+	var unknown []Held
 	for _, h := range mine {
-		r.cfg.Log.Warn().Str("tid", h.TID).Msg("cluster: a purchase of this instance nobody took over; reversing it")
+		if ref := byTID[h.TID]; ref != nil && bytes.Equal(ref.msg, h.Msg) {
+			ref.epoch = r.epoch
+		} else {
+			unknown = append(unknown, h)
+		}
+	}
+	r.beat, r.lapsed = time.Now(), false
+	r.mu.Unlock()
+	for _, h := range unknown {
+		r.cfg.Log.Warn().Str("tid", h.TID).Msg("cluster: a purchase in this instance's name it no longer knew; reversing it")
 		r.cfg.Taken(r.adopt(h), h.Msg)
 	}
 }

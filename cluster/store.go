@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -141,8 +142,14 @@ func KeyOf(tid []byte) string {
 
 func termSubject(tid string) string { return "$KV." + terminalsBucket + "." + tid }
 
+// opTimeout bounds each write's wait for its acknowledgement: an ack
+// lost while the cluster elects a leader must not hold a purchase for
+// its whole wait; the write is tried again (and found, if it was made).
+const opTimeout = 2 * time.Second
+
 // Hold writes tid's record, which is its lock: only where none is. It
 // returns the record's revision, or ErrHeld with the holder's record.
+// It keeps trying through lost acknowledgements until ctx ends.
 func (s *Store) Hold(ctx context.Context, tid string, rec Record) (uint64, *Held, error) {
 	data, err := json.Marshal(rec)
 	if err != nil {
@@ -151,26 +158,42 @@ func (s *Store) Hold(ctx context.Context, tid string, rec Record) (uint64, *Held
 	s.mu.Lock()
 	expect := s.known[tid]
 	s.mu.Unlock()
-	for range 3 {
-		ack, err := s.js.PublishMsg(ctx, &nats.Msg{Subject: termSubject(tid), Data: data},
+	conflicts := 0
+	for {
+		op, cancel := context.WithTimeout(ctx, opTimeout)
+		ack, err := s.js.PublishMsg(op, &nats.Msg{Subject: termSubject(tid), Data: data},
 			jetstream.WithExpectLastSequencePerSubject(expect))
+		cancel()
 		if err == nil {
 			return ack.Sequence, nil, nil
 		}
-		if !isWrongLastSeq(err) {
+		if ctx.Err() != nil {
 			return 0, nil, fmt.Errorf("cluster: hold %s: %w", tid, err)
 		}
-		// Our view is stale: read what is there.
-		free, rev, held, err := s.last(ctx, tid)
-		if err != nil {
-			return 0, nil, err
+		if isWrongLastSeq(err) {
+			if conflicts++; conflicts > 3 {
+				return 0, nil, fmt.Errorf("cluster: hold %s: %w", tid, ErrHeld)
+			}
 		}
-		if !free {
+		// Our view is stale, or the acknowledgement was lost: read what
+		// is there (our own record, if the write was made after all).
+		op, cancel = context.WithTimeout(ctx, opTimeout)
+		free, rev, held, rerr := s.last(op, tid)
+		cancel()
+		switch {
+		case rerr != nil:
+			if ctx.Err() != nil {
+				return 0, nil, rerr
+			}
+			continue // the cluster is electing; try again
+		case free:
+			expect = rev
+		case held.Instance == rec.Instance && bytes.Equal(held.Msg, rec.Msg) && !held.Reversing:
+			return held.Rev, nil, nil
+		default:
 			return 0, held, ErrHeld
 		}
-		expect = rev
 	}
-	return 0, nil, fmt.Errorf("cluster: hold %s: %w", tid, ErrHeld)
 }
 
 // last reads tid's latest entry: free (none, or a delete marker) at rev,
@@ -196,16 +219,37 @@ func (s *Store) last(ctx context.Context, tid string) (free bool, rev uint64, he
 }
 
 // Release deletes tid's record at rev (settled); ErrFenced when it has
-// changed since.
+// changed since. It keeps trying through lost acknowledgements until ctx
+// ends.
 func (s *Store) Release(ctx context.Context, tid string, rev uint64) error {
-	m := nats.NewMsg(termSubject(tid))
-	m.Header.Set("KV-Operation", "DEL")
-	ack, err := s.js.PublishMsg(ctx, m, jetstream.WithExpectLastSequencePerSubject(rev))
-	if isWrongLastSeq(err) {
+	var ack *jetstream.PubAck
+	for {
+		m := nats.NewMsg(termSubject(tid))
+		m.Header.Set("KV-Operation", "DEL")
+		op, cancel := context.WithTimeout(ctx, opTimeout)
+		var err error
+		ack, err = s.js.PublishMsg(op, m, jetstream.WithExpectLastSequencePerSubject(rev))
+		cancel()
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("cluster: release %s: %w", tid, err)
+		}
+		if !isWrongLastSeq(err) {
+			continue // the acknowledgement was lost, or the cluster is electing
+		}
+		// Changed since rev: by our own earlier try, or by another.
+		op, cancel = context.WithTimeout(ctx, opTimeout)
+		free, last, _, rerr := s.last(op, tid)
+		cancel()
+		if rerr == nil && free && last > rev {
+			s.mu.Lock()
+			s.known[tid] = last
+			s.mu.Unlock()
+			return nil // our delete was made; only its ack was lost
+		}
 		return ErrFenced
-	}
-	if err != nil {
-		return fmt.Errorf("cluster: release %s: %w", tid, err)
 	}
 	s.mu.Lock()
 	s.known[tid] = ack.Sequence
@@ -230,30 +274,38 @@ func (s *Store) Update(ctx context.Context, tid string, rev uint64, rec Record) 
 	return n, nil
 }
 
-// WaitFree blocks until tid's record is gone (or ctx ends).
+// WaitFree blocks until tid's record is gone (or ctx ends). A watch
+// brings the delete at once; the record is also read again every
+// quarter second, because a watch made while the cluster elects a leader
+// may never deliver.
 func (s *Store) WaitFree(ctx context.Context, tid string) error {
-	w, err := s.terms.Watch(ctx, tid)
-	if err != nil {
-		return fmt.Errorf("cluster: watch %s: %w", tid, err)
+	var updates <-chan jetstream.KeyValueEntry
+	if w, err := s.terms.Watch(ctx, tid); err == nil {
+		defer w.Stop()
+		updates = w.Updates()
 	}
-	defer w.Stop()
-	initial := true
+	poll := time.NewTicker(250 * time.Millisecond)
+	defer poll.Stop()
 	for {
 		select {
-		case e, ok := <-w.Updates():
+		case e, ok := <-updates:
 			if !ok {
-				return fmt.Errorf("cluster: watch %s ended", tid)
-			}
-			if e == nil { // the initial values are done: nothing was there
-				if initial {
-					return nil
-				}
+				updates = nil
 				continue
 			}
-			initial = false
-			if e.Operation() != jetstream.KeyValuePut {
+			if e != nil && e.Operation() != jetstream.KeyValuePut {
 				s.mu.Lock()
 				s.known[tid] = e.Revision()
+				s.mu.Unlock()
+				return nil
+			}
+		case <-poll.C:
+			op, cancel := context.WithTimeout(ctx, opTimeout)
+			free, rev, _, err := s.last(op, tid)
+			cancel()
+			if err == nil && free {
+				s.mu.Lock()
+				s.known[tid] = rev
 				s.mu.Unlock()
 				return nil
 			}

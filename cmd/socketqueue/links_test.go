@@ -44,6 +44,27 @@ func ledgerPurchases(t *testing.T, bankHTTP string) map[string]int {
 	return out
 }
 
+// judgeReversals checks the emulator's ledger against what the clients
+// saw (got, by TID/STAN: approved or not): a purchase approved to its
+// client is not reversed, one that was not is reversed exactly once. It
+// returns the purchases at the bank and how many were reversed.
+func judgeReversals(t *testing.T, bankHTTP string, got map[string]bool) (map[string]int, int) {
+	t.Helper()
+	atBank := ledgerPurchases(t, bankHTTP)
+	reversed := 0
+	for key, revs := range atBank {
+		switch {
+		case got[key] && revs != 0:
+			t.Errorf("%s: approved to its client, reversed %d times", key, revs)
+		case !got[key] && revs != 1:
+			t.Errorf("%s: not approved to its client, reversed %d times, want once", key, revs)
+		case !got[key]:
+			reversed++
+		}
+	}
+	return atBank, reversed
+}
+
 // fundCard gives the test card enough for thousands of purchases: an
 // amount ending in 888 sets the emulator's balance to the digits before
 // it.
@@ -129,18 +150,7 @@ func TestLinksRoundRobin(t *testing.T) {
 		t.Errorf("%v requests refused for want of a link while one was up", v)
 	}
 	waitFor(t, "every reversal done", func() bool { return metric(t, adminPort, "socketqueue_reversals_pending") == 0 })
-	atBank := ledgerPurchases(t, bankHTTP)
-	var reversed int
-	for key, revs := range atBank {
-		switch {
-		case got[key] && revs != 0:
-			t.Errorf("%s: approved to its client, reversed %d times", key, revs)
-		case !got[key] && revs != 1:
-			t.Errorf("%s: not approved to its client, reversed %d times, want once", key, revs)
-		case !got[key]:
-			reversed++
-		}
-	}
+	atBank, reversed := judgeReversals(t, bankHTTP, got)
 	t.Logf("%d purchases, %d approved to their clients, %d at the bank, %d reversed; link B sent %v before the cut", n, approvedN, len(atBank), reversed, afterCut)
 
 	setBankMode(t, bankHTTP, portB, "serve")
