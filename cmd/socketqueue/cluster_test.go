@@ -276,7 +276,7 @@ func TestClusterNodeLost(t *testing.T) {
 	}
 	t.Logf("%d purchases, %d approved to their clients, %d at the bank, %d reversed", n, approvedN, len(atBank)-1, reversed)
 	// Purchases waiting while the cluster elects new leaders may time
-	// out (17-33% in runs here); most go through.
+	// out (from none to a third in runs here); most go through.
 	if approvedN < n/2 {
 		t.Errorf("only %d of %d approved: traffic did not go on through the loss", approvedN, n)
 	}
