@@ -18,9 +18,11 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/rs/zerolog"
 )
 
 // NodeConfig is one embedded NATS node: a JetStream server that forms a
@@ -39,6 +41,9 @@ type NodeConfig struct {
 	Dir string
 	// ClusterName names the cluster (socketqueue by default).
 	ClusterName string
+	// Log receives the node's notices, warnings and errors (elections,
+	// lost routes, slow peers), each marked component=nats.
+	Log zerolog.Logger
 }
 
 // Node is a running embedded NATS node.
@@ -72,7 +77,6 @@ func StartNode(cfg NodeConfig) (*Node, error) {
 		// acknowledged writes when a node's machine crashes.
 		SyncAlways: true,
 		NoSigs:     true,
-		NoLog:      true,
 	}
 	if cfg.MonitorPort == 0 {
 		opts.HTTPPort = 0
@@ -88,11 +92,14 @@ func StartNode(cfg NodeConfig) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster: node %s: %w", cfg.Name, err)
 	}
+	up := new(atomic.Bool)
+	srv.SetLoggerV2(natsLog{cfg.Log.With().Str("component", "nats").Logger(), up}, false, false, false)
 	srv.Start()
 	if !srv.ReadyForConnections(20 * time.Second) {
 		srv.Shutdown()
 		return nil, fmt.Errorf("cluster: node %s did not start", cfg.Name)
 	}
+	up.Store(true)
 	return &Node{srv: srv}, nil
 }
 

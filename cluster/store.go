@@ -103,24 +103,47 @@ func Open(ctx context.Context, cfg StoreConfig) (*Store, error) {
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
 	s := &Store{cfg: cfg, nc: nc, js: js, known: map[string]uint64{}}
-	if s.terms, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: terminalsBucket, History: 1, Replicas: cfg.Replicas, Storage: jetstream.FileStorage,
-	}); err != nil {
+	if s.terms, err = bucket(ctx, js, terminalsBucket, cfg.Replicas, 0); err != nil {
 		nc.Close()
-		return nil, fmt.Errorf("cluster: bucket %s: %w", terminalsBucket, err)
+		return nil, err
 	}
 	if s.stream, err = js.Stream(ctx, "KV_"+terminalsBucket); err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("cluster: bucket %s: %w", terminalsBucket, err)
 	}
-	if s.leases, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: leasesBucket, History: 1, Replicas: cfg.Replicas, Storage: jetstream.FileStorage,
-		LimitMarkerTTL: time.Minute,
-	}); err != nil {
+	if s.leases, err = bucket(ctx, js, leasesBucket, cfg.Replicas, time.Minute); err != nil {
 		nc.Close()
-		return nil, fmt.Errorf("cluster: bucket %s: %w", leasesBucket, err)
+		return nil, err
 	}
 	return s, nil
+}
+
+// bucket creates (or brings to this configuration) a key-value bucket's
+// stream and binds to it. It is a key-value bucket's stream as the client
+// library makes one, but with direct gets off: a direct get goes to any
+// replica's queue subscriber, and one paused (SIGSTOP, a stalled VM)
+// keeps its subscription until its routes time out, minutes later, so
+// reads sent its way are lost while the others have long elected a new
+// leader. Reads go to the stream's leader instead, which is also the
+// latest state. markerTTL, when set, allows per-message TTLs (leases).
+func bucket(ctx context.Context, js jetstream.JetStream, name string, replicas int, markerTTL time.Duration) (jetstream.KeyValue, error) {
+	_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name: "KV_" + name, Subjects: []string{"$KV." + name + ".>"},
+		MaxMsgsPerSubject: 1, MaxBytes: -1, MaxMsgSize: -1, MaxMsgs: -1, MaxConsumers: -1,
+		Storage: jetstream.FileStorage, Replicas: replicas, Discard: jetstream.DiscardNew,
+		AllowRollup: true, DenyDelete: true, Duplicates: 2 * time.Minute,
+		AllowDirect:            false,
+		AllowMsgTTL:            markerTTL > 0,
+		SubjectDeleteMarkerTTL: markerTTL,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cluster: bucket %s: %w", name, err)
+	}
+	kv, err := js.KeyValue(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: bucket %s: %w", name, err)
+	}
+	return kv, nil
 }
 
 // Close disconnects.
@@ -196,10 +219,10 @@ func (s *Store) Hold(ctx context.Context, tid string, rec Record) (uint64, *Held
 	}
 }
 
-// last reads tid's latest entry: free (none, or a delete marker) at rev,
-// or held. The read may be a replica's, behind the leader: what it says
-// free is only the revision a write then expects (and the write fails
-// if it is stale); what it says held is waited on.
+// last reads tid's latest entry, from the stream's leader: free (none,
+// or a delete marker) at rev, or held. What it says free is only the
+// revision a write then expects (a write fails if another came between);
+// what it says held is waited on.
 func (s *Store) last(ctx context.Context, tid string) (free bool, rev uint64, held *Held, err error) {
 	m, err := s.stream.GetLastMsgForSubject(ctx, termSubject(tid))
 	if errors.Is(err, jetstream.ErrMsgNotFound) {

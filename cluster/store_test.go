@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/socketqueue/socketqueue-go/internal/testwait"
 )
 
@@ -279,5 +282,36 @@ func TestHoldExclusive(t *testing.T) {
 	wg.Wait()
 	if overlaps != 0 || cycles != 60 {
 		t.Fatalf("%d of %d holds overlapped", overlaps, cycles)
+	}
+}
+
+// TestBucketsReadFromLeader: both buckets' streams have direct gets off,
+// also where a bucket was first made by the client library (direct gets
+// on): a paused replica's queue subscription must not swallow reads.
+func TestBucketsReadFromLeader(t *testing.T) {
+	node, err := StartNode(NodeConfig{Name: "n1", Port: freePort(t), Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(node.Shutdown)
+	nodes := []*Node{node}
+	nc, err := nats.Connect(nodes[0].ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	if _, err := js.CreateOrUpdateKeyValue(ctxT(t), jetstream.KeyValueConfig{Bucket: terminalsBucket}); err != nil {
+		t.Fatal(err)
+	}
+	open(t, nodes, "gw1", time.Second)
+	for _, name := range []string{terminalsBucket, leasesBucket} {
+		st, err := js.Stream(ctxT(t), "KV_"+name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg := st.CachedInfo().Config; cfg.AllowDirect || cfg.MaxMsgsPerSubject != 1 || !cfg.DenyDelete || !cfg.AllowRollup {
+			t.Errorf("%s: direct %v, history %d, deny delete %v, rollup %v", name, cfg.AllowDirect, cfg.MaxMsgsPerSubject, cfg.DenyDelete, cfg.AllowRollup)
+		}
 	}
 }

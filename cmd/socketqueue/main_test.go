@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -46,6 +47,19 @@ type proc struct {
 	lines  chan string // stderr, line by line
 	done   chan error
 	ready  string // the line start waited for
+
+	mu   sync.Mutex
+	tail []string // stderr's last lines, shown when the test fails
+}
+
+// keep remembers line among the last 300.
+func (p *proc) keep(line string) {
+	p.mu.Lock()
+	if len(p.tail) == 300 {
+		p.tail = append(p.tail[:0], p.tail[100:]...)
+	}
+	p.tail = append(p.tail, line)
+	p.mu.Unlock()
 }
 
 // start runs the binary and waits until stderr shows a line containing
@@ -64,6 +78,7 @@ func start(t *testing.T, ready string, args ...string) *proc {
 	go func() {
 		s := bufio.NewScanner(stderr)
 		for s.Scan() {
+			p.keep(s.Text())
 			select {
 			case p.lines <- s.Text():
 			default:
@@ -75,6 +90,11 @@ func start(t *testing.T, ready string, args ...string) *proc {
 	t.Cleanup(func() {
 		p.cmd.Process.Kill()
 		<-p.done
+		if t.Failed() {
+			p.mu.Lock()
+			t.Logf("socketqueue %s: last lines of its log:\n%s", strings.Join(args, " "), strings.Join(p.tail, "\n"))
+			p.mu.Unlock()
+		}
 	})
 	deadline := time.After(20 * time.Second)
 	for {

@@ -508,7 +508,7 @@ func (p *process) startCluster() (*cluster.Recorder, func(context.Context) error
 		var err error
 		node, err = cluster.StartNode(cluster.NodeConfig{Name: cfg.ClusterInstance, Host: cfg.ClusterHost, Port: cfg.ClusterPort,
 			ClusterPort: cfg.ClusterRoutePort, MonitorPort: cfg.ClusterMonitorPort, Routes: routes,
-			Dir: filepath.Join(cfg.DataDir, "nats")})
+			Dir: filepath.Join(cfg.DataDir, "nats"), Log: p.log})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -518,6 +518,7 @@ func (p *process) startCluster() (*cluster.Recorder, func(context.Context) error
 	}
 	var store *cluster.Store
 	deadline := time.Now().Add(60 * time.Second)
+	var said time.Time
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		s, err := cluster.Open(ctx, cluster.StoreConfig{URLs: urls, Instance: cfg.ClusterInstance, Replicas: cfg.ClusterReplicas, Lease: cfg.ClusterLease})
@@ -532,7 +533,11 @@ func (p *process) startCluster() (*cluster.Recorder, func(context.Context) error
 			}
 			return nil, nil, fmt.Errorf("cluster: not formed within 60 s: %w", err)
 		}
-		p.log.Info().Err(err).Msg("cluster: waiting for the other nodes")
+		if time.Since(said) >= 5*time.Second {
+			p.log.Info().Err(err).Msg("cluster: waiting for the other nodes")
+			said = time.Now()
+		}
+		time.Sleep(100 * time.Millisecond) // some refusals are immediate
 	}
 	d := p.dialect
 	rec := cluster.NewRecorder(cluster.RecorderConfig{Store: store, Wait: cfg.QueueTimeout, Log: p.log,
