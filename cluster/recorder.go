@@ -47,12 +47,15 @@ type Recorder struct {
 	writes  chan func() // settles and updates, which never wait behind a hold
 	next    atomic.Uint64
 
-	mu     sync.Mutex
-	held   map[uint64]*ref // by id: the records this instance holds
-	err    error           // the cluster cannot be written
-	beat   time.Time       // the last lease renewal
-	lapsed bool            // the lease lapsed: what was held may be another's
-	epoch  int             // lease lapses so far: a ref of an older epoch is not trusted
+	mu   sync.Mutex
+	held map[uint64]*ref // by id: the records this instance holds (and those being released)
+	// holding counts, by terminal, the holds under way: a record written
+	// whose acknowledgement has not come back is not an orphan.
+	holding map[string]int
+	err     error     // the cluster cannot be written
+	beat    time.Time // the last lease renewal
+	lapsed  bool      // the lease lapsed: what was held may be another's
+	epoch   int       // lease lapses so far: a ref of an older epoch is not trusted
 }
 
 // Figures are the recorder's running totals (atomics).
@@ -87,6 +90,9 @@ type ref struct {
 	rev   uint64
 	msg   []byte
 	epoch int // the recorder's epoch when it was held or last confirmed
+	// settled: being released; still known (its record is there until
+	// the delete is acknowledged) but no longer this instance's to act on.
+	settled bool
 }
 
 var (
@@ -99,7 +105,7 @@ func NewRecorder(cfg RecorderConfig) *Recorder {
 	if cfg.Workers <= 0 {
 		cfg.Workers = 64
 	}
-	r := &Recorder{cfg: cfg, jobs: make(chan func(), 4096), writes: make(chan func(), 4096), held: map[uint64]*ref{},
+	r := &Recorder{cfg: cfg, jobs: make(chan func(), 4096), writes: make(chan func(), 4096), held: map[uint64]*ref{}, holding: map[string]int{},
 		notify: func([]journal.Begun, error) {}, onState: func(error) {}}
 	r.next.Store(uint64(time.Now().UnixNano()))
 	r.beat = time.Now()
@@ -174,6 +180,16 @@ func (r *Recorder) hold(id uint64, ref *ref, tag any) {
 	begun := time.Now()
 	rec := Record{Instance: r.cfg.Store.cfg.Instance, Msg: ref.msg}
 	waited := false
+	r.mu.Lock()
+	r.holding[ref.tid]++
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		if r.holding[ref.tid]--; r.holding[ref.tid] == 0 {
+			delete(r.holding, ref.tid)
+		}
+		r.mu.Unlock()
+	}()
 	for {
 		rev, held, err := r.cfg.Store.Hold(ctx, ref.tid, rec)
 		if err == nil {
@@ -240,27 +256,42 @@ func (r *Recorder) Flush() error { return nil }
 func (r *Recorder) Stats() journal.Stats {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return journal.Stats{Open: len(r.held)}
+	n := 0
+	for _, ref := range r.held {
+		if !ref.settled {
+			n++
+		}
+	}
+	return journal.Stats{Open: n}
 }
 
-// take removes id's ref.
-func (r *Recorder) take(id uint64) *ref {
+// settling marks id's ref settled and returns it; nil when it is not
+// held or already settling.
+func (r *Recorder) settling(id uint64) *ref {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	ref := r.held[id]
-	delete(r.held, id)
+	if ref == nil || ref.settled {
+		return nil
+	}
+	ref.settled = true
 	return ref
 }
 
 func (r *Recorder) get(id uint64) *ref {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.held[id]
+	if ref := r.held[id]; ref != nil && !ref.settled {
+		return ref
+	}
+	return nil
 }
 
-// Settle releases id's terminal: answered, never sent, or reversed.
+// Settle releases id's terminal: answered, never sent, or reversed. The
+// ref stays known until the delete is acknowledged, so that the record,
+// still there meanwhile, is not taken for an orphan.
 func (r *Recorder) Settle(id uint64) {
-	ref := r.take(id)
+	ref := r.settling(id)
 	if ref == nil {
 		return
 	}
@@ -272,6 +303,9 @@ func (r *Recorder) Settle(id uint64) {
 		if err := r.cfg.Store.Release(ctx, ref.tid, ref.rev); err != nil {
 			r.cfg.Log.Warn().Err(err).Str("tid", ref.tid).Msg("cluster: settle not written")
 		}
+		r.mu.Lock()
+		delete(r.held, id)
+		r.mu.Unlock()
 	})
 }
 
@@ -317,7 +351,10 @@ func (r *Recorder) Pending() ([]*reversal.Reversal, error) {
 	}
 	out := make([]*reversal.Reversal, 0, len(mine))
 	for _, h := range mine {
-		id := r.adopt(h)
+		id, ok := r.adoptUnknown(h)
+		if !ok {
+			continue // held by this run already (its fronts opened first)
+		}
 		reason := "unanswered when the gateway stopped"
 		if h.Reversing {
 			reason = "its reversal was pending when the gateway stopped"
@@ -327,14 +364,75 @@ func (r *Recorder) Pending() ([]*reversal.Reversal, error) {
 	return out, nil
 }
 
-// adopt makes a record this instance holds (its own after a restart, or
-// one taken over) known under a new id.
+// adopt makes a record this instance holds (one taken over) known under
+// a new id.
 func (r *Recorder) adopt(h Held) uint64 {
 	id := r.next.Add(1)
 	r.mu.Lock()
 	r.held[id] = &ref{tid: h.TID, rev: h.Rev, msg: h.Msg, epoch: r.epoch}
 	r.mu.Unlock()
 	return id
+}
+
+// known reports whether a record of tid with msg is held here (or being
+// released), or a hold of tid is under way (the record may be that
+// hold's, its acknowledgement yet to come).
+func (r *Recorder) known(tid string, msg []byte) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.holding[tid] > 0 {
+		return true
+	}
+	for _, ref := range r.held {
+		if ref.tid == tid && bytes.Equal(ref.msg, msg) {
+			return true
+		}
+	}
+	return false
+}
+
+// adoptUnknown adopts h, a record in this instance's name, unless it is
+// known.
+func (r *Recorder) adoptUnknown(h Held) (uint64, bool) {
+	if r.known(h.TID, h.Msg) {
+		return 0, false
+	}
+	return r.adopt(h), true
+}
+
+// orphans deals with the records in this instance's name it does not
+// know: a takeover or a hold whose acknowledgement was lost (the write
+// was made, the caller was told it failed). Left there, a terminal
+// would stay held by a live instance, for good. One marked reversing is
+// a takeover: reversed, as it would have been. One that is not is a
+// hold reported failed, whose purchase never went: released.
+//
+// mine was read a while ago: a record released since (its ref dropped
+// once the delete was acknowledged) is in it. So each is first found
+// unknown, then read again: still there at the same revision, it is an
+// orphan; released meanwhile, it is gone.
+func (r *Recorder) orphans(ctx context.Context, mine []Held) {
+	for _, h := range mine {
+		if r.known(h.TID, h.Msg) {
+			continue
+		}
+		free, _, now, err := r.cfg.Store.last(ctx, h.TID)
+		if err != nil || free || now.Rev != h.Rev || now.Instance != r.cfg.Store.cfg.Instance {
+			continue
+		}
+		id, ok := r.adoptUnknown(*now)
+		if !ok {
+			continue
+		}
+		if now.Reversing {
+			r.figures.TakenOver.Add(1)
+			r.cfg.Log.Warn().Str("tid", h.TID).Msg("cluster: a reversal in this instance's name it did not know (its takeover's acknowledgement was lost); reversing it")
+			r.cfg.Taken(id, now.Msg)
+			continue
+		}
+		r.cfg.Log.Warn().Str("tid", h.TID).Msg("cluster: a terminal's record left by a hold reported failed (its acknowledgement was lost); its purchase never went: released")
+		r.Settle(id)
+	}
 }
 
 // Owns reports whether id is still this instance's: held, and its lease
@@ -346,7 +444,7 @@ func (r *Recorder) Owns(id uint64) bool {
 	defer r.mu.Unlock()
 	r.checkLapse()
 	ref := r.held[id]
-	return !r.lapsed && ref != nil && ref.epoch == r.epoch
+	return !r.lapsed && ref != nil && !ref.settled && ref.epoch == r.epoch
 }
 
 // checkLapse notes that the lease is too old. Callers hold mu.
@@ -395,10 +493,7 @@ func (r *Recorder) renewed(ctx context.Context) {
 	}
 	r.beat, r.lapsed = time.Now(), false
 	r.mu.Unlock()
-	for _, h := range unknown {
-		r.cfg.Log.Warn().Str("tid", h.TID).Msg("cluster: a purchase in this instance's name it no longer knew; reversing it")
-		r.cfg.Taken(r.adopt(h), h.Msg)
-	}
+	r.orphans(ctx, unknown)
 }
 
 // beatOnce renews the lease, then takes over what lapsed instances left.
@@ -408,11 +503,12 @@ func (r *Recorder) beatOnce(ctx context.Context) {
 		return
 	}
 	r.renewed(ctx)
-	taken, err := r.cfg.Store.TakeOver(ctx)
+	taken, mine, err := r.cfg.Store.TakeOver(ctx)
 	if err != nil {
 		r.cfg.Log.Warn().Err(err).Msg("cluster: takeover check failed")
 		return
 	}
+	r.orphans(ctx, mine)
 	r.figures.TakenOver.Add(int64(len(taken)))
 	for _, h := range taken {
 		r.cfg.Log.Warn().Str("tid", h.TID).Str("from", h.From).Msg("cluster: took over a purchase of a lapsed instance; reversing it")

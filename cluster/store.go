@@ -281,20 +281,37 @@ func (s *Store) Release(ctx context.Context, tid string, rev uint64) error {
 }
 
 // Update replaces tid's record at rev; ErrFenced when it has changed
-// since.
+// since. It keeps trying through lost acknowledgements until ctx ends: a
+// takeover whose acknowledgement was lost would otherwise leave the
+// record in this instance's name, reversing, with no one reversing it.
 func (s *Store) Update(ctx context.Context, tid string, rev uint64, rec Record) (uint64, error) {
 	data, err := json.Marshal(rec)
 	if err != nil {
 		return 0, fmt.Errorf("cluster: record: %w", err)
 	}
-	n, err := s.terms.Update(ctx, tid, data, rev)
-	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || isWrongLastSeq(err) {
+	for {
+		op, cancel := context.WithTimeout(ctx, opTimeout)
+		ack, err := s.js.PublishMsg(op, &nats.Msg{Subject: termSubject(tid), Data: data},
+			jetstream.WithExpectLastSequencePerSubject(rev))
+		cancel()
+		if err == nil {
+			return ack.Sequence, nil
+		}
+		if ctx.Err() != nil {
+			return 0, fmt.Errorf("cluster: update %s: %w", tid, err)
+		}
+		if !isWrongLastSeq(err) {
+			continue // the acknowledgement was lost, or the cluster is electing
+		}
+		// Changed since rev: by our own earlier try, or by another.
+		op, cancel = context.WithTimeout(ctx, opTimeout)
+		m, rerr := s.stream.GetLastMsgForSubject(op, termSubject(tid))
+		cancel()
+		if rerr == nil && m.Sequence > rev && m.Header.Get("KV-Operation") == "" && bytes.Equal(m.Data, data) {
+			return m.Sequence, nil // our write was made; only its ack was lost
+		}
 		return 0, ErrFenced
 	}
-	if err != nil {
-		return 0, fmt.Errorf("cluster: update %s: %w", tid, err)
-	}
-	return n, nil
 }
 
 // WaitFree blocks until tid's record is gone (or ctx ends). A watch
@@ -364,25 +381,31 @@ func (s *Store) Alive(ctx context.Context) (map[string]bool, error) {
 // TakeOver claims every record held by an instance whose lease has
 // lapsed, marking it reversing and ours, each at the revision read, so
 // that of two survivors one wins and a paused owner that wakes finds it
-// fenced. It returns the records taken: their purchases are to be
-// reversed.
-func (s *Store) TakeOver(ctx context.Context) ([]Held, error) {
+// fenced. It returns the records taken (their purchases are to be
+// reversed) and those it read in this instance's name, for the caller
+// to tell its own from those whose writes it was told failed.
+func (s *Store) TakeOver(ctx context.Context) (taken, mine []Held, err error) {
 	alive, err := s.Alive(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	alive[s.cfg.Instance] = true
 	keys, err := s.terms.ListKeys(ctx)
 	if err != nil {
 		if errors.Is(err, jetstream.ErrNoKeysFound) {
-			return nil, nil
+			return nil, nil, nil
 		}
-		return nil, fmt.Errorf("cluster: records: %w", err)
+		return nil, nil, fmt.Errorf("cluster: records: %w", err)
 	}
-	var taken []Held
 	for tid := range keys.Keys() {
 		free, _, h, err := s.last(ctx, tid)
-		if err != nil || free || alive[h.Instance] {
+		if err != nil || free {
+			continue
+		}
+		if h.Instance == s.cfg.Instance {
+			mine = append(mine, *h)
+			continue
+		}
+		if alive[h.Instance] {
 			continue
 		}
 		rec := h.Record
@@ -393,7 +416,7 @@ func (s *Store) TakeOver(ctx context.Context) ([]Held, error) {
 		}
 		taken = append(taken, Held{TID: tid, Rev: rev, From: h.Instance, Record: rec})
 	}
-	return taken, nil
+	return taken, mine, nil
 }
 
 // Mine lists the records this instance holds (after a restart: what it

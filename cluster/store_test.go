@@ -160,7 +160,7 @@ func TestTakeOverFenced(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if taken, err := b.TakeOver(ctx); err != nil || len(taken) != 0 {
+	if taken, _, err := b.TakeOver(ctx); err != nil || len(taken) != 0 {
 		t.Fatalf("took over a live instance's records: %v, %v", taken, err)
 	}
 	// gw-dead renews no more; the survivors keep renewing.
@@ -173,7 +173,7 @@ func TestTakeOverFenced(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				_ = s.Heartbeat(ctx)
-				taken, err := s.TakeOver(ctx)
+				taken, _, err := s.TakeOver(ctx)
 				if err != nil {
 					return
 				}

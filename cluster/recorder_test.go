@@ -1,0 +1,90 @@
+package cluster
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/socketqueue/socketqueue-go/journal"
+)
+
+// TestRecorderOrphans: records in this instance's name that its recorder
+// does not know, as a takeover or a hold whose acknowledgement was lost
+// leaves them: one marked reversing is handed over to be reversed, once;
+// one that is not is released (its purchase never went). A record being
+// released (settled, its delete not yet acknowledged) and a hold under
+// way are neither.
+func TestRecorderOrphans(t *testing.T) {
+	node, err := StartNode(NodeConfig{Name: "n1", Port: freePort(t), Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(node.Shutdown)
+	s := open(t, []*Node{node}, "gw1", 3*time.Second)
+	var mu sync.Mutex
+	taken := map[string]int{}
+	rec := NewRecorder(RecorderConfig{Store: s, Wait: time.Second, Log: zerolog.Nop(),
+		TID: func(msg []byte) string { return string(msg[:8]) },
+		Taken: func(_ uint64, msg []byte) {
+			mu.Lock()
+			taken[string(msg[:8])]++
+			mu.Unlock()
+		}})
+	t.Cleanup(rec.Close)
+	ctx := ctxT(t)
+
+	// A takeover whose acknowledgement was lost: in our name, reversing.
+	rev, _, err := s.Hold(ctx, "00000001", Record{Instance: "gw-gone", Msg: []byte("00000001 purchase")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Update(ctx, "00000001", rev, Record{Instance: "gw1", Msg: []byte("00000001 purchase"), Reversing: true}); err != nil {
+		t.Fatal(err)
+	}
+	// A hold reported failed whose write was made.
+	if _, _, err := s.Hold(ctx, "00000002", Record{Instance: "gw1", Msg: []byte("00000002 purchase")}); err != nil {
+		t.Fatal(err)
+	}
+	// A purchase of ours, held through the recorder.
+	begun := make(chan uint64, 1)
+	rec.Notify(func(b []journal.Begun, err error) {
+		if err != nil {
+			t.Error(err)
+		}
+		begun <- b[0].ID
+	})
+	if _, err := rec.Begin([]byte("00000003 purchase"), nil); err != nil {
+		t.Fatal(err)
+	}
+	ours := <-begun
+
+	for range 3 {
+		bctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		rec.beatOnce(bctx)
+		cancel()
+	}
+	mu.Lock()
+	if len(taken) != 1 || taken["00000001"] != 1 {
+		t.Errorf("handed over to reverse: %v; want 00000001 once", taken)
+	}
+	mu.Unlock()
+	waitFor(t, "the failed hold's record released", func() bool {
+		free, _, _, err := s.last(ctx, "00000002")
+		return err == nil && free
+	})
+	if free, _, _, err := s.last(ctx, "00000003"); err != nil || free || !rec.Owns(ours) {
+		t.Fatalf("our own purchase's record: free %v, owned %v, %v", free, rec.Owns(ours), err)
+	}
+	rec.Settle(ours)
+	bctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	rec.beatOnce(bctx) // whether or not the delete is acknowledged yet
+	cancel()
+	mu.Lock()
+	if taken["00000003"] != 0 {
+		t.Errorf("a settled purchase handed over to reverse")
+	}
+	mu.Unlock()
+}
