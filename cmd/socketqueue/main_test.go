@@ -48,18 +48,34 @@ type proc struct {
 	done   chan error
 	ready  string // the line start waited for
 
-	mu   sync.Mutex
-	tail []string // stderr's last lines, shown when the test fails
+	mu  sync.Mutex
+	log []string // stderr's lines (the first 200 000), for a failing test to show
 }
 
-// keep remembers line among the last 300.
+// keep remembers line.
 func (p *proc) keep(line string) {
 	p.mu.Lock()
-	if len(p.tail) == 300 {
-		p.tail = append(p.tail[:0], p.tail[100:]...)
+	if len(p.log) < 200_000 {
+		p.log = append(p.log, line)
 	}
-	p.tail = append(p.tail, line)
 	p.mu.Unlock()
+}
+
+// grep returns the log lines that contain each of words.
+func (p *proc) grep(words ...string) []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []string
+next:
+	for _, l := range p.log {
+		for _, w := range words {
+			if !strings.Contains(l, w) {
+				continue next
+			}
+		}
+		out = append(out, l)
+	}
+	return out
 }
 
 // start runs the binary and waits until stderr shows a line containing
@@ -92,7 +108,8 @@ func start(t *testing.T, ready string, args ...string) *proc {
 		<-p.done
 		if t.Failed() {
 			p.mu.Lock()
-			t.Logf("socketqueue %s: last lines of its log:\n%s", strings.Join(args, " "), strings.Join(p.tail, "\n"))
+			tail := p.log[max(0, len(p.log)-150):]
+			t.Logf("socketqueue %s: last lines of its log:\n%s", strings.Join(args, " "), strings.Join(tail, "\n"))
 			p.mu.Unlock()
 		}
 	})

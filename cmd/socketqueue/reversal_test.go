@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -167,7 +168,9 @@ func TestSlowBankReversesOnce(t *testing.T) {
 			}
 			for k, n := range reversed {
 				if !toReverse[k] {
-					t.Errorf("%s: reversed %d times, but its client saw it approved", k, n)
+					_, stan, _ := strings.Cut(k, "/")
+					t.Errorf("%s: reversed %d times, but its client saw it approved; the gateway's log of it:\n%s",
+						k, n, strings.Join(gw.grep(stan), "\n"))
 				}
 			}
 			if n := jd.total("0401"); n != 0 {
