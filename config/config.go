@@ -56,6 +56,7 @@ type Config struct {
 	EchoServerHost        string
 	BankHTTPHost          string
 	AdminPort             int
+	AdminPprof            bool
 	APITokens             string
 	APIAuth               string
 	POSTLSCert            string

@@ -197,6 +197,8 @@ func options(c *Config) []*Option {
 			Help: "port for /metrics, /stats, /healthz, /livez, /readyz (0: off); never on the payments API"},
 		{Name: "adminHost", Group: gateway, Default: "127.0.0.1", ptr: &c.AdminHost,
 			Help: "address the admin port binds"},
+		{Name: "adminPprof", Group: gateway, Switch: true, Default: "false", ptr: &c.AdminPprof,
+			Help: "also serve Go's profiler at /debug/pprof/ on the admin port (CPU, heap, goroutines; for an operator measuring cost)"},
 		{Name: "jsonValues", Group: gateway, Default: "typed", ptr: &c.JSONValues,
 			Help: "HTTP API replies: typed, numeric fields as JSON numbers as the original gave them (\"4\":1000, \"39\":0; 7, 11, 12, 22, 41, 42 stay strings); wire, every value the string on the wire (\"4\":\"000000001000\")"},
 		{Name: "clientTimeout", Group: gateway, Default: "60", ptr: &c.ClientTimeout,

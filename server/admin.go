@@ -1,10 +1,12 @@
 package server
 
 import (
+	"strings"
 	"time"
 
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttpadaptor"
+	"github.com/valyala/fasthttp/pprofhandler"
 )
 
 // adminFront serves what operators and their tools read, apart from the
@@ -21,13 +23,17 @@ func newAdminFront(g *Gateway, addr string) (*adminFront, error) {
 	if g.cfg.Metrics != nil {
 		a.metrics = fasthttpadaptor.NewFastHTTPHandler(g.cfg.Metrics.Handler())
 	}
+	write := 30 * time.Second
+	if g.cfg.AdminPprof {
+		write = 70 * time.Second // a CPU profile takes 30 s by default
+	}
 	ln, err := g.listen(addr, "admin", false, nil, nil, nil)
 	if err != nil {
 		return nil, err
 	}
 	a.serve(ln, &fasthttp.Server{
 		Handler: a.handle, Name: "socketqueue", NoDefaultServerHeader: true,
-		ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second,
+		ReadTimeout: 10 * time.Second, WriteTimeout: write, IdleTimeout: 120 * time.Second,
 		MaxRequestBodySize: 4 << 10, Logger: fasthttpLogger{g},
 	})
 	return a, nil
@@ -38,7 +44,12 @@ func (a *adminFront) handle(ctx *fasthttp.RequestCtx) {
 		methodNotAllowed(ctx, "GET, HEAD")
 		return
 	}
-	switch path := string(ctx.Path()); path {
+	path := string(ctx.Path())
+	if a.g.cfg.AdminPprof && strings.HasPrefix(path, "/debug/pprof/") {
+		pprofhandler.PprofHandler(ctx)
+		return
+	}
+	switch path {
 	case "/healthz", "/readyz":
 		a.g.serveReady(ctx)
 	case "/livez":

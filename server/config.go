@@ -63,6 +63,8 @@ type Config struct {
 	// AdminAddr serves /metrics, /stats, /healthz, /livez and /readyz
 	// ("" for none); the payments API never serves the first two.
 	AdminAddr string
+	// AdminPprof also serves Go's profiler at /debug/pprof/ there.
+	AdminPprof bool
 	// APITokens, when set, are the credentials the HTTP API asks of
 	// every payment request (401 without one).
 	APITokens []APIToken

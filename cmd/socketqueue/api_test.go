@@ -62,12 +62,31 @@ func TestAPICredentialsAndAdminPort(t *testing.T) {
 			t.Errorf("admin /%s: %d %s", path, status, out)
 		}
 	}
+	if status, _ := request(t, "GET", admin+"debug/pprof/", "", ""); status != 404 {
+		t.Errorf("the profiler is served without --adminPprof: %d", status)
+	}
 	if _, out := request(t, "GET", admin+"metrics", "", ""); !strings.Contains(out, `socketqueue_refused_total{reason="unauthorized"} 3`) {
 		t.Errorf("the refusals are not counted:\n%s", grepLines(out, "refused"))
 	}
 	gw.stop(t)
 	if logs, _ := os.ReadFile(logFile); !strings.Contains(string(logs), "shop1") {
 		t.Error("the credential's name is not in the log")
+	}
+}
+
+// TestAdminPprof: --adminPprof serves Go's profiler on the admin port,
+// and only there; without an admin port it is a usage error.
+func TestAdminPprof(t *testing.T) {
+	adminPort := strconv.Itoa(freePort(t))
+	start(t, "gateway listening", "--v", "--journal=off", "--upstreamHost=127.0.0.1", "--upstreamPort=1",
+		"--listenPort="+strconv.Itoa(freePort(t)), "--adminPort="+adminPort, "--adminPprof")
+	status, out := request(t, "GET", "http://127.0.0.1:"+adminPort+"/debug/pprof/goroutine?debug=1", "", "")
+	if status != 200 || !strings.Contains(out, "goroutine profile:") {
+		t.Errorf("/debug/pprof/goroutine: %d %.200s", status, out)
+	}
+	if _, stderr, code := runBinary(t, "--journal=off", "--upstreamHost=127.0.0.1", "--upstreamPort=1",
+		"--listenPort="+strconv.Itoa(freePort(t)), "--adminPprof"); code != 2 || !strings.Contains(stderr, "--adminPort") {
+		t.Errorf("--adminPprof without --adminPort: exit %d\n%s", code, stderr)
 	}
 }
 

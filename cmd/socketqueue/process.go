@@ -429,6 +429,9 @@ func (p *process) startGateway(j *journal.Journal, rec *cluster.Recorder) (*serv
 	}
 	if cfg.AdminPort != 0 {
 		sc.AdminAddr = net.JoinHostPort(cfg.AdminHost, strconv.Itoa(cfg.AdminPort))
+		sc.AdminPprof = cfg.AdminPprof
+	} else if cfg.AdminPprof {
+		return nil, fmt.Errorf("%w: --adminPprof is served on the admin port: set --adminPort", config.ErrUsage)
 	}
 	gw, err := server.New(sc)
 	if err != nil {
