@@ -52,10 +52,14 @@ type Recorder struct {
 	// holding counts, by terminal, the holds under way: a record written
 	// whose acknowledgement has not come back is not an orphan.
 	holding map[string]int
-	err     error     // the cluster cannot be written
-	beat    time.Time // the last lease renewal
-	lapsed  bool      // the lease lapsed: what was held may be another's
-	epoch   int       // lease lapses so far: a ref of an older epoch is not trusted
+	// releasing is, by terminal, the record whose delete is under way:
+	// the terminal's next hold waits for it here rather than finding the
+	// record still there and watching the cluster for its delete.
+	releasing map[string]*ref
+	err       error     // the cluster cannot be written
+	beat      time.Time // the last lease renewal
+	lapsed    bool      // the lease lapsed: what was held may be another's
+	epoch     int       // lease lapses so far: a ref of an older epoch is not trusted
 }
 
 // Figures are the recorder's running totals (atomics).
@@ -93,6 +97,8 @@ type ref struct {
 	// settled: being released; still known (its record is there until
 	// the delete is acknowledged) but no longer this instance's to act on.
 	settled bool
+	// released is closed once the delete is done (or given up).
+	released chan struct{}
 }
 
 var (
@@ -105,7 +111,7 @@ func NewRecorder(cfg RecorderConfig) *Recorder {
 	if cfg.Workers <= 0 {
 		cfg.Workers = 64
 	}
-	r := &Recorder{cfg: cfg, jobs: make(chan func(), 4096), writes: make(chan func(), 4096), held: map[uint64]*ref{}, holding: map[string]int{},
+	r := &Recorder{cfg: cfg, jobs: make(chan func(), 4096), writes: make(chan func(), 4096), held: map[uint64]*ref{}, holding: map[string]int{}, releasing: map[string]*ref{},
 		notify: func([]journal.Begun, error) {}, onState: func(error) {}}
 	r.next.Store(uint64(time.Now().UnixNano()))
 	r.beat = time.Now()
@@ -182,6 +188,7 @@ func (r *Recorder) hold(id uint64, ref *ref, tag any) {
 	waited := false
 	r.mu.Lock()
 	r.holding[ref.tid]++
+	prev := r.releasing[ref.tid]
 	r.mu.Unlock()
 	defer func() {
 		r.mu.Lock()
@@ -190,6 +197,18 @@ func (r *Recorder) hold(id uint64, ref *ref, tag any) {
 		}
 		r.mu.Unlock()
 	}()
+	if prev != nil {
+		// The terminal's last purchase here is being settled: one write
+		// once its delete is in, instead of a refused write, a read and
+		// a watch of the cluster (half of all holds under load).
+		select {
+		case <-prev.released:
+		case <-ctx.Done():
+			r.cfg.Log.Warn().Str("tid", ref.tid).Msg("cluster: terminal's last record still being released at the end of the wait")
+			r.notify([]journal.Begun{{ID: id, Tag: tag}}, ErrHeld)
+			return
+		}
+	}
 	for {
 		rev, held, err := r.cfg.Store.Hold(ctx, ref.tid, rec)
 		if err == nil {
@@ -275,6 +294,8 @@ func (r *Recorder) settling(id uint64) *ref {
 		return nil
 	}
 	ref.settled = true
+	ref.released = make(chan struct{})
+	r.releasing[ref.tid] = ref
 	return ref
 }
 
@@ -305,7 +326,11 @@ func (r *Recorder) Settle(id uint64) {
 		}
 		r.mu.Lock()
 		delete(r.held, id)
+		if r.releasing[ref.tid] == ref {
+			delete(r.releasing, ref.tid)
+		}
 		r.mu.Unlock()
+		close(ref.released)
 	})
 }
 
