@@ -26,6 +26,9 @@ type RecorderConfig struct {
 	// is to be reversed, under id. From the recorder's goroutine.
 	Taken func(id uint64, msg []byte)
 	Log   zerolog.Logger
+	// Linger is how long a settled record waits for its terminal's next
+	// purchase (lingerFor when 0).
+	Linger time.Duration
 	// Workers hold terminals at once (64 when 0).
 	Workers int
 }
@@ -46,6 +49,7 @@ type Recorder struct {
 	jobs    chan func() // holds, which may wait for a terminal
 	writes  chan func() // settles and updates, which never wait behind a hold
 	next    atomic.Uint64
+	writers sync.WaitGroup
 
 	mu   sync.Mutex
 	held map[uint64]*ref // by id: the records this instance holds (and those being released)
@@ -57,6 +61,7 @@ type Recorder struct {
 	// record still there and watching the cluster for its delete.
 	releasing map[string]*ref
 	err       error     // the cluster cannot be written
+	closed    bool      // Close has begun: deletes start at once
 	beat      time.Time // the last lease renewal
 	lapsed    bool      // the lease lapsed: what was held may be another's
 	epoch     int       // lease lapses so far: a ref of an older epoch is not trusted
@@ -70,6 +75,9 @@ type Figures struct {
 	// TakenOver counts records taken from lapsed instances; Lapses, the
 	// times this instance's own lease lapsed.
 	TakenOver, Lapses atomic.Int64
+	// Replaced counts holds made by replacing the terminal's settled
+	// record (one write, not two).
+	Replaced atomic.Int64
 }
 
 // Figures are the recorder's totals.
@@ -97,9 +105,31 @@ type ref struct {
 	// settled: being released; still known (its record is there until
 	// the delete is acknowledged) but no longer this instance's to act on.
 	settled bool
-	// released is closed once the delete is done (or given up).
+	// released is closed once the delete is done (or given up), or the
+	// terminal's next purchase here has taken the record over.
 	released chan struct{}
+	id       uint64
+	// linger delays the delete (lingerFor) for the terminal's next
+	// purchase to replace the record instead: one write, not two.
+	// releasing: the delete has started; handed: the next hold took it.
+	linger            *time.Timer
+	releasing, handed bool
+	// chain counts the records this one replaced in a row.
+	chain int
 }
+
+// maxChain bounds the replacements in a row: a terminal busy here is
+// deleted now and then, or another instance waiting for it (watching for
+// its delete) would wait until its queue timeout.
+const maxChain = 8
+
+// lingerFor is how long a settled record waits for its terminal's next
+// purchase here before it is deleted. A terminal sends its next purchase
+// once it has the answer to the last, so under load the next one comes
+// within it, and its hold is one write (the record replaced at its
+// revision) where it would be two (a delete, then a create); the cost is
+// that another instance waits up to this much longer for the terminal.
+const lingerFor = 20 * time.Millisecond
 
 var (
 	_ reversal.Store = (*Recorder)(nil)
@@ -111,12 +141,17 @@ func NewRecorder(cfg RecorderConfig) *Recorder {
 	if cfg.Workers <= 0 {
 		cfg.Workers = 64
 	}
+	if cfg.Linger <= 0 {
+		cfg.Linger = lingerFor
+	}
 	r := &Recorder{cfg: cfg, jobs: make(chan func(), 4096), writes: make(chan func(), 4096), held: map[uint64]*ref{}, holding: map[string]int{}, releasing: map[string]*ref{},
 		notify: func([]journal.Begun, error) {}, onState: func(error) {}}
 	r.next.Store(uint64(time.Now().UnixNano()))
 	r.beat = time.Now()
+	r.writers.Add(cfg.Workers + max(8, cfg.Workers/4))
 	for range cfg.Workers {
 		go func() {
+			defer r.writers.Done()
 			for job := range r.jobs {
 				job()
 			}
@@ -127,6 +162,7 @@ func NewRecorder(cfg RecorderConfig) *Recorder {
 	// behind it.
 	for range max(8, cfg.Workers/4) {
 		go func() {
+			defer r.writers.Done()
 			for job := range r.writes {
 				job()
 			}
@@ -135,10 +171,34 @@ func NewRecorder(cfg RecorderConfig) *Recorder {
 	return r
 }
 
-// Close stops the goroutines once the writes queued are done.
-func (r *Recorder) Close() {
+// Close starts the deletes still lingering, stops the goroutines once
+// the writes queued are done and waits for them, up to wait: a settle
+// left unwritten would be reversed by the next start.
+func (r *Recorder) Close(wait time.Duration) error {
+	r.mu.Lock()
+	r.closed = true
+	var lingering []*ref
+	for _, ref := range r.held {
+		if ref.settled && !ref.releasing && !ref.handed {
+			ref.linger.Stop()
+			ref.releasing = true
+			lingering = append(lingering, ref)
+		}
+	}
+	r.mu.Unlock()
+	for _, ref := range lingering {
+		r.writes <- r.releaseJob(ref)
+	}
 	close(r.jobs)
 	close(r.writes)
+	done := make(chan struct{})
+	go func() { r.writers.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-time.After(wait):
+		return errors.New("cluster: writes still under way when the gateway stopped")
+	}
 }
 
 // Notify sets what is told which Begins are held (err nil) or failed.
@@ -154,10 +214,19 @@ func (r *Recorder) OnState(fn func(err error)) { r.onState = fn }
 func (r *Recorder) Begin(msg []byte, tag any) (uint64, error) {
 	id := r.next.Add(1)
 	ref := &ref{tid: r.cfg.TID(msg), msg: append([]byte(nil), msg...)}
+	// Claimed now, not when a worker takes the hold: behind many holds
+	// that could be after the linger.
+	prev := r.handOver(ref.tid)
 	select {
-	case r.jobs <- func() { r.hold(id, ref, tag) }:
+	case r.jobs <- func() { r.hold(id, ref, tag, prev) }:
 		return id, nil
 	default:
+		if prev != nil {
+			r.mu.Lock()
+			prev.releasing = true
+			r.mu.Unlock()
+			r.later(r.releaseJob(prev))
+		}
 		return 0, ErrBusy
 	}
 }
@@ -180,7 +249,9 @@ func (r *Recorder) later(job func()) {
 	}
 }
 
-func (r *Recorder) hold(id uint64, ref *ref, tag any) {
+// hold writes ref's record: replacing prev's, the terminal's settled
+// record claimed for it, when there is one.
+func (r *Recorder) hold(id uint64, ref *ref, tag any, prev *ref) {
 	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.Wait)
 	defer cancel()
 	begun := time.Now()
@@ -188,7 +259,6 @@ func (r *Recorder) hold(id uint64, ref *ref, tag any) {
 	waited := false
 	r.mu.Lock()
 	r.holding[ref.tid]++
-	prev := r.releasing[ref.tid]
 	r.mu.Unlock()
 	defer func() {
 		r.mu.Lock()
@@ -197,6 +267,29 @@ func (r *Recorder) hold(id uint64, ref *ref, tag any) {
 		}
 		r.mu.Unlock()
 	}()
+	if prev == nil {
+		prev = r.handOver(ref.tid)
+	}
+	if prev != nil {
+		// The terminal's last purchase here is settled and its record
+		// not yet deleted: replace it, one write.
+		rev, err := r.cfg.Store.Update(ctx, ref.tid, prev.rev, rec)
+		r.forget(prev)
+		if err == nil {
+			r.figures.Holds.Add(1)
+			r.figures.Replaced.Add(1)
+			ref.chain = prev.chain + 1
+			r.figures.HoldNanos.Add(int64(time.Since(begun)))
+			r.held1(id, ref, rev, tag)
+			return
+		}
+		// Changed meanwhile (taken over), or not known to be written:
+		// from the start. A replacement made whose answer was lost is
+		// then a record this instance does not know: an orphan.
+	}
+	r.mu.Lock()
+	prev = r.releasing[ref.tid]
+	r.mu.Unlock()
 	if prev != nil {
 		// The terminal's last purchase here is being settled: one write
 		// once its delete is in, instead of a refused write, a read and
@@ -214,13 +307,7 @@ func (r *Recorder) hold(id uint64, ref *ref, tag any) {
 		if err == nil {
 			r.figures.Holds.Add(1)
 			r.figures.HoldNanos.Add(int64(time.Since(begun)))
-			ref.rev = rev
-			r.mu.Lock()
-			ref.epoch = r.epoch
-			r.held[id] = ref
-			r.mu.Unlock()
-			r.state(nil)
-			r.notify([]journal.Begun{{ID: id, Tag: tag}}, nil)
+			r.held1(id, ref, rev, tag)
 			return
 		}
 		if errors.Is(err, ErrHeld) {
@@ -241,6 +328,17 @@ func (r *Recorder) hold(id uint64, ref *ref, tag any) {
 		r.notify([]journal.Begun{{ID: id, Tag: tag}}, err)
 		return
 	}
+}
+
+// held1 records ref, its record written at rev, and says so.
+func (r *Recorder) held1(id uint64, ref *ref, rev uint64, tag any) {
+	ref.rev = rev
+	r.mu.Lock()
+	ref.epoch = r.epoch
+	r.held[id] = ref
+	r.mu.Unlock()
+	r.state(nil)
+	r.notify([]journal.Begun{{ID: id, Tag: tag}}, nil)
 }
 
 func heldBy(h *Held) string {
@@ -294,6 +392,7 @@ func (r *Recorder) settling(id uint64) *ref {
 		return nil
 	}
 	ref.settled = true
+	ref.id = id
 	ref.released = make(chan struct{})
 	r.releasing[ref.tid] = ref
 	return ref
@@ -310,13 +409,35 @@ func (r *Recorder) get(id uint64) *ref {
 
 // Settle releases id's terminal: answered, never sent, or reversed. The
 // ref stays known until the delete is acknowledged, so that the record,
-// still there meanwhile, is not taken for an orphan.
+// still there meanwhile, is not taken for an orphan. The delete lingers
+// first, for the terminal's next purchase to replace the record.
 func (r *Recorder) Settle(id uint64) {
 	ref := r.settling(id)
 	if ref == nil {
 		return
 	}
-	r.later(func() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		ref.releasing = true
+		r.later(r.releaseJob(ref))
+		return
+	}
+	ref.linger = time.AfterFunc(r.cfg.Linger, func() {
+		r.mu.Lock()
+		if ref.handed || ref.releasing || r.closed {
+			r.mu.Unlock()
+			return // taken by the next hold, or started by Close
+		}
+		ref.releasing = true
+		r.mu.Unlock()
+		r.later(r.releaseJob(ref))
+	})
+}
+
+// releaseJob deletes ref's record, then forgets it.
+func (r *Recorder) releaseJob(ref *ref) func() {
+	return func() {
 		ref.mu.Lock()
 		defer ref.mu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), writeFor)
@@ -324,14 +445,40 @@ func (r *Recorder) Settle(id uint64) {
 		if err := r.cfg.Store.Release(ctx, ref.tid, ref.rev); err != nil {
 			r.cfg.Log.Warn().Err(err).Str("tid", ref.tid).Msg("cluster: settle not written")
 		}
-		r.mu.Lock()
-		delete(r.held, id)
-		if r.releasing[ref.tid] == ref {
-			delete(r.releasing, ref.tid)
-		}
-		r.mu.Unlock()
-		close(ref.released)
-	})
+		r.forget(ref)
+	}
+}
+
+// forget drops a settled ref: its record is deleted, or replaced by the
+// terminal's next purchase.
+func (r *Recorder) forget(ref *ref) {
+	r.mu.Lock()
+	delete(r.held, ref.id)
+	if r.releasing[ref.tid] == ref {
+		delete(r.releasing, ref.tid)
+	}
+	r.mu.Unlock()
+	close(ref.released)
+}
+
+// handOver gives the terminal's lingering settled record, if there is
+// one, to the hold of its next purchase: it is no longer deleted.
+func (r *Recorder) handOver(tid string) *ref {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	prev := r.releasing[tid]
+	if prev == nil || prev.releasing || prev.handed {
+		return nil
+	}
+	if prev.chain >= maxChain {
+		prev.linger.Stop()
+		prev.releasing = true
+		r.later(r.releaseJob(prev)) // now: the next hold waits for it
+		return nil
+	}
+	prev.handed = true
+	prev.linger.Stop()
+	return prev
 }
 
 // Reversing marks id's record as being reversed, with its tries.

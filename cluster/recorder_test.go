@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -33,7 +34,7 @@ func TestRecorderOrphans(t *testing.T) {
 			taken[string(msg[:8])]++
 			mu.Unlock()
 		}})
-	t.Cleanup(rec.Close)
+	t.Cleanup(func() { rec.Close(5 * time.Second) })
 	ctx := ctxT(t)
 
 	// A takeover whose acknowledgement was lost: in our name, reversing.
@@ -87,4 +88,75 @@ func TestRecorderOrphans(t *testing.T) {
 		t.Errorf("a settled purchase handed over to reverse")
 	}
 	mu.Unlock()
+}
+
+// TestRecorderReplacesSettled: a terminal's next purchase, coming while
+// its last one's record lingers, replaces that record (one write); one
+// that comes later finds it deleted; Close deletes what still lingers
+// before it returns.
+func TestRecorderReplacesSettled(t *testing.T) {
+	node, err := StartNode(NodeConfig{Name: "n1", Port: freePort(t), Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(node.Shutdown)
+	s := open(t, []*Node{node}, "gw1", 3*time.Second)
+	// A linger long enough that b comes within it however loaded the
+	// machine; a deleted record is waited for.
+	rec := NewRecorder(RecorderConfig{Store: s, Wait: 2 * time.Second, Log: zerolog.Nop(), Linger: time.Second,
+		TID: func(msg []byte) string { return string(msg[:8]) }, Taken: func(uint64, []byte) {}})
+	begun := make(chan uint64, 1)
+	rec.Notify(func(b []journal.Begun, err error) {
+		if err != nil {
+			t.Error(err)
+		}
+		begun <- b[0].ID
+	})
+	hold := func(msg string) uint64 {
+		t.Helper()
+		if _, err := rec.Begin([]byte(msg), nil); err != nil {
+			t.Fatal(err)
+		}
+		return <-begun
+	}
+	ctx := ctxT(t)
+	holding := func(tid string) string {
+		free, _, h, err := s.last(ctx, tid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if free {
+			return ""
+		}
+		return string(h.Msg)
+	}
+	a := hold("00000001 purchase a")
+	rec.Settle(a)
+	b := hold("00000001 purchase b")
+	if got := holding("00000001"); got != "00000001 purchase b" || rec.Figures().Replaced.Load() != 1 {
+		t.Fatalf("after b: record %q, %d replaced; want b's, 1", got, rec.Figures().Replaced.Load())
+	}
+	rec.Settle(b)
+	waitFor(t, "b's record deleted after its linger", func() bool { return holding("00000001") == "" })
+	c := hold("00000001 purchase c")
+	if rec.Figures().Replaced.Load() != 1 {
+		t.Errorf("c replaced a deleted record")
+	}
+	// A terminal busy here is deleted after maxChain replacements in a
+	// row, for another instance waiting for it.
+	before := rec.Figures().Replaced.Load()
+	for i := range maxChain + 2 {
+		rec.Settle(c)
+		c = hold(fmt.Sprintf("00000001 purchase c%d", i))
+	}
+	if n := rec.Figures().Replaced.Load() - before; n != maxChain+1 {
+		t.Errorf("%d replaced in %d holds; want %d (a delete after %d)", n, maxChain+2, maxChain+1, maxChain)
+	}
+	rec.Settle(c)
+	if err := rec.Close(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if got := holding("00000001"); got != "" {
+		t.Fatalf("after Close: record %q still there", got)
+	}
 }

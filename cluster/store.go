@@ -68,18 +68,29 @@ type StoreConfig struct {
 
 // Store is the cluster's shared state as one instance sees it.
 type Store struct {
-	cfg    StoreConfig
-	nc     *nats.Conn
-	js     jetstream.JetStream
-	terms  jetstream.KeyValue
-	stream jetstream.Stream // the terminals bucket's
-	leases jetstream.KeyValue
+	cfg         StoreConfig
+	nc          *nats.Conn
+	js          jetstream.JetStream
+	terms       jetstream.KeyValue
+	stream      jetstream.Stream // the terminals bucket's
+	leases      jetstream.KeyValue
+	leaseStream jetstream.Stream
 	// known is, per terminal, the revision this instance last saw free
 	// (its delete marker): a new record is written expecting it, so a
 	// purchase costs one write to hold and one to release.
 	mu    sync.Mutex
 	known map[string]uint64
+
+	// The takeover scan reads every record: it runs when an instance
+	// seen alive is no longer, until one completes, and every
+	// scanEvery renewals (for what a write reported failed left).
+	seen    map[string]bool
+	scanDue bool
+	beats   int
 }
+
+// scanEvery: renewals between two scans when no lease has lapsed.
+const scanEvery = 30
 
 // Open connects to the cluster and makes the buckets where they are not.
 func Open(ctx context.Context, cfg StoreConfig) (*Store, error) {
@@ -102,7 +113,7 @@ func Open(ctx context.Context, cfg StoreConfig) (*Store, error) {
 		nc.Close()
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
-	s := &Store{cfg: cfg, nc: nc, js: js, known: map[string]uint64{}}
+	s := &Store{cfg: cfg, nc: nc, js: js, known: map[string]uint64{}, seen: map[string]bool{}}
 	if s.terms, err = bucket(ctx, js, terminalsBucket, cfg.Replicas, 0); err != nil {
 		nc.Close()
 		return nil, err
@@ -115,6 +126,11 @@ func Open(ctx context.Context, cfg StoreConfig) (*Store, error) {
 		nc.Close()
 		return nil, err
 	}
+	if s.leaseStream, err = js.Stream(ctx, "KV_"+leasesBucket); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("cluster: bucket %s: %w", leasesBucket, err)
+	}
+	s.scanDue = true
 	return s, nil
 }
 
@@ -365,15 +381,29 @@ func (s *Store) Heartbeat(ctx context.Context) error {
 	return nil
 }
 
-// Alive lists the instances whose lease is current.
+// Alive lists the instances whose lease is current: the lease stream's
+// subjects (one request) and each one's last message, a lease or the
+// marker its expiry left. Listing the bucket's keys would make a
+// consumer, through the cluster's meta leader, at every renewal.
 func (s *Store) Alive(ctx context.Context) (map[string]bool, error) {
-	keys, err := s.leases.ListKeys(ctx)
+	prefix := "$KV." + leasesBucket + "."
+	info, err := s.leaseStream.Info(ctx, jetstream.WithSubjectFilter(prefix+">"))
 	if err != nil {
 		return nil, fmt.Errorf("cluster: leases: %w", err)
 	}
 	alive := map[string]bool{}
-	for k := range keys.Keys() {
-		alive[k] = true
+	for subj := range info.State.Subjects {
+		m, err := s.leaseStream.GetLastMsgForSubject(ctx, subj)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("cluster: leases: %w", err)
+		}
+		if m.Header.Get("KV-Operation") != "" || m.Header.Get("Nats-Marker-Reason") != "" {
+			continue // expired
+		}
+		alive[strings.TrimPrefix(subj, prefix)] = true
 	}
 	return alive, nil
 }
@@ -384,11 +414,32 @@ func (s *Store) Alive(ctx context.Context) (map[string]bool, error) {
 // fenced. It returns the records taken (their purchases are to be
 // reversed) and those it read in this instance's name, for the caller
 // to tell its own from those whose writes it was told failed.
+//
+// It reads every record only when a scan is due (see Store.seen); else
+// it returns nothing. It is called from one goroutine.
 func (s *Store) TakeOver(ctx context.Context) (taken, mine []Held, err error) {
 	alive, err := s.Alive(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
+	for name := range s.seen {
+		if !alive[name] {
+			s.scanDue = true // a lease lapsed
+		}
+	}
+	s.seen = alive
+	if s.beats++; s.beats%scanEvery == 0 {
+		s.scanDue = true
+	}
+	if !s.scanDue {
+		return nil, nil, nil
+	}
+	complete := true
+	defer func() {
+		if err == nil && complete {
+			s.scanDue = false
+		}
+	}()
 	keys, err := s.terms.ListKeys(ctx)
 	if err != nil {
 		if errors.Is(err, jetstream.ErrNoKeysFound) {
@@ -398,7 +449,11 @@ func (s *Store) TakeOver(ctx context.Context) (taken, mine []Held, err error) {
 	}
 	for tid := range keys.Keys() {
 		free, _, h, err := s.last(ctx, tid)
-		if err != nil || free {
+		if err != nil {
+			complete = false // read again at the next renewal
+			continue
+		}
+		if free {
 			continue
 		}
 		if h.Instance == s.cfg.Instance {
@@ -411,8 +466,12 @@ func (s *Store) TakeOver(ctx context.Context) (taken, mine []Held, err error) {
 		rec := h.Record
 		rec.Instance, rec.Reversing = s.cfg.Instance, true
 		rev, err := s.Update(ctx, tid, h.Rev, rec)
-		if err != nil {
+		if errors.Is(err, ErrFenced) {
 			continue // another survivor took it, or it changed
+		}
+		if err != nil {
+			complete = false
+			continue
 		}
 		taken = append(taken, Held{TID: tid, Rev: rev, From: h.Instance, Record: rec})
 	}

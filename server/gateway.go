@@ -621,6 +621,7 @@ func (g *Gateway) registerMetrics(m *metrics.Metrics) {
 		m.GaugeFunc("socketqueue_cluster_lease_age_seconds", "Since this instance last renewed its lease (the others take over past --clusterLease).", func() float64 { return c.LeaseAge().Seconds() })
 		m.CounterFunc("socketqueue_cluster_holds_total", "Terminals held in the cluster for a purchase (a record acknowledged by a quorum).", func() float64 { return float64(f.Holds.Load()) })
 		m.CounterFunc("socketqueue_cluster_hold_seconds_total", "Time from a purchase's arrival at the cluster to its record's acknowledgement, added up (over holds_total: the mean).", func() float64 { return float64(f.HoldNanos.Load()) / 1e9 })
+		m.CounterFunc("socketqueue_cluster_holds_replaced_total", "Holds made by replacing the terminal's settled record, one write where a delete and a create are two.", func() float64 { return float64(f.Replaced.Load()) })
 		m.CounterFunc("socketqueue_cluster_lock_waits_total", "Purchases whose terminal was first held by another instance.", func() float64 { return float64(f.Waits.Load()) })
 		m.CounterFunc("socketqueue_cluster_takeovers_total", "Purchases taken over from lapsed instances, to reverse.", func() float64 { return float64(f.TakenOver.Load()) })
 		m.CounterFunc("socketqueue_cluster_lease_lapses_total", "Times this instance's own lease lapsed (what it held was left to the others).", func() float64 { return float64(f.Lapses.Load()) })

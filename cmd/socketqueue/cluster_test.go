@@ -219,6 +219,13 @@ func TestClusterPausedInstance(t *testing.T) {
 	gws[0].cmd.Process.Signal(syscall.SIGCONT)
 	waitLine(t, gws[0], "reversal no longer this instance's")
 	setBankMode(t, bankHTTP, portA, "serve")
+	// Its node catches up with the others first: purchases meanwhile
+	// may time out (refused, never sent), as during an election.
+	probe := 3900
+	waitFor(t, "the resumed gateway takes purchases again", func() bool {
+		probe++
+		return sendPurchases(t, "127.0.0.1:"+pos[0], probe, 1, 1, 1, true, nil)["00000001/"+fmt.Sprintf("%06d", probe+1)]
+	})
 	got := sendPurchases(t, "127.0.0.1:"+pos[0], 3000, 5, 1, 5, true, nil)
 	for k, ok := range got {
 		if !ok {
