@@ -19,12 +19,7 @@ import (
 // released (settled, its delete not yet acknowledged) and a hold under
 // way are neither.
 func TestRecorderOrphans(t *testing.T) {
-	node, err := StartNode(NodeConfig{Name: "n1", Port: freePort(t), Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(node.Shutdown)
-	s := open(t, []*Node{node}, "gw1", 3*time.Second)
+	s := open(t, []*Node{startNode(t)}, "gw1", 3*time.Second)
 	var mu sync.Mutex
 	taken := map[string]int{}
 	rec := NewRecorder(RecorderConfig{Store: s, Wait: time.Second, Log: zerolog.Nop(),
@@ -95,12 +90,7 @@ func TestRecorderOrphans(t *testing.T) {
 // that comes later finds it deleted; Close deletes what still lingers
 // before it returns.
 func TestRecorderReplacesSettled(t *testing.T) {
-	node, err := StartNode(NodeConfig{Name: "n1", Port: freePort(t), Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(node.Shutdown)
-	s := open(t, []*Node{node}, "gw1", 3*time.Second)
+	s := open(t, []*Node{startNode(t)}, "gw1", 3*time.Second)
 	// A linger long enough that b comes within it however loaded the
 	// machine; a deleted record is waited for.
 	rec := NewRecorder(RecorderConfig{Store: s, Wait: 2 * time.Second, Log: zerolog.Nop(), Linger: time.Second,
@@ -159,4 +149,15 @@ func TestRecorderReplacesSettled(t *testing.T) {
 	if got := holding("00000001"); got != "" {
 		t.Fatalf("after Close: record %q still there", got)
 	}
+}
+
+// startNode starts one node, not clustered.
+func startNode(t *testing.T) *Node {
+	t.Helper()
+	node, err := StartNode(NodeConfig{Name: "n1", Port: freePort(t), Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(node.Shutdown)
+	return node
 }

@@ -289,12 +289,7 @@ func TestHoldExclusive(t *testing.T) {
 // also where a bucket was first made by the client library (direct gets
 // on): a paused replica's queue subscription must not swallow reads.
 func TestBucketsReadFromLeader(t *testing.T) {
-	node, err := StartNode(NodeConfig{Name: "n1", Port: freePort(t), Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(node.Shutdown)
-	nodes := []*Node{node}
+	nodes := []*Node{startNode(t)}
 	nc, err := nats.Connect(nodes[0].ClientURL())
 	if err != nil {
 		t.Fatal(err)
