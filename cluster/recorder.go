@@ -116,6 +116,8 @@ type ref struct {
 	releasing, handed bool
 	// chain counts the records this one replaced in a row.
 	chain int
+	// lock: held for a request that is not reversed (Record.Lock).
+	lock bool
 }
 
 // maxChain bounds the replacements in a row: a terminal busy here is
@@ -211,9 +213,17 @@ func (r *Recorder) OnState(fn func(err error)) { r.onState = fn }
 // comes back through Notify once the record is acknowledged by a quorum
 // (or failed). A terminal held by another instance is waited for, up to
 // the queue timeout.
-func (r *Recorder) Begin(msg []byte, tag any) (uint64, error) {
+func (r *Recorder) Begin(msg []byte, tag any) (uint64, error) { return r.begin(msg, tag, false) }
+
+// Lock holds msg's terminal as Begin does, for a request that is never
+// reversed (a balance inquiry, a refund): its record only keeps the
+// other instances' requests for the terminal off the bank meanwhile. A
+// lapsed instance's Lock record is released, not reversed.
+func (r *Recorder) Lock(msg []byte, tag any) (uint64, error) { return r.begin(msg, tag, true) }
+
+func (r *Recorder) begin(msg []byte, tag any, lock bool) (uint64, error) {
 	id := r.next.Add(1)
-	ref := &ref{tid: r.cfg.TID(msg), msg: append([]byte(nil), msg...)}
+	ref := &ref{tid: r.cfg.TID(msg), msg: append([]byte(nil), msg...), lock: lock}
 	// Claimed now, not when a worker takes the hold: behind many holds
 	// that could be after the linger.
 	prev := r.handOver(ref.tid)
@@ -255,7 +265,7 @@ func (r *Recorder) hold(id uint64, ref *ref, tag any, prev *ref) {
 	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.Wait)
 	defer cancel()
 	begun := time.Now()
-	rec := Record{Instance: r.cfg.Store.cfg.Instance, Msg: ref.msg}
+	rec := Record{Instance: r.cfg.Store.cfg.Instance, Msg: ref.msg, Lock: ref.lock}
 	waited := false
 	r.mu.Lock()
 	r.holding[ref.tid]++
@@ -527,6 +537,10 @@ func (r *Recorder) Pending() ([]*reversal.Reversal, error) {
 		if !ok {
 			continue // held by this run already (its fronts opened first)
 		}
+		if h.Lock {
+			r.Settle(id) // nothing to reverse: only its turn was held
+			continue
+		}
 		reason := "unanswered when the gateway stopped"
 		if h.Reversing {
 			reason = "its reversal was pending when the gateway stopped"
@@ -541,7 +555,7 @@ func (r *Recorder) Pending() ([]*reversal.Reversal, error) {
 func (r *Recorder) adopt(h Held) uint64 {
 	id := r.next.Add(1)
 	r.mu.Lock()
-	r.held[id] = &ref{tid: h.TID, rev: h.Rev, msg: h.Msg, epoch: r.epoch}
+	r.held[id] = &ref{tid: h.TID, rev: h.Rev, msg: h.Msg, epoch: r.epoch, lock: h.Lock}
 	r.mu.Unlock()
 	return id
 }
@@ -602,7 +616,7 @@ func (r *Recorder) orphans(ctx context.Context, mine []Held) {
 			r.cfg.Taken(id, now.Msg)
 			continue
 		}
-		r.cfg.Log.Warn().Str("tid", h.TID).Msg("cluster: a terminal's record left by a hold reported failed (its acknowledgement was lost); its purchase never went: released")
+		r.cfg.Log.Warn().Str("tid", h.TID).Msg("cluster: a terminal's record left by a hold reported failed (its acknowledgement was lost); its request never went: released")
 		r.Settle(id)
 	}
 }
@@ -683,6 +697,10 @@ func (r *Recorder) beatOnce(ctx context.Context) {
 	r.orphans(ctx, mine)
 	r.figures.TakenOver.Add(int64(len(taken)))
 	for _, h := range taken {
+		if h.Lock {
+			r.cfg.Log.Warn().Str("tid", h.TID).Str("from", h.From).Msg("cluster: released a terminal a lapsed instance held for a request that is not reversed")
+			continue
+		}
 		r.cfg.Log.Warn().Str("tid", h.TID).Str("from", h.From).Msg("cluster: took over a purchase of a lapsed instance; reversing it")
 		r.cfg.Taken(r.adopt(h), h.Msg)
 	}

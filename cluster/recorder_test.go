@@ -161,3 +161,110 @@ func startNode(t *testing.T) *Node {
 	t.Cleanup(node.Shutdown)
 	return node
 }
+
+// TestRecorderLockRecords: a terminal held for a request that is not
+// reversed (Lock) keeps other instances off it as a purchase's record
+// does, but what a lapsed instance left of it is released, not
+// reversed, by a survivor; and at a restart, by the instance itself.
+func TestRecorderLockRecords(t *testing.T) {
+	node := startNode(t)
+	lease := time.Second
+	tid := func(msg []byte) string { return string(msg[:8]) }
+	newRec := func(s *Store, taken func(string)) *Recorder {
+		// A wait past the lease: the survivor's request waits for the
+		// lapsed instance's record.
+		rec := NewRecorder(RecorderConfig{Store: s, Wait: 10 * time.Second, Log: zerolog.Nop(), TID: tid,
+			Taken: func(_ uint64, msg []byte) { taken(tid(msg)) }})
+		t.Cleanup(func() { rec.Close(5 * time.Second) })
+		return rec
+	}
+	begun := func(rec *Recorder) chan error {
+		ch := make(chan error, 4)
+		rec.Notify(func(b []journal.Begun, err error) { ch <- err })
+		return ch
+	}
+	ctx := ctxT(t)
+	hold := func(rec *Recorder, done chan error, lock bool, msg string) {
+		t.Helper()
+		var err error
+		if lock {
+			_, err = rec.Lock([]byte(msg), nil)
+		} else {
+			_, err = rec.Begin([]byte(msg), nil)
+		}
+		if err == nil {
+			err = <-done
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	record := func(s *Store, tid string) *Held {
+		free, _, h, err := s.last(ctx, tid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if free {
+			return nil
+		}
+		return h
+	}
+
+	// Taken over by a survivor.
+	dead := open(t, []*Node{node}, "gw-dead", lease)
+	if err := dead.Heartbeat(ctx); err != nil {
+		t.Fatal(err)
+	}
+	dr := newRec(dead, func(string) {})
+	dd := begun(dr)
+	hold(dr, dd, true, "00000011 balance inquiry")
+	hold(dr, dd, false, "00000012 purchase")
+	if h := record(dead, "00000011"); h == nil || !h.Lock {
+		t.Fatalf("the lock's record: %+v, want one marked Lock", h)
+	}
+	alive := open(t, []*Node{node}, "gw-b", lease)
+	var mu sync.Mutex
+	taken := map[string]int{}
+	ar := newRec(alive, func(tid string) { mu.Lock(); taken[tid]++; mu.Unlock() })
+	other := begun(ar)
+	if _, err := ar.Lock([]byte("00000011 another inquiry"), nil); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the survivor took over what the lapsed instance left", func() bool {
+		bctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ar.beatOnce(bctx)
+		cancel()
+		mu.Lock()
+		defer mu.Unlock()
+		return taken["00000012"] > 0
+	})
+	// The lapsed instance's inquiry released: the survivor's own, waiting
+	// for the terminal meanwhile, gets it.
+	if err := <-other; err != nil {
+		t.Fatalf("the survivor's inquiry waiting for the terminal: %v", err)
+	}
+	mu.Lock()
+	if len(taken) != 1 {
+		t.Errorf("handed over to reverse: %v; want only the purchase 00000012", taken)
+	}
+	mu.Unlock()
+	if h := record(alive, "00000011"); h == nil || h.Instance != "gw-b" || string(h.Msg) != "00000011 another inquiry" {
+		t.Fatalf("terminal 00000011 after the takeover: %+v, want the survivor's inquiry", h)
+	}
+
+	// Left by an earlier run: released at the restart, not reversed.
+	old := open(t, []*Node{node}, "gw-c", lease)
+	or := newRec(old, func(string) {})
+	od := begun(or)
+	hold(or, od, true, "00000021 refund")
+	hold(or, od, false, "00000022 purchase")
+	restarted := newRec(open(t, []*Node{node}, "gw-c", lease), func(string) {})
+	pending, err := restarted.Pending()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pending) != 1 || string(pending[0].Original) != "00000022 purchase" {
+		t.Fatalf("pending at the restart: %d, want the purchase only", len(pending))
+	}
+	waitFor(t, "the earlier run's lock released", func() bool { return record(old, "00000021") == nil })
+}

@@ -41,6 +41,9 @@ type Record struct {
 	// due (State of the reversal schedule in Try).
 	Reversing bool `json:"r,omitempty"`
 	Try       int  `json:"t,omitempty"`
+	// Lock: the terminal is held for a request that is never reversed
+	// (not a purchase): only its turn at the bank, nothing to undo.
+	Lock bool `json:"l,omitempty"`
 }
 
 // Held is a record with the revision that holds it.
@@ -413,7 +416,9 @@ func (s *Store) Alive(ctx context.Context) (map[string]bool, error) {
 // that of two survivors one wins and a paused owner that wakes finds it
 // fenced. It returns the records taken (their purchases are to be
 // reversed) and those it read in this instance's name, for the caller
-// to tell its own from those whose writes it was told failed.
+// to tell its own from those whose writes it was told failed. A lapsed
+// instance's Lock record has nothing to reverse: it is released at the
+// revision read, and returned in taken with Rev 0.
 //
 // It reads every record only when a scan is due (see Store.seen); else
 // it returns nothing. It is called from one goroutine.
@@ -461,6 +466,18 @@ func (s *Store) TakeOver(ctx context.Context) (taken, mine []Held, err error) {
 			continue
 		}
 		if alive[h.Instance] {
+			continue
+		}
+		if h.Lock {
+			err := s.Release(ctx, tid, h.Rev)
+			if errors.Is(err, ErrFenced) {
+				continue
+			}
+			if err != nil {
+				complete = false
+				continue
+			}
+			taken = append(taken, Held{TID: tid, From: h.Instance, Record: h.Record})
 			continue
 		}
 		rec := h.Record

@@ -31,6 +31,12 @@ type purchaseJournal interface {
 	Stats() journal.Stats
 }
 
+// terminalLock holds a request's terminal across instances without a
+// reversal to record; answered through the journal's Notify like Begin.
+type terminalLock interface {
+	Lock(msg []byte, tag any) (uint64, error)
+}
+
 // bankLinks is where the relay writes requests: the links to the bank
 // and the policy sharing requests among them. pick chooses a ready link
 // (want, when not -1: that one, if connected); send queues msg framed on
@@ -58,7 +64,11 @@ type relay struct {
 	table   *dispatch.Table
 	bank    bankLinks
 	journal purchaseJournal // nil: purchases are not recorded
-	rev     *reversal.Reverser
+	// lock, in a cluster, holds the terminal of a client's request that
+	// is not journaled across instances, as the journal's record does a
+	// purchase's (nil: the local table's lock is the only one).
+	lock terminalLock
+	rev  *reversal.Reverser
 
 	// tick is the ticker's scratch.
 	tick tickScratch
@@ -101,6 +111,9 @@ func newRelay(cfg *Config, bank bankLinks) *relay {
 	switch {
 	case cfg.Cluster != nil:
 		rl.journal, store = cfg.Cluster, cfg.Cluster
+		if cfg.LockTerminal {
+			rl.lock = cfg.Cluster
+		}
 	case cfg.Journal != nil:
 		rl.journal = cfg.Journal
 	}
@@ -215,6 +228,13 @@ func (rl *relay) send(r *dispatch.Request, el gnet.EventLoop, now int64) {
 			}
 			return
 		}
+		if rl.needsLock(r) {
+			r.Begun = now
+			if _, err := rl.lock.Lock(r.Msg, r); err != nil {
+				rl.journaled(r, 0, err, 0)
+			}
+			return
+		}
 		link, ok := rl.pickFor(r)
 		if !ok {
 			next, ok := rl.table.Abort(r)
@@ -303,7 +323,7 @@ func (rl *relay) journaled(r *dispatch.Request, id uint64, err error, now int64)
 	if e := rl.log.Debug(); e.Enabled() {
 		rl.dump(e, "to bank", r.Msg) // before: once sent, the reply may recycle r
 	}
-	rl.cfg.Metrics.Message(r.MTI, metrics.ToBank) // journaled: a client's purchase, never Own
+	rl.cfg.Metrics.Message(r.MTI, metrics.ToBank) // a client's request, never Own
 	if err := rl.bank.send(link, r.Msg, nil, false); err != nil {
 		rl.rev.Settle(id)
 		next, ok := rl.table.Abort(r)
@@ -450,6 +470,14 @@ func isPurchase(r *dispatch.Request) bool {
 // needsJournal: only reversible purchases are journaled.
 func (rl *relay) needsJournal(r *dispatch.Request) bool {
 	return rl.journal != nil && !rl.cfg.NoAutoReversal && isPurchase(r)
+}
+
+// needsLock: in a cluster, a client's request for a terminal that is
+// not journaled holds the terminal across instances too, so that no two
+// requests of one terminal are at the bank at once whichever instances
+// took them.
+func (rl *relay) needsLock(r *dispatch.Request) bool {
+	return rl.lock != nil && !r.Own && !r.Unlocked && r.TID.Len() > 0
 }
 
 // reverse decides that r, sent to the bank, whose answer did not reach

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/socketqueue/socketqueue-go/isocodec"
 )
 
 // startClusterGateways starts n gateways with embedded NATS nodes routed
@@ -144,13 +146,39 @@ func TestClusterTakeOver(t *testing.T) {
 	}
 }
 
-// TestClusterTerminalLock: 40 purchases for one terminal, half sent to
-// one gateway of the cluster and half to another at once: all are
-// approved, and the bank never has two of them at the same time.
+// TestClusterTerminalLock: mixed traffic for one terminal (purchases,
+// refunds of a known transaction, authorizations the bank does not
+// support), half sent to one gateway of the cluster and half to another
+// at once: each is answered, and the bank never has two of the
+// terminal's requests at the same time.
 func TestClusterTerminalLock(t *testing.T) {
 	bankPort, bankHTTP := strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t))
 	start(t, "bank ledger at GET /bank", "--v", "--echoServerPort="+bankPort, "--bankHttpPort="+bankHTTP, "--bankDelay=0.05")
 	_, pos, _ := startClusterGateways(t, 3, []string{bankPort}, "5")
+	const each = 30
+	// request i of a gateway: a purchase (journaled, reversible), a
+	// refund carrying the RRN of the purchase it undoes (never reversed)
+	// or an authorization (0100, never reversed; the emulator answers it
+	// "not supported").
+	request := func(stan int) (msg []byte, wantMTI, want39 string) {
+		base := isocodec.Fields{
+			0: "0200", 3: "000000", 4: "000000000100", 7: "1125120000", 11: fmt.Sprintf("%06d", stan),
+			12: time.Now().Format("060102150405"), 22: "051", 24: "200", 25: "00",
+			35: "4850781234567891=19082012232800000037", 41: "00000042", 42: "000124642124643", 49: "810",
+		}
+		wantMTI, want39 = "0210", "000"
+		switch stan % 3 {
+		case 1:
+			base[3], base[37] = "200000", fmt.Sprintf("%012d", stan)
+		case 2:
+			base[0], wantMTI, want39 = "0100", "0110", ""
+		}
+		m, err := isocodec.SmartVista.Pack(base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m, wantMTI, want39
+	}
 	done := make(chan error, 2)
 	for g := range 2 {
 		go func() {
@@ -162,8 +190,11 @@ func TestClusterTerminalLock(t *testing.T) {
 			defer c.Close()
 			c.SetDeadline(time.Now().Add(60 * time.Second))
 			var out []byte
-			for i := range 20 {
-				msg := purchaseFor(t, 100*g+i+1, "00000042")
+			want := map[string][2]string{}
+			for i := range each {
+				stan := 100*g + i + 1
+				msg, mti, code := request(stan)
+				want[fmt.Sprintf("%06d", stan)] = [2]string{mti, code}
 				out = append(append(out, fmt.Sprintf("%04d", len(msg))...), msg...)
 			}
 			if _, err := c.Write(out); err != nil {
@@ -171,7 +202,7 @@ func TestClusterTerminalLock(t *testing.T) {
 				return
 			}
 			head := make([]byte, 4)
-			for range 20 {
+			for range each {
 				if _, err := io.ReadFull(c, head); err != nil {
 					done <- err
 					return
@@ -182,10 +213,13 @@ func TestClusterTerminalLock(t *testing.T) {
 					done <- err
 					return
 				}
-				if !approved(t, reply) {
-					done <- fmt.Errorf("gateway %d: a purchase not approved: %q", g+1, reply)
+				f, err := isocodec.SmartVista.Unpack(reply)
+				w, ok := want[f[11]]
+				if err != nil || !ok || f[0] != w[0] || (w[1] != "" && f[39] != w[1]) {
+					done <- fmt.Errorf("gateway %d: reply %q (%v), want %v", g+1, reply, err, w)
 					return
 				}
+				delete(want, f[11])
 			}
 			done <- nil
 		}()
@@ -196,8 +230,10 @@ func TestClusterTerminalLock(t *testing.T) {
 		}
 	}
 	tot := bankTotals(t, bankHTTP)
-	if tot.Purchases != 40 || tot.Overlaps != 0 {
-		t.Fatalf("the bank saw %d purchases, %d of them while another of the terminal's was there; want 40, 0 (%+v)", tot.Purchases, tot.Overlaps, tot)
+	third := int64(2 * each / 3)
+	if tot.Purchases != third || tot.Refunds != third || tot.Unsupported != third || tot.Overlaps != 0 {
+		t.Fatalf("the bank saw %d purchases, %d refunds, %d authorizations, %d requests while another of the terminal's was there; want %d of each, 0 (%+v)",
+			tot.Purchases, tot.Refunds, tot.Unsupported, tot.Overlaps, third, tot)
 	}
 }
 
