@@ -623,14 +623,21 @@ func (r *Recorder) orphans(ctx context.Context, mine []Held) {
 
 // Owns reports whether id is still this instance's: held, and its lease
 // not so old that the others may have taken it over (two thirds of the
-// lease: they act at its end). What was held before a lapse is not owned
-// until a renewal finds it still in this instance's name.
-func (r *Recorder) Owns(id uint64) bool {
+// lease: they act at its end). What was held before a lapse is Unsure
+// until a renewal finds it still in this instance's name (Owned) or not
+// (Lost: forgotten then).
+func (r *Recorder) Owns(id uint64) reversal.Ownership {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.checkLapse()
 	ref := r.held[id]
-	return !r.lapsed && ref != nil && !ref.settled && ref.epoch == r.epoch
+	switch {
+	case ref == nil || ref.settled:
+		return reversal.Lost
+	case r.lapsed || ref.epoch != r.epoch:
+		return reversal.Unsure
+	}
+	return reversal.Owned
 }
 
 // checkLapse notes that the lease is too old. Callers hold mu.
@@ -677,8 +684,21 @@ func (r *Recorder) renewed(ctx context.Context) {
 			unknown = append(unknown, h)
 		}
 	}
+	// Held before the lapse and no longer in this instance's name: taken
+	// over by another, which reverses it. Forgotten, so that its reversal
+	// here is dropped and its late answer not given.
+	lost := 0
+	for id, ref := range r.held {
+		if ref.epoch != r.epoch && !ref.settled {
+			delete(r.held, id)
+			lost++
+		}
+	}
 	r.beat, r.lapsed = time.Now(), false
 	r.mu.Unlock()
+	if lost > 0 {
+		r.cfg.Log.Warn().Int("records", lost).Msg("cluster: lease renewed after a lapse; records held before it were taken over by the others")
+	}
 	r.orphans(ctx, unknown)
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/socketqueue/socketqueue-go/journal"
+	"github.com/socketqueue/socketqueue-go/reversal"
 )
 
 // TestRecorderOrphans: records in this instance's name that its recorder
@@ -71,8 +72,8 @@ func TestRecorderOrphans(t *testing.T) {
 		free, _, _, err := s.last(ctx, "00000002")
 		return err == nil && free
 	})
-	if free, _, _, err := s.last(ctx, "00000003"); err != nil || free || !rec.Owns(ours) {
-		t.Fatalf("our own purchase's record: free %v, owned %v, %v", free, rec.Owns(ours), err)
+	if free, _, _, err := s.last(ctx, "00000003"); err != nil || free || rec.Owns(ours) != reversal.Owned {
+		t.Fatalf("our own purchase's record: free %v, ownership %v, %v", free, rec.Owns(ours), err)
 	}
 	rec.Settle(ours)
 	bctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -267,4 +268,63 @@ func TestRecorderLockRecords(t *testing.T) {
 		t.Fatalf("pending at the restart: %d, want the purchase only", len(pending))
 	}
 	waitFor(t, "the earlier run's lock released", func() bool { return record(old, "00000021") == nil })
+}
+
+// TestRecorderLapse: past two thirds of its lease unrenewed, what this
+// instance holds is Unsure; the next renewal makes what is still in its
+// name Owned again and what another instance took meanwhile Lost.
+func TestRecorderLapse(t *testing.T) {
+	node := startNode(t)
+	s := open(t, []*Node{node}, "gw1", time.Second)
+	rec := NewRecorder(RecorderConfig{Store: s, Wait: time.Second, Log: zerolog.Nop(),
+		TID: func(msg []byte) string { return string(msg[:8]) }, Taken: func(uint64, []byte) {}})
+	t.Cleanup(func() { rec.Close(5 * time.Second) })
+	begun := make(chan uint64, 2)
+	rec.Notify(func(b []journal.Begun, err error) {
+		if err != nil {
+			t.Error(err)
+		}
+		begun <- b[0].ID
+	})
+	ctx := ctxT(t)
+	if err := s.Heartbeat(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rec.renewed(ctx)
+	for _, m := range []string{"00000001 purchase kept", "00000002 purchase taken"} {
+		if _, err := rec.Begin([]byte(m), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ids := map[string]uint64{}
+	for range 2 {
+		id := <-begun
+		rec.mu.Lock()
+		ids[string(rec.held[id].msg[:8])] = id
+		rec.mu.Unlock()
+	}
+	kept, taken := ids["00000001"], ids["00000002"]
+	if rec.Owns(kept) != reversal.Owned || rec.Owns(taken) != reversal.Owned {
+		t.Fatal("fresh holds not owned")
+	}
+	waitFor(t, "the lease two thirds gone", func() bool { return rec.Owns(kept) == reversal.Unsure })
+	// Another instance takes one over meanwhile, as TakeOver does.
+	other := open(t, []*Node{node}, "gw2", time.Second)
+	_, _, h, err := other.last(ctx, "00000002")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Update(ctx, "00000002", h.Rev, Record{Instance: "gw2", Msg: h.Msg, Reversing: true}); err != nil {
+		t.Fatal(err)
+	}
+	if rec.Owns(taken) != reversal.Unsure {
+		t.Fatal("a record taken during the lapse is not Unsure before the renewal")
+	}
+	rec.beatOnce(ctx)
+	if got := rec.Owns(kept); got != reversal.Owned {
+		t.Errorf("still in this instance's name after the renewal: %v, want Owned", got)
+	}
+	if got := rec.Owns(taken); got != reversal.Lost {
+		t.Errorf("taken by another during the lapse: %v, want Lost", got)
+	}
 }

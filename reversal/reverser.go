@@ -93,6 +93,10 @@ func (x *Reverser) Recover(now time.Time) error {
 	return nil
 }
 
+// unsureWait is how long a reversal this instance is unsure of waits
+// before it asks again: about a lease renewal.
+const unsureWait = time.Second
+
 // Due returns the reversals to try now, each with its message; a
 // reversal whose message cannot be built is given up at once (it cannot
 // happen for a 0200 that went out). Each comes back through Answered,
@@ -102,10 +106,20 @@ func (x *Reverser) Due(now time.Time, out []Try) []Try {
 	defer clear(x.due)
 	owner, shared := x.cfg.Store.(Owner)
 	for _, rv := range x.due {
-		if shared && !owner.Owns(rv.ID) {
-			x.logged(x.cfg.Log.Warn(), rv).Msg("reversal no longer this instance's (its lease lapsed; another takes it over): not sent")
-			x.sched.Drop(rv)
-			continue
+		if shared {
+			switch owner.Owns(rv.ID) {
+			case Lost:
+				x.logged(x.cfg.Log.Warn(), rv).Msg("reversal no longer this instance's (its lease lapsed; another takes it over): not sent")
+				x.sched.Drop(rv)
+				continue
+			case Unsure:
+				if !rv.waited {
+					rv.waited = true
+					x.logged(x.cfg.Log.Warn(), rv).Msg("reversal waits: this instance's lease lapsed, and until it is renewed the reversal may be another's")
+				}
+				x.sched.Postpone(rv, now.Add(unsureWait))
+				continue
+			}
 		}
 		msg, err := Message(x.cfg.Dialect, rv.Original, rv.Repeat(), x.cfg.RepeatMTI, now)
 		var s isocodec.Scan

@@ -49,6 +49,8 @@ type Reversal struct {
 	Key isocodec.Key
 
 	sending bool
+	// waited: it has waited for its owner to be sure (logged once).
+	waited  bool
 	at      int          // index in the schedule's heap; -1 when not in it
 	keyed   bool         // in byKey: a written try may still be answered
 	keyedAs isocodec.Key // under this key
@@ -137,10 +139,15 @@ func (s *Schedule) Due(now time.Time, out []*Reversal) []*Reversal {
 
 // Unsent puts back a reversal Due handed out that could not be written
 // (no link, or it waited past its bound): the try does not count.
-func (s *Schedule) Unsent(rv *Reversal) {
+func (s *Schedule) Unsent(rv *Reversal) { s.Postpone(rv, rv.Next) }
+
+// Postpone puts back a reversal Due handed out, unsent, to be due again
+// at next: the try does not count.
+func (s *Schedule) Postpone(rv *Reversal, next time.Time) {
 	s.mu.Lock()
 	rv.sending = false
 	rv.Tries--
+	rv.Next = next
 	heap.Push(&s.queue, rv)
 	s.mu.Unlock()
 	s.counts.sent.Add(-1)

@@ -19,11 +19,26 @@ type Store interface {
 }
 
 // Owner is a Store shared with other instances: a reversal it no longer
-// owns (taken over by another) is not sent. Owns is cheap and never
-// blocks: it runs before every try.
+// owns (taken over by another) is not sent, and one it is unsure of (its
+// lease lapsed and is not renewed yet) waits. Owns is cheap and never
+// blocks: it runs before every try, and before a purchase's answer is
+// given to its client.
 type Owner interface {
-	Owns(id uint64) bool
+	Owns(id uint64) Ownership
 }
+
+// Ownership is whether a purchase's record is this instance's to act on.
+type Ownership uint8
+
+const (
+	// Owned: this instance's; its reversal is sent, its answer given.
+	Owned Ownership = iota
+	// Unsure: this instance's lease lapsed, so the others may have taken
+	// it; known once the lease is renewed.
+	Unsure
+	// Lost: not this instance's (taken over, or settled).
+	Lost
+)
 
 // Journal is the Store on the local journal; nil j records nothing, and
 // id 0 is a purchase that was never recorded.

@@ -68,7 +68,10 @@ type relay struct {
 	// is not journaled across instances, as the journal's record does a
 	// purchase's (nil: the local table's lock is the only one).
 	lock terminalLock
-	rev  *reversal.Reverser
+	// owner, in a cluster, says whether a purchase's record is still this
+	// instance's (nil: always).
+	owner reversal.Owner
+	rev   *reversal.Reverser
 
 	// tick is the ticker's scratch.
 	tick tickScratch
@@ -110,7 +113,7 @@ func newRelay(cfg *Config, bank bankLinks) *relay {
 	store := reversal.Journal(cfg.Journal)
 	switch {
 	case cfg.Cluster != nil:
-		rl.journal, store = cfg.Cluster, cfg.Cluster
+		rl.journal, store, rl.owner = cfg.Cluster, cfg.Cluster, cfg.Cluster
 		if cfg.LockTerminal {
 			rl.lock = cfg.Cluster
 		}
@@ -383,6 +386,17 @@ func (rl *relay) reply(s *isocodec.Scan, msg []byte, from int32, el gnet.EventLo
 // it came on, at now. A purchase whose client has left is reversed if
 // the bank approved it.
 func (rl *relay) deliver(r *dispatch.Request, s *isocodec.Scan, msg []byte, now int64) {
+	if rl.owner != nil && r.JournalID != 0 && isPurchase(r) && rl.owner.Owns(r.JournalID) != reversal.Owned {
+		// This instance's lease lapsed (paused, cut off) while the
+		// purchase was at the bank: another instance may have reversed
+		// it, so its approval must not reach the client. Failed, and
+		// reversed here if the record proves to be still this one's.
+		rl.log.Warn().Str("mti", r.MTI.String()).Str("key", r.Key.String()).
+			Msg("answer withheld: the purchase may have been taken over while this instance's lease had lapsed")
+		rl.reverse(r, "answered while this instance's lease had lapsed")
+		rl.fail(r, ErrTimeout)
+		return
+	}
 	if !r.Own {
 		var buf [8]byte
 		if r.Client.Gone() && r.Sent != 0 && rl.cfg.Dialect.IsApproved(rl.cfg.Dialect.Layout.AppendText(buf[:0], s, msg, 39)) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"net"
@@ -238,44 +239,109 @@ func TestClusterTerminalLock(t *testing.T) {
 }
 
 // TestClusterPausedInstance: a gateway stopped (SIGSTOP) past its lease
-// with 20 purchases the bank decided and never answered (its port is
-// muted); a survivor, on the bank's other port, reverses them. Resumed
-// (SIGCONT), its own timeouts would reverse them too: it finds its lease
-// lapsed and sends none (the ledger: each reversed once, no repeat),
-// then takes purchases again.
+// with 20 purchases at the bank; a survivor, on the bank's other port,
+// reverses them. Resumed (SIGCONT), its own timeouts would reverse them
+// too, and the bank's answers that came meanwhile would reach its
+// clients as approvals of purchases now reversed: it finds its lease
+// lapsed, sends none of those reversals (the ledger: each reversed once,
+// no repeat) and gives its clients no approval, then takes purchases
+// again.
 func TestClusterPausedInstance(t *testing.T) {
-	portA, portB, bankHTTP := strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t))
-	start(t, "bank ledger at GET /bank", "--v", "--echoServerPort="+portA, "--bankPorts="+portB, "--bankHttpPort="+bankHTTP)
-	gws, pos, _ := startClusterGateways(t, 3, []string{portA, portB}, "2", "--queueTimeout=3")
-	setBankMode(t, bankHTTP, portA, "mute")
-	writePurchases(t, "127.0.0.1:"+pos[0], 2000, 700, 20)
-	waitFor(t, "20 purchases at the bank", func() bool { return bankTotals(t, bankHTTP).Purchases == 20 })
-	gws[0].cmd.Process.Signal(syscall.SIGSTOP)
-	waitFor(t, "the survivors reversed all 20", func() bool { return bankTotals(t, bankHTTP).Reversals == 20 })
-	gws[0].cmd.Process.Signal(syscall.SIGCONT)
-	waitLine(t, gws[0], "reversal no longer this instance's")
-	setBankMode(t, bankHTTP, portA, "serve")
-	// Its node catches up with the others first: purchases meanwhile
-	// may time out (refused, never sent), as during an election.
-	probe := 3900
-	waitFor(t, "the resumed gateway takes purchases again", func() bool {
-		probe++
-		return sendPurchases(t, "127.0.0.1:"+pos[0], probe, 1, 1, 1, true, nil)["00000001/"+fmt.Sprintf("%06d", probe+1)]
-	})
-	got := sendPurchases(t, "127.0.0.1:"+pos[0], 3000, 5, 1, 5, true, nil)
-	for k, ok := range got {
-		if !ok {
-			t.Errorf("after it resumed: %s not approved", k)
-		}
-	}
-	tot := bankTotals(t, bankHTTP)
-	if tot.Reversals != 20 || tot.RepeatedReversals != 0 {
-		t.Fatalf("the bank saw %d reversals and %d repeats; want 20, 0", tot.Reversals, tot.RepeatedReversals)
-	}
-	for key, revs := range ledgerPurchases(t, bankHTTP) {
-		if revs > 1 {
-			t.Errorf("%s reversed %d times", key, revs)
-		}
+	for _, tc := range []struct {
+		name string
+		// answered: the bank answers (after a second, while the gateway
+		// is stopped) rather than never.
+		answered bool
+	}{
+		{"never answered", false},
+		{"answered while paused", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			portA, portB, bankHTTP := strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t))
+			bankArgs := []string{"--v", "--echoServerPort=" + portA, "--bankPorts=" + portB, "--bankHttpPort=" + bankHTTP}
+			timeout := "--queueTimeout=3"
+			if tc.answered {
+				// A queue timeout past the pause: the answers, not the
+				// timeouts, are what the resumed gateway meets first.
+				bankArgs, timeout = append(bankArgs, "--bankDelay=1"), "--queueTimeout=30"
+			}
+			start(t, "bank ledger at GET /bank", bankArgs...)
+			gws, pos, admin := startClusterGateways(t, 3, []string{portA, portB}, "2", timeout)
+			if !tc.answered {
+				setBankMode(t, bankHTTP, portA, "mute")
+			}
+			c, err := net.Dial("tcp", "127.0.0.1:"+pos[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			var out []byte
+			for i := range 20 {
+				msg := purchaseFor(t, 2000+i, fmt.Sprintf("%08d", 700+i))
+				out = append(append(out, fmt.Sprintf("%04d", len(msg))...), msg...)
+			}
+			if _, err := c.Write(out); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "20 purchases at the bank", func() bool { return bankTotals(t, bankHTTP).Purchases == 20 })
+			gws[0].cmd.Process.Signal(syscall.SIGSTOP)
+			waitFor(t, "the survivors reversed all 20", func() bool { return bankTotals(t, bankHTTP).Reversals == 20 })
+			gws[0].cmd.Process.Signal(syscall.SIGCONT)
+			if tc.answered {
+				c.SetDeadline(time.Now().Add(60 * time.Second))
+				r := bufio.NewReader(c)
+				for range 20 {
+					var head [4]byte
+					if _, err := io.ReadFull(r, head[:]); err != nil {
+						t.Fatalf("the paused gateway's client: %v", err)
+					}
+					n, _ := strconv.Atoi(string(head[:]))
+					reply := make([]byte, n)
+					if _, err := io.ReadFull(r, reply); err != nil {
+						t.Fatalf("the paused gateway's client: %v", err)
+					}
+					if approved(t, reply) {
+						f, _ := isocodec.SmartVista.Unpack(reply)
+						t.Errorf("%s/%s: its client saw an approval of a purchase the survivors reversed", f[41], f[11])
+					}
+				}
+				waitLine(t, gws[0], "answer withheld")
+			} else {
+				waitLine(t, gws[0], "reversal no longer this instance's")
+				setBankMode(t, bankHTTP, portA, "serve")
+			}
+			// Its node catches up with the others first: purchases
+			// meanwhile may time out or be withheld (its lease lapsing
+			// again while renewals go unanswered) and are reversed, as
+			// during an election; until a batch of five is approved.
+			got := map[string]bool{}
+			for i := range 20 {
+				got[fmt.Sprintf("%08d/%06d", 700+i, 2000+i)] = false
+			}
+			probe := 3000
+			waitFor(t, "the resumed gateway approves a batch of purchases again", func() bool {
+				batch := sendPurchases(t, "127.0.0.1:"+pos[0], probe, 5, 1, 5, true, nil)
+				probe += 5
+				all := true
+				for k, ok := range batch {
+					got[k] = ok
+					all = all && ok
+				}
+				return all
+			})
+			waitFor(t, "no reversal pending on any gateway", func() bool {
+				for _, a := range admin {
+					if metric(t, a, "socketqueue_reversals_pending") != 0 {
+						return false
+					}
+				}
+				return true
+			})
+			judgeReversals(t, bankHTTP, got)
+			if tot := bankTotals(t, bankHTTP); tot.RepeatedReversals != 0 {
+				t.Fatalf("the bank saw %d repeated reversals; want 0", tot.RepeatedReversals)
+			}
+		})
 	}
 }
 
