@@ -77,6 +77,9 @@ func StartNode(cfg NodeConfig) (*Node, error) {
 		// acknowledged writes when a node's machine crashes.
 		SyncAlways: true,
 		NoSigs:     true,
+		// A lost peer is retried every second: its first failure and
+		// then one a minute are logged, not every one.
+		ReconnectErrorReports: 60,
 	}
 	if cfg.MonitorPort == 0 {
 		opts.HTTPPort = 0

@@ -65,6 +65,11 @@ type Recorder struct {
 	beat      time.Time // the last lease renewal
 	lapsed    bool      // the lease lapsed: what was held may be another's
 	epoch     int       // lease lapses so far: a ref of an older epoch is not trusted
+	// recovered is closed when a lapse ends (nil while none): holds
+	// wait for it. confirming: a renewal after a lapse is proving, by
+	// compare-and-set, which records are still this instance's.
+	recovered  chan struct{}
+	confirming bool
 }
 
 // Figures are the recorder's running totals (atomics).
@@ -118,6 +123,9 @@ type ref struct {
 	chain int
 	// lock: held for a request that is not reversed (Record.Lock).
 	lock bool
+	// rec is the record as last written (rewritten as it is to prove
+	// the record still this instance's after a lapse).
+	rec Record
 }
 
 // maxChain bounds the replacements in a row: a terminal busy here is
@@ -246,6 +254,10 @@ func (r *Recorder) begin(msg []byte, tag any, lock bool) (uint64, error) {
 // settle given up leaves its terminal held until the lease ends).
 const writeFor = 2 * time.Minute
 
+// ErrLapsed: this instance's lease stayed lapsed for the whole wait; the
+// purchase was not sent.
+var ErrLapsed = errors.New("cluster: this instance's lease lapsed and was not renewed in time")
+
 // ErrBusy: more purchases wait for the cluster than it has room for.
 var ErrBusy = errors.New("cluster: too many purchases waiting for their records")
 
@@ -266,7 +278,24 @@ func (r *Recorder) hold(id uint64, ref *ref, tag any, prev *ref) {
 	defer cancel()
 	begun := time.Now()
 	rec := Record{Instance: r.cfg.Store.cfg.Instance, Msg: ref.msg, Lock: ref.lock}
+	ref.rec = rec
 	waited := false
+	if ch := r.lapse(); ch != nil {
+		// A purchase sent now would have its answer withheld (and be
+		// reversed) until the lapse ends: it waits for that instead.
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			if prev != nil {
+				r.mu.Lock()
+				prev.releasing = true
+				r.mu.Unlock()
+				r.later(r.releaseJob(prev))
+			}
+			r.notify([]journal.Begun{{ID: id, Tag: tag}}, ErrLapsed)
+			return
+		}
+	}
 	r.mu.Lock()
 	r.holding[ref.tid]++
 	r.mu.Unlock()
@@ -518,7 +547,7 @@ func (r *Recorder) update(rv *reversal.Reversal, reversing bool) {
 			r.cfg.Log.Warn().Err(err).Str("tid", ref.tid).Msg("cluster: reversal state not written")
 			return
 		}
-		ref.rev = rev
+		ref.rev, ref.rec = rev, rec
 	})
 }
 
@@ -555,7 +584,7 @@ func (r *Recorder) Pending() ([]*reversal.Reversal, error) {
 func (r *Recorder) adopt(h Held) uint64 {
 	id := r.next.Add(1)
 	r.mu.Lock()
-	r.held[id] = &ref{tid: h.TID, rev: h.Rev, msg: h.Msg, epoch: r.epoch, lock: h.Lock}
+	r.held[id] = &ref{tid: h.TID, rev: h.Rev, msg: h.Msg, epoch: r.epoch, lock: h.Lock, rec: h.Record}
 	r.mu.Unlock()
 	return id
 }
@@ -566,6 +595,11 @@ func (r *Recorder) adopt(h Held) uint64 {
 func (r *Recorder) known(tid string, msg []byte) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	return r.knownLocked(tid, msg)
+}
+
+// knownLocked is known for callers holding mu.
+func (r *Recorder) knownLocked(tid string, msg []byte) bool {
 	if r.holding[tid] > 0 {
 		return true
 	}
@@ -578,12 +612,17 @@ func (r *Recorder) known(tid string, msg []byte) bool {
 }
 
 // adoptUnknown adopts h, a record in this instance's name, unless it is
-// known.
+// known: in one step, since the renewals and a lapse's confirmation may
+// both find it.
 func (r *Recorder) adoptUnknown(h Held) (uint64, bool) {
-	if r.known(h.TID, h.Msg) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.knownLocked(h.TID, h.Msg) {
 		return 0, false
 	}
-	return r.adopt(h), true
+	id := r.next.Add(1)
+	r.held[id] = &ref{tid: h.TID, rev: h.Rev, msg: h.Msg, epoch: r.epoch, lock: h.Lock, rec: h.Record}
+	return id, true
 }
 
 // orphans deals with the records in this instance's name it does not
@@ -647,68 +686,158 @@ func (r *Recorder) checkLapse() {
 	}
 	r.lapsed = true
 	r.epoch++
+	r.recovered = make(chan struct{})
 	r.figures.Lapses.Add(1)
 	r.cfg.Log.Error().Int("records", len(r.held)).Msg("cluster: this instance's lease lapsed; what it held may be taken over by the others")
 }
 
-// renewed records a lease renewal. After a lapse it reads what is still
-// in this instance's name: a record it holds is its own again (the
-// others did not take it), and one it does not know (left by an earlier
-// run) is taken back, to be reversed.
-func (r *Recorder) renewed(ctx context.Context) {
+// lapse returns what closes when the current lapse ends, or nil when
+// the lease is current.
+func (r *Recorder) lapse() <-chan struct{} {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	r.checkLapse()
-	was := r.lapsed
-	r.mu.Unlock()
-	if !was {
-		r.mu.Lock()
-		r.beat = time.Now()
-		r.mu.Unlock()
+	if !r.lapsed {
+		return nil
+	}
+	return r.recovered
+}
+
+// renewed records a lease renewed as of sent. After a lapse it starts
+// confirm, once.
+func (r *Recorder) renewed(sent time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.checkLapse()
+	r.beat = sent
+	if !r.lapsed || r.confirming {
 		return
 	}
+	r.confirming = true
+	go r.confirm(r.epoch)
+}
+
+// confirm ends a lapse (of epoch). Reading that a record is still in
+// this instance's name proves nothing: a survivor that saw the lease
+// lapse may be about to take it over. So each record held is written
+// again at its revision, as it is: the write that lands first wins, and
+// the other's fails. A record whose rewrite is fenced was taken over
+// (by another, which reverses it): it is forgotten, so that its
+// reversal here is dropped and its late answer not given. A record in
+// this instance's name it does not know (left by an earlier run) is
+// taken back, to be reversed. The renewals go on meanwhile.
+func (r *Recorder) confirm(epoch int) {
+	ctx, cancel := context.WithTimeout(context.Background(), max(r.cfg.Store.cfg.Lease, 10*time.Second))
+	defer cancel()
+	ok := false
+	defer func() {
+		r.mu.Lock()
+		r.confirming = false
+		if ok && r.epoch == epoch {
+			r.lapsed = false
+			close(r.recovered)
+			r.recovered = nil
+		}
+		r.mu.Unlock()
+	}()
 	mine, err := r.cfg.Store.Mine(ctx)
 	if err != nil {
-		r.cfg.Log.Warn().Err(err).Msg("cluster: cannot read what this instance still holds")
-		return // still lapsed; the next renewal tries again
+		r.cfg.Log.Warn().Err(err).Msg("cluster: cannot read what this instance still holds; the lapse goes on")
+		return
 	}
-	r.mu.Lock()
-	byTID := map[string]*ref{} // a terminal has one record at a time
-	for _, ref := range r.held {
-		byTID[ref.tid] = ref
+	confirmed, lost := 0, 0
+	// A record written as the lapse began is not among the first
+	// pass's: a few passes, until none is left unconfirmed.
+	for pass := 0; pass < 3; pass++ {
+		r.mu.Lock()
+		var todo []*ref
+		for _, ref := range r.held {
+			if !ref.settled && ref.epoch != epoch {
+				todo = append(todo, ref)
+			}
+		}
+		r.mu.Unlock()
+		if len(todo) == 0 {
+			ok = true
+			break
+		}
+		var mu sync.Mutex
+		var failed error
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, 16)
+		for _, ref := range todo {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				ref.mu.Lock()
+				rev, err := r.cfg.Store.Update(ctx, ref.tid, ref.rev, ref.rec)
+				if err == nil {
+					ref.rev = rev
+				}
+				ref.mu.Unlock()
+				r.mu.Lock()
+				defer r.mu.Unlock()
+				switch {
+				case err == nil:
+					ref.epoch = epoch
+					confirmed++
+				case errors.Is(err, ErrFenced):
+					for id, h := range r.held {
+						if h == ref && !h.settled {
+							delete(r.held, id)
+							lost++
+						}
+					}
+				default:
+					mu.Lock()
+					failed = err
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		if failed != nil {
+			r.cfg.Log.Warn().Err(failed).Msg("cluster: cannot prove what this instance still holds; the lapse goes on")
+			return
+		}
+	}
+	if !ok {
+		return
+	}
+	ev := r.cfg.Log.Warn().Int("kept", confirmed).Int("taken", lost)
+	if lost > 0 {
+		ev.Msg("cluster: lease renewed after a lapse; records held before it were taken over by the others")
+	} else {
+		ev.Msg("cluster: lease renewed after a lapse; every record held is still this instance's")
 	}
 	var unknown []Held
 	for _, h := range mine {
-		if ref := byTID[h.TID]; ref != nil && bytes.Equal(ref.msg, h.Msg) {
-			ref.epoch = r.epoch
-		} else {
+		if !r.known(h.TID, h.Msg) {
 			unknown = append(unknown, h)
 		}
-	}
-	// Held before the lapse and no longer in this instance's name: taken
-	// over by another, which reverses it. Forgotten, so that its reversal
-	// here is dropped and its late answer not given.
-	lost := 0
-	for id, ref := range r.held {
-		if ref.epoch != r.epoch && !ref.settled {
-			delete(r.held, id)
-			lost++
-		}
-	}
-	r.beat, r.lapsed = time.Now(), false
-	r.mu.Unlock()
-	if lost > 0 {
-		r.cfg.Log.Warn().Int("records", lost).Msg("cluster: lease renewed after a lapse; records held before it were taken over by the others")
 	}
 	r.orphans(ctx, unknown)
 }
 
 // beatOnce renews the lease, then takes over what lapsed instances left.
 func (r *Recorder) beatOnce(ctx context.Context) {
+	r.renew(ctx)
+	r.takeOver(ctx)
+}
+
+// renew renews the lease.
+func (r *Recorder) renew(ctx context.Context) {
+	sent := time.Now() // the lease runs from before the write
 	if err := r.cfg.Store.Heartbeat(ctx); err != nil {
 		r.cfg.Log.Warn().Err(err).Msg("cluster: lease not renewed")
 		return
 	}
-	r.renewed(ctx)
+	r.renewed(sent)
+}
+
+// takeOver takes over what lapsed instances left. From one goroutine.
+func (r *Recorder) takeOver(ctx context.Context) {
 	taken, mine, err := r.cfg.Store.TakeOver(ctx)
 	if err != nil {
 		r.cfg.Log.Warn().Err(err).Msg("cluster: takeover check failed")
@@ -726,15 +855,36 @@ func (r *Recorder) beatOnce(ctx context.Context) {
 	}
 }
 
+// renewEvery is how often the lease is renewed: a sixth of it, at most
+// a second. After the loss of the node leading the leases, no renewal
+// lands until NATS elects a new leader (4 to 9 s, its election
+// timeout); what counts is how old the lease then is, at most this plus
+// the election, against the two thirds of the lease past which the
+// instance takes it as lapsed.
+func renewEvery(lease time.Duration) time.Duration { return min(lease/6, time.Second) }
+
 // Run renews the lease and takes over what lapsed instances left, until
-// ctx ends; every lease/3.
+// ctx ends: two loops, so that a slow takeover scan never delays a
+// renewal.
 func (r *Recorder) Run(ctx context.Context) {
-	every := r.cfg.Store.cfg.Lease / 3
+	every := renewEvery(r.cfg.Store.cfg.Lease)
+	scanFor := max(every, r.cfg.Store.cfg.Lease/3)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.loop(ctx, every, every, r.renew)
+	}()
+	r.loop(ctx, every, scanFor, r.takeOver)
+	<-done
+}
+
+// loop runs step every so often, each bounded by bound, until ctx ends.
+func (r *Recorder) loop(ctx context.Context, every, bound time.Duration, step func(context.Context)) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		hctx, cancel := context.WithTimeout(ctx, every)
-		r.beatOnce(hctx)
+		sctx, cancel := context.WithTimeout(ctx, bound)
+		step(sctx)
 		cancel()
 		select {
 		case <-t.C:

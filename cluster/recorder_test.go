@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -200,16 +201,7 @@ func TestRecorderLockRecords(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	record := func(s *Store, tid string) *Held {
-		free, _, h, err := s.last(ctx, tid)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if free {
-			return nil
-		}
-		return h
-	}
+	record := func(s *Store, tid string) *Held { return recordOf(t, s, tid) }
 
 	// Taken over by a survivor.
 	dead := open(t, []*Node{node}, "gw-dead", lease)
@@ -290,7 +282,7 @@ func TestRecorderLapse(t *testing.T) {
 	if err := s.Heartbeat(ctx); err != nil {
 		t.Fatal(err)
 	}
-	rec.renewed(ctx)
+	rec.renewed(time.Now())
 	for _, m := range []string{"00000001 purchase kept", "00000002 purchase taken"} {
 		if _, err := rec.Begin([]byte(m), nil); err != nil {
 			t.Fatal(err)
@@ -308,9 +300,14 @@ func TestRecorderLapse(t *testing.T) {
 		t.Fatal("fresh holds not owned")
 	}
 	waitFor(t, "the lease two thirds gone", func() bool { return rec.Owns(kept) == reversal.Unsure })
-	// Another instance takes one over meanwhile, as TakeOver does.
+	// Another instance takes one over meanwhile, as TakeOver does; it
+	// has read the other too, to take it next.
 	other := open(t, []*Node{node}, "gw2", time.Second)
 	_, _, h, err := other.last(ctx, "00000002")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, late, err := other.last(ctx, "00000001")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -321,10 +318,62 @@ func TestRecorderLapse(t *testing.T) {
 		t.Fatal("a record taken during the lapse is not Unsure before the renewal")
 	}
 	rec.beatOnce(ctx)
+	waitFor(t, "the lapse ended", func() bool { return rec.lapse() == nil })
 	if got := rec.Owns(kept); got != reversal.Owned {
 		t.Errorf("still in this instance's name after the renewal: %v, want Owned", got)
 	}
 	if got := rec.Owns(taken); got != reversal.Lost {
 		t.Errorf("taken by another during the lapse: %v, want Lost", got)
 	}
+	// The other's takeover of the record it read before the renewal
+	// comes too late: the renewal rewrote it, so the takeover is fenced
+	// and one instance only acts on it.
+	if _, err := other.Update(ctx, "00000001", late.Rev, Record{Instance: "gw2", Msg: late.Msg, Reversing: true}); !errors.Is(err, ErrFenced) {
+		t.Errorf("a takeover at the revision read during the lapse, after the renewal: %v, want ErrFenced", err)
+	}
+}
+
+// TestRecorderHoldWaitsOutLapse: a purchase begun while the lease is
+// lapsed is not recorded (nor sent) until the lapse ends.
+func TestRecorderHoldWaitsOutLapse(t *testing.T) {
+	node := startNode(t)
+	s := open(t, []*Node{node}, "gw1", time.Second)
+	rec := NewRecorder(RecorderConfig{Store: s, Wait: 10 * time.Second, Log: zerolog.Nop(),
+		TID: func(msg []byte) string { return string(msg[:8]) }, Taken: func(uint64, []byte) {}})
+	t.Cleanup(func() { rec.Close(5 * time.Second) })
+	begun := make(chan error, 1)
+	rec.Notify(func(b []journal.Begun, err error) { begun <- err })
+	ctx := ctxT(t)
+	waitFor(t, "the lease two thirds gone", func() bool { return rec.lapse() != nil })
+	if _, err := rec.Begin([]byte("00000001 purchase"), nil); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-begun:
+		t.Fatalf("recorded while the lease had lapsed: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if h := recordOf(t, s, "00000001"); h != nil {
+		t.Fatalf("written while the lease had lapsed: %+v", h)
+	}
+	rec.beatOnce(ctx)
+	if err := <-begun; err != nil {
+		t.Fatalf("after the renewal: %v", err)
+	}
+	if h := recordOf(t, s, "00000001"); h == nil || h.Instance != "gw1" {
+		t.Fatalf("after the renewal: %+v, want the purchase's record", h)
+	}
+}
+
+// recordOf reads tid's record (nil: none).
+func recordOf(t *testing.T, s *Store, tid string) *Held {
+	t.Helper()
+	free, _, h, err := s.last(ctxT(t), tid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if free {
+		return nil
+	}
+	return h
 }

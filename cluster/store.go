@@ -336,17 +336,38 @@ func (s *Store) Update(ctx context.Context, tid string, rev uint64, rec Record) 
 // WaitFree blocks until tid's record is gone (or ctx ends). A watch
 // brings the delete at once; the record is also read again every
 // quarter second, because a watch made while the cluster elects a leader
-// may never deliver.
+// may never deliver, and making one waits for the meta leader: it is
+// made aside, never in the way of the reads.
 func (s *Store) WaitFree(ctx context.Context, tid string) error {
+	watched := make(chan jetstream.KeyWatcher, 1)
+	go func() {
+		w, err := s.terms.Watch(ctx, tid)
+		if err != nil {
+			close(watched)
+			return
+		}
+		watched <- w
+	}()
 	var updates <-chan jetstream.KeyValueEntry
-	if w, err := s.terms.Watch(ctx, tid); err == nil {
-		defer w.Stop()
-		updates = w.Updates()
-	}
+	defer func(made <-chan jetstream.KeyWatcher) {
+		if watched != nil { // still being made: stopped once it is
+			go func() {
+				if w, ok := <-made; ok {
+					w.Stop()
+				}
+			}()
+		}
+	}(watched)
 	poll := time.NewTicker(250 * time.Millisecond)
 	defer poll.Stop()
 	for {
 		select {
+		case w, ok := <-watched:
+			if ok {
+				defer w.Stop()
+				updates = w.Updates()
+			}
+			watched = nil
 		case e, ok := <-updates:
 			if !ok {
 				updates = nil

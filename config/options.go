@@ -244,7 +244,7 @@ func options(c *Config) []*Option {
 			Help: "the embedded node's NATS monitoring port (/varz, /jsz; 0: off)"},
 		{Name: "clusterReplicas", Group: gateway, Default: "3", ptr: &c.ClusterReplicas,
 			Help: "copies of the shared state (3 for three nodes: one may be lost)"},
-		{Name: "clusterLease", Group: gateway, Default: "10", ptr: &c.ClusterLease,
+		{Name: "clusterLease", Group: gateway, Default: "20", ptr: &c.ClusterLease,
 			Help: "seconds an instance may go unheard before the others reverse what it left at the bank"},
 
 		{Name: "echoServerPort", Group: bank, Default: "0", ptr: &c.EchoServerPort,

@@ -154,6 +154,9 @@ type admission struct {
 	// of the gateway's own for that link, which waits for no terminal.
 	link   int32
 	pinned bool
+	// unlocked: it goes beside its terminal's queue, not behind it (a
+	// reversal in a cluster, whose record already holds the terminal).
+	unlocked bool
 }
 
 // admit takes a checked message in: refused while stopping or without a
@@ -172,7 +175,7 @@ func (rl *relay) admit(a admission) error {
 	r := rl.table.Get()
 	r.Fill(rl.cfg.Dialect, a.msg, a.scan, rl.cfg.KeyFields)
 	r.Client, r.Own, r.Arrived, r.TryTimeout = a.client, a.own, a.now.UnixNano(), a.tryTimeout
-	r.Link, r.Pinned, r.Unlocked = a.link, a.pinned, a.pinned
+	r.Link, r.Pinned, r.Unlocked = a.link, a.pinned, a.pinned || a.unlocked
 	switch rl.table.Submit(r, a.now.Add(a.wait)) {
 	case dispatch.Full:
 		rl.table.Put(r)
@@ -283,9 +286,10 @@ func (rl *relay) journaledBatch(batch []journal.Begun, err error) {
 // journaled continues send once r's record is on disk (at now, Unix
 // nanoseconds), or failed to get there.
 func (rl *relay) journaled(r *dispatch.Request, id uint64, err error, now int64) {
-	if errors.Is(err, cluster.ErrHeld) || errors.Is(err, cluster.ErrBusy) {
+	if errors.Is(err, cluster.ErrHeld) || errors.Is(err, cluster.ErrBusy) || errors.Is(err, cluster.ErrLapsed) {
 		// Its terminal stayed held by another instance past the queue
-		// timeout (or too many wait): the journal is fine.
+		// timeout (or too many wait, or this instance's lease stayed
+		// lapsed): never sent; the journal is fine.
 		next, ok := rl.table.Abort(r)
 		if ok {
 			rl.fail(r, ErrTimeout)

@@ -54,10 +54,14 @@ func (rl *relay) sendDueReversals(now time.Time) {
 		rv.Key, _ = dispatch.KeyOf(&t.Scan, t.Msg, rl.cfg.KeyFields)
 		// The try is timed from when it is written; behind a busy
 		// terminal it may wait for the requests ahead of it, each bound
-		// by the queue timeout (a wait past that is not a try).
+		// by the queue timeout (a wait past that is not a try). In a
+		// cluster it waits for none: the purchase's record still holds
+		// the terminal, so no other request of it is at the bank, and
+		// the next one in its queue waits for that record, so a
+		// reversal behind it would wait for itself.
 		err := rl.admit(admission{msg: t.Msg, scan: &t.Scan, own: true, now: now,
-			client: &reversalTry{rev: rl.rev, rv: rv, now: rl.now},
-			wait:   rl.cfg.QueueTimeout + rl.cfg.ShortTimeout, tryTimeout: rl.cfg.ShortTimeout})
+			client: &reversalTry{rev: rl.rev, rv: rv, now: rl.now}, unlocked: rl.owner != nil,
+			wait: rl.cfg.QueueTimeout + rl.cfg.ShortTimeout, tryTimeout: rl.cfg.ShortTimeout})
 		if err != nil {
 			rl.rev.Unsent(rv)
 		}

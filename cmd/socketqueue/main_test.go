@@ -108,6 +108,7 @@ func start(t *testing.T, ready string, args ...string) *proc {
 		<-p.done
 		if t.Failed() {
 			p.mu.Lock()
+			p.saveLog(t, args)
 			tail := p.log[max(0, len(p.log)-150):]
 			t.Logf("socketqueue %s: last lines of its log:\n%s", strings.Join(args, " "), strings.Join(tail, "\n"))
 			p.mu.Unlock()
@@ -128,6 +129,22 @@ func start(t *testing.T, ready string, args ...string) *proc {
 			t.Fatalf("socketqueue %v: no %q within 20 s", args, ready)
 		}
 	}
+}
+
+// saveLog writes the whole log to $SOCKETQUEUE_TEST_LOGS, when set, for
+// a failure the last lines do not explain. Callers hold mu.
+func (p *proc) saveLog(t *testing.T, args []string) {
+	dir := os.Getenv("SOCKETQUEUE_TEST_LOGS")
+	if dir == "" {
+		return
+	}
+	name := filepath.Join(dir, strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())+"-"+strconv.Itoa(p.cmd.Process.Pid)+".log")
+	body := strings.Join(append([]string{strings.Join(args, " ")}, p.log...), "\n") + "\n"
+	if err := os.WriteFile(name, []byte(body), 0o644); err != nil {
+		t.Logf("log not saved: %v", err)
+		return
+	}
+	t.Logf("whole log of socketqueue %s in %s", args[len(args)-1], name)
 }
 
 // stop sends SIGTERM and returns the exit code.
