@@ -12,7 +12,7 @@ all: build
 
 build:
 	@mkdir -p $(BIN)
-	$(GO) build -o $(BIN)/ $$(ls -d ./cmd/*/ ./tools/*/ 2>/dev/null)
+	$(GO) build -buildvcs=auto -o $(BIN)/ $$(ls -d ./cmd/*/ ./tools/*/ 2>/dev/null)
 
 run: build
 	$(BIN)/socketqueue --echoServerPort=5000 --upstreamHost=127.0.0.1 --upstreamPort=5000 \

@@ -10,6 +10,7 @@ import (
 	"github.com/socketqueue/socketqueue-go/clock"
 	"github.com/socketqueue/socketqueue-go/internal/tlsconf"
 	"github.com/socketqueue/socketqueue-go/internal/tlspipe"
+	"github.com/socketqueue/socketqueue-go/internal/version"
 )
 
 // peerTag rides a connection given to the loops through Register: its
@@ -52,7 +53,7 @@ func (s *Server) startOffLoop() error {
 	s.bg.Add(1)
 	go func() { defer s.bg.Done(); s.accept(ctx) }()
 	s.cfg.Log.Info().Str("addr", s.addr.String()).Bool("tls", true).Bool("mutual", s.cfg.TLS.Mutual()).
-		Str("dialect", s.cfg.Host.d.Name).Msg("bank emulator listening")
+		Str("dialect", s.cfg.Host.d.Name).Str("version", version.Get().String()).Msg("bank emulator listening")
 	return nil
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/socketqueue/socketqueue-go/internal/boundaddr"
 	"github.com/socketqueue/socketqueue-go/internal/tlsconf"
+	"github.com/socketqueue/socketqueue-go/internal/version"
 	"github.com/socketqueue/socketqueue-go/isocodec"
 	"github.com/socketqueue/socketqueue-go/logging"
 )
@@ -139,7 +140,7 @@ func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
 		return gnet.Shutdown
 	}
 	if !s.offLoop {
-		s.cfg.Log.Info().Str("addr", s.addr.String()).Str("dialect", s.cfg.Host.d.Name).Msg("bank emulator listening")
+		s.cfg.Log.Info().Str("addr", s.addr.String()).Str("dialect", s.cfg.Host.d.Name).Str("version", version.Get().String()).Msg("bank emulator listening")
 	}
 	s.boot <- nil
 	return gnet.None

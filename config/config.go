@@ -140,6 +140,7 @@ type Config struct {
 	ConfigFile string
 	Help       bool
 	HelpJSON   bool
+	Version    bool
 }
 
 // LogLevel is 0 quiet, 1 for v, 2 for vv.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -70,6 +71,10 @@ func TestRefusals(t *testing.T) {
 	os.WriteFile(bad, []byte(`{"upstreamHots": "x"}`), 0o600)
 	notJSON := filepath.Join(dir, "not.json")
 	os.WriteFile(notJSON, []byte(`upstreamHost=x`), 0o600)
+	syntax := filepath.Join(dir, "syntax.json")
+	os.WriteFile(syntax, []byte("{\n  \"listenPort\": 1\n  \"upstreamHost\": \"x\"\n}\n"), 0o600)
+	array := filepath.Join(dir, "array.json")
+	os.WriteFile(array, []byte(`["listenPort"]`), 0o600)
 	tests := []struct {
 		args []string
 		want string
@@ -84,7 +89,9 @@ func TestRefusals(t *testing.T) {
 		{[]string{"--upstreamPort"}, "--upstreamPort needs a value"},
 		{[]string{"stray"}, "unexpected argument"},
 		{[]string{"-c", bad}, `unknown option "upstreamHots"`},
-		{[]string{"-c", notJSON}, "not a JSON object"},
+		{[]string{"-c", notJSON}, "not.json:1:1: invalid character 'u' looking for beginning of value"},
+		{[]string{"-c", syntax}, "syntax.json:3:3: invalid character '\"' after object key:value pair"},
+		{[]string{"-c", array}, "array.json: not a JSON object"},
 		{[]string{"-c", filepath.Join(dir, "missing.json")}, "config file"},
 	}
 	for _, tc := range tests {
@@ -205,5 +212,12 @@ func TestOriginalSpellings(t *testing.T) {
 	}
 	if _, err := Parse([]string{"--no-upstreamHost"}, noEnv); err == nil {
 		t.Fatal("--no- taken for an option that is not a switch")
+	}
+}
+
+func TestUnknownEnv(t *testing.T) {
+	got := UnknownEnv([]string{"SOCKETQUEUE_LISTEN_PORT=1", "SOCKETQUEUE_LISTENPROT=5", "HOME=/root", "SOCKETQUEUE_QUEUE_TIMEOUT=3", "SOCKETQUEUE_X"})
+	if want := []string{"SOCKETQUEUE_LISTENPROT", "SOCKETQUEUE_X"}; !slices.Equal(got, want) {
+		t.Errorf("UnknownEnv: %v, want %v", got, want)
 	}
 }

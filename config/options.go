@@ -348,5 +348,25 @@ func options(c *Config) []*Option {
 			Help: "show this help"},
 		{Name: "helpJson", Group: meta, Switch: true, Default: "false", ptr: &c.HelpJSON,
 			Help: "show this help as JSON"},
+		{Name: "version", Group: meta, Switch: true, Default: "false", ptr: &c.Version,
+			Help: "print the version and exit"},
 	}
+}
+
+// UnknownEnv lists the SOCKETQUEUE_ variables of environ (as os.Environ
+// gives it) that name no option: a misspelt one would otherwise be
+// ignored without a word.
+func UnknownEnv(environ []string) []string {
+	known := map[string]bool{}
+	for _, o := range options(&Config{}) {
+		known[EnvName(o.Name)] = true
+	}
+	var out []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, "SOCKETQUEUE_") && !known[name] {
+			out = append(out, name)
+		}
+	}
+	return out
 }

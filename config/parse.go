@@ -1,6 +1,8 @@
 package config
 
 import (
+	"bytes"
+	stdjson "encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -78,6 +80,9 @@ func splitArgs(args []string, byName map[string]*Option) ([][2]string, error) {
 			return nil, fmt.Errorf("%w: unexpected argument %q (options are --name=value)", ErrUsage, a)
 		}
 		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if name == "h" {
+			name = "help"
+		}
 		if dialect, ok := dialectSwitches[name]; ok && (!hasVal || val == "true") {
 			out = append(out, [2]string{"hostConfig", dialect}) // the original's --smartVista, --openWay
 			continue
@@ -116,6 +121,16 @@ func splitArgs(args []string, byName map[string]*Option) ([][2]string, error) {
 	return out, nil
 }
 
+// lineCol is where the byte before offset is, 1-based: a syntax error's
+// offset is past the character it stopped at.
+func lineCol(data []byte, offset int64) (line, col int) {
+	at := int(max(0, min(offset-1, int64(len(data)))))
+	before := data[:at]
+	line = 1 + bytes.Count(before, []byte("\n"))
+	col = at - bytes.LastIndexByte(before, '\n')
+	return line, col
+}
+
 // dialectSwitches are the original's --smartVista and --openWay, which
 // name the dialect as --hostConfig does.
 var dialectSwitches = map[string]string{"smartVista": "smartVista", "openWay": "openWay"}
@@ -126,7 +141,12 @@ func loadFile(path string, byName map[string]*Option) error {
 		return fmt.Errorf("%w: config file: %w", ErrUsage, err)
 	}
 	var m map[string]json.RawMessage
-	if err := json.Unmarshal(data, &m); err != nil {
+	if err := stdjson.Unmarshal(data, &m); err != nil {
+		// The standard decoder says where: the file is read once.
+		if se := (*stdjson.SyntaxError)(nil); errors.As(err, &se) {
+			line, col := lineCol(data, se.Offset)
+			return fmt.Errorf("%w: config file %s:%d:%d: %s", ErrUsage, path, line, col, se.Error())
+		}
 		return fmt.Errorf("%w: config file %s: not a JSON object: %w", ErrUsage, path, err)
 	}
 	for name, raw := range m {

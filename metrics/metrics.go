@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/socketqueue/socketqueue-go/internal/version"
 	"github.com/socketqueue/socketqueue-go/isocodec"
 )
 
@@ -79,7 +80,12 @@ func New() *Metrics {
 	m.journal = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "socketqueue_journal_wait_seconds",
 		Help:    "From a purchase handed to the journal to its record on disk: what the journal adds before it goes to the bank.",
 		Buckets: []float64{.0001, .0002, .0005, .001, .002, .005, .01, .025, .05, .1, .25, 1}})
-	m.reg.MustRegister(m.messages, m.codes, m.timeouts, m.refused, m.reply, m.roundTrip, m.linkTrip, m.journal,
+	v := version.Get()
+	build := prometheus.NewGauge(prometheus.GaugeOpts{Name: "socketqueue_build_info",
+		Help:        "Always 1; its labels say which build is running.",
+		ConstLabels: prometheus.Labels{"version": v.String(), "revision": v.Revision, "goversion": v.Go}})
+	build.Set(1)
+	m.reg.MustRegister(m.messages, m.codes, m.timeouts, m.refused, m.reply, m.roundTrip, m.linkTrip, m.journal, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

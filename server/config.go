@@ -191,6 +191,10 @@ func (c *Config) check() error {
 	if c.EchoTID == "" {
 		c.EchoTID = "00000000"
 	}
+	if _, err := c.Dialect.Layout.AppendEdited(nil, isocodec.MTINetwork, nil, nil, isocodec.Set(41, []byte(c.EchoTID))); err != nil {
+		// Found at start, not at each echo that cannot be built.
+		return fmt.Errorf("server: --upstreamEchoTid %q does not fit field 41 of %s: %w", c.EchoTID, c.Dialect.Name, err)
+	}
 	if c.TLSHandshake <= 0 {
 		c.TLSHandshake = 10 * time.Second
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/socketqueue/socketqueue-go/internal/boundaddr"
 	"github.com/socketqueue/socketqueue-go/internal/tlsconf"
 	"github.com/socketqueue/socketqueue-go/internal/tlsloop"
+	"github.com/socketqueue/socketqueue-go/internal/version"
 	"github.com/socketqueue/socketqueue-go/journal"
 	"github.com/socketqueue/socketqueue-go/logging"
 	"github.com/socketqueue/socketqueue-go/metrics"
@@ -245,7 +246,7 @@ func (g *Gateway) Start() error {
 		Str("bankListener", addrString(g.UpstreamListenAddr(), cfg.UpstreamListen != "")).Bool("bankTls", cfg.UpstreamTLS != nil).
 		Str("http", fmt.Sprint(g.HTTPAddr())).Bool("httpTls", cfg.HTTPTLS != nil).
 		Str("admin", fmt.Sprint(g.AdminAddr())).Bool("apiAuth", cfg.APITokens != nil).
-		Str("dialect", cfg.Dialect.Name).Msg("gateway listening")
+		Str("dialect", cfg.Dialect.Name).Str("version", version.Get().String()).Msg("gateway listening")
 	return nil
 }
 

@@ -17,6 +17,7 @@ import (
 	"syscall"
 
 	"github.com/socketqueue/socketqueue-go/config"
+	"github.com/socketqueue/socketqueue-go/internal/version"
 )
 
 func main() {
@@ -40,6 +41,10 @@ func run(ctx context.Context, hup <-chan os.Signal, args []string, env func(stri
 	switch {
 	case cfg.Help:
 		config.WriteHelp(stdout)
+		return 0
+	case cfg.Version:
+		v := version.Get()
+		fmt.Fprintf(stdout, "socketqueue %s (revision %s, %s)\n", v, v.Revision, v.Go)
 		return 0
 	case cfg.HelpJSON:
 		if err := config.WriteHelpJSON(stdout); err != nil {

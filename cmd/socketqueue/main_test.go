@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,7 +32,7 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "socketqueue")
-	if out, err := exec.Command("go", "build", "-race", "-o", binary, ".").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-race", "-buildvcs=auto", "-o", binary, ".").CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build: %v\n%s", err, out)
 		os.Exit(1)
 	}
@@ -181,6 +182,17 @@ func TestHelpAndUsageErrors(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "Bank emulator") || !strings.Contains(out, "--echoServerPort") {
 		t.Fatalf("--help: exit %d\n%s", code, out)
 	}
+	out, _, code = runBinary(t, "-h")
+	if code != 0 || !strings.HasPrefix(out, "Usage: socketqueue") {
+		t.Fatalf("-h: exit %d\n%s", code, out)
+	}
+	// The test binary is built in the checkout: the go tool stamps the
+	// commit (where git is there to read it), which --version, the
+	// start line and /metrics all give.
+	out, _, code = runBinary(t, "--version")
+	if code != 0 || !regexp.MustCompile(`^socketqueue (v[0-9]\S+|devel) \(revision ([0-9a-f]{12}(-dirty)?|unknown), go1\.[0-9.]+\)\n$`).MatchString(out) {
+		t.Fatalf("--version: exit %d, %q", code, out)
+	}
 	out, _, code = runBinary(t, "--helpJson")
 	var entries []map[string]string
 	if code != 0 || json.Unmarshal([]byte(out), &entries) != nil || len(entries) < 40 {
@@ -210,6 +222,11 @@ func TestHelpAndUsageErrors(t *testing.T) {
 		{[]string{"--journal=off", "--upstream=127.0.0.1:1", "--upstreamPolicy=random", "--listenPort=1"}, "--upstreamPolicy"},
 		{[]string{"--journal=off", "--upstream=127.0.0.1:1", "--upstreamSignOnCode=1", "--listenPort=1"}, "--upstreamSignOnCode"},
 		{[]string{"--bankPorts=5001"}, "--bankPorts are more ports beside --echoServerPort"},
+		// Found at start, not at each echo.
+		{[]string{"--journal=off", "--upstreamHost=127.0.0.1", "--upstreamPort=1", "--listenPort=1", "--upstreamEchoTid=1234"},
+			`--upstreamEchoTid "1234" does not fit field 41 of smartVista: field 41 at offset 0: bad value: 4, field takes exactly 8`},
+		{[]string{"--journal=off", "--upstreamHost=127.0.0.1", "--upstreamPort=1", "--listenPort=1", "--queueMessageKeyFields=11,abc"}, "--queueMessageKeyFields"},
+		{[]string{"-c", "/nonexistent/gw.json"}, "/nonexistent/gw.json"},
 	} {
 		_, errOut, code := runBinary(t, tc.args...)
 		if code != 2 || !strings.Contains(errOut, tc.want) {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -43,6 +44,22 @@ func TestOperations(t *testing.T) {
 	// /stats: the same figures, then the state of each bank link.
 	if got := httpStats(t, httpPort); !strings.HasPrefix(got, strings.TrimSuffix(want, "}")+`,"links":[{"link":"`) {
 		t.Fatalf("/stats\n%s", got)
+	}
+
+	// Which build runs: --version, the start line and /metrics agree.
+	out, _, _ := runBinary(t, "--version")
+	ver := strings.Fields(out)[1]
+	if lines := p.grep("gateway listening", "version="+ver); len(lines) != 1 {
+		t.Errorf("start line without version=%s: %q", ver, p.grep("gateway listening"))
+	}
+	resp, err := http.Get("http://127.0.0.1:" + httpPort + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if re := regexp.MustCompile(`(?m)^socketqueue_build_info\{goversion="go[0-9.]+",revision="([0-9a-f]{12}(-dirty)?|unknown)",version="` + regexp.QuoteMeta(ver) + `"\} 1$`); !re.Match(body) {
+		t.Errorf("/metrics has no socketqueue_build_info for %s", ver)
 	}
 
 	// logrotate moves the file; SIGHUP makes a new one and resets.

@@ -69,6 +69,9 @@ func newProcess(cfg *config.Config, stdout, stderr io.Writer) (*process, error) 
 		lo.LogStash = p.logstash
 	}
 	p.log = logging.New(lo)
+	for _, name := range config.UnknownEnv(os.Environ()) {
+		p.log.Warn().Str("variable", name).Msg("environment variable names no option (see --help for each option's variable); ignored")
+	}
 	if p.framing, err = hostFraming(cfg, d); err != nil {
 		return nil, err
 	}
