@@ -93,7 +93,7 @@ func (s *Server) dial(ctx context.Context) {
 	}
 	for ctx.Err() == nil {
 		if err := s.connect(ctx); err != nil {
-			s.cfg.Log.Warn().Err(err).Str("gateway", s.cfg.Connect).Dur("retry_in", retry).Msg("bank: cannot connect to the gateway")
+			s.cfg.Log.Warn().Err(err).Str("gateway", s.cfg.Connect).Stringer("retry_in", retry).Msg("bank: cannot connect to the gateway")
 			if !clock.Sleep(ctx, retry) {
 				return
 			}

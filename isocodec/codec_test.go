@@ -475,3 +475,35 @@ func TestSignedAmounts(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyString: a key reads in logs as its fields' values, as text
+// where the wire has printable ASCII and in hex where it has BCD.
+func TestKeyString(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		d    *Dialect
+		want string
+	}{
+		{"smartVista, ASCII", SmartVista, "000337/00000038"},
+		{"openWay, BCD STAN", OpenWay, "000337/00000038"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			msg, err := tc.d.Pack(Fields{0: "0800", 3: "990000", 7: "0101000000", 11: "000337", 41: "00000038"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var s Scan
+			if err := tc.d.Layout.Scan(msg, &s); err != nil {
+				t.Fatal(err)
+			}
+			if got := (Key{}).Append(&s, msg, DefaultKeyFields).String(); got != tc.want {
+				t.Errorf("key %q, want %q", got, tc.want)
+			}
+		})
+	}
+	var k Key
+	k.b[0], k.b[1], k.b[2], k.n = 2, 0x01, '/', 3
+	if got := k.String(); got != "012f" {
+		t.Errorf("a value that is not printable text, or has the separator: %q, want hex", got)
+	}
+}

@@ -43,7 +43,9 @@ func (k *Key) Bytes() []byte { return k.b[:k.n] }
 func (k Key) Len() int { return int(k.n) }
 
 // String shows the key's fields separated by '/', for logs (TID and STAN
-// are not card data; ParseKeyFields refuses fields that are).
+// are not card data; ParseKeyFields refuses fields that are): as text
+// where the wire carries printable ASCII (000337/00000038), in hex where
+// it does not (BCD, binary).
 func (k Key) String() string {
 	var b strings.Builder
 	for i := 0; i < int(k.n); {
@@ -51,10 +53,24 @@ func (k Key) String() string {
 		if i > 0 {
 			b.WriteByte('/')
 		}
-		fmt.Fprintf(&b, "%x", k.b[i+1:i+1+n])
+		v := k.b[i+1 : i+1+n]
+		if printable(v) {
+			b.Write(v)
+		} else {
+			fmt.Fprintf(&b, "%x", v)
+		}
 		i += 1 + n
 	}
 	return b.String()
+}
+
+func printable(v []byte) bool {
+	for _, c := range v {
+		if c < 0x21 || c > 0x7e || c == '/' {
+			return false
+		}
+	}
+	return true
 }
 
 // ParseKeyFields reads queueMessageKeyFields ("11,41") and checks that the

@@ -486,7 +486,7 @@ func (g *Gateway) linkChecks(l *link, now time.Time) {
 	}
 	if d := g.cfg.UpstreamIdle; d > 0 {
 		if quiet := now.Sub(time.Unix(0, l.lastIO.Load())); quiet >= d {
-			g.log.Warn().Str("link", l.name).Dur("quiet", quiet).Msg("bank link idle, closing")
+			g.log.Warn().Str("link", l.name).Stringer("quiet", quiet).Msg("bank link idle, closing")
 			l.close()
 			return
 		}
@@ -551,7 +551,11 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 			}
 		}
 		if n := g.rev.Schedule().Len(); n > 0 {
-			g.log.Warn().Int("reversals", n).Msg("reversals still pending; the journal keeps them for the next start")
+			if g.journal != nil || g.cfg.Cluster != nil {
+				g.log.Warn().Int("reversals", n).Msg("reversals still pending; the journal keeps them for the next start")
+			} else {
+				g.log.Error().Int("reversals", n).Msg("reversals still pending and lost with the stop: the journal is off (--journal=off); reverse them by hand from this log")
+			}
 		}
 	})
 	return err

@@ -119,7 +119,11 @@ func (l *link) detach(c gnet.Conn, err error) bool {
 	l.up.Store(false)
 	l.downs.Add(1)
 	l.g.links.notify()
-	ev := l.g.log.Warn().Str("link", l.name)
+	ev := l.g.log.Warn()
+	if l.g.stopping.Load() {
+		ev = l.g.log.Info() // closed by the stop itself
+	}
+	ev = ev.Str("link", l.name)
 	if err != nil {
 		ev = ev.Err(err)
 	}
@@ -234,7 +238,7 @@ func (l *link) dial(ctx context.Context) {
 			if errors.Is(err, syscall.ECONNREFUSED) {
 				wait = g.cfg.RetryRefused
 			}
-			g.log.Warn().Err(err).Str("link", l.name).Dur("retry_in", wait).Msg("bank link: connect failed")
+			g.log.Warn().Err(err).Str("link", l.name).Stringer("retry_in", wait).Msg("bank link: connect failed")
 			if !clock.Sleep(ctx, wait) {
 				return
 			}

@@ -335,6 +335,23 @@ func TestClientsFailAgainstNothing(t *testing.T) {
 	}
 }
 
+// TestGatewayWithoutBank: a gateway whose bank is not there says when it
+// tries again, with the unit; with the journal off, the clean stop says
+// nothing of a journal keeping anything.
+func TestGatewayWithoutBank(t *testing.T) {
+	gw := start(t, "bank link: connect failed", "--journal=off", "--upstreamHost=127.0.0.1", "--upstreamPort="+strconv.Itoa(freePort(t)),
+		"--listenPort="+strconv.Itoa(freePort(t)))
+	if !strings.Contains(gw.ready, "retry_in=10s") {
+		t.Errorf("connect failure: %q, want retry_in=10s", gw.ready)
+	}
+	if code := gw.stop(t); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	if lines := gw.grep("journal keeps"); len(lines) != 0 {
+		t.Errorf("journal off, yet: %q", lines)
+	}
+}
+
 // TestGatewayWithEmulator is `make run`: gateway and emulator in one
 // process; the seed README's curl requests (field 12 set to now), its
 // /raw echo and a bare POS echo all work; SIGTERM exits 0.

@@ -73,6 +73,10 @@ func TestOperations(t *testing.T) {
 	if code := p.stop(t); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
+	// A clean stop closes the link itself: not a warning.
+	if lines := p.grep("WRN", "bank link down"); len(lines) != 0 {
+		t.Errorf("warned of the link closed by a clean stop: %q", lines)
+	}
 	old, _ := os.ReadFile(logFile + ".1")
 	fresh, _ := os.ReadFile(logFile)
 	if !strings.Contains(string(old), "bank link up") || !strings.Contains(string(fresh), "SIGHUP") || strings.Contains(string(fresh), "bank link up") {

@@ -560,7 +560,7 @@ func (p *process) startCluster() (*cluster.Recorder, func(context.Context) error
 				gw.ReverseTakenOver(id, msg)
 			}
 		}})
-	p.log.Info().Str("instance", cfg.ClusterInstance).Int("replicas", cfg.ClusterReplicas).Dur("lease", cfg.ClusterLease).Msg("cluster joined")
+	p.log.Info().Str("instance", cfg.ClusterInstance).Int("replicas", cfg.ClusterReplicas).Stringer("lease", cfg.ClusterLease).Msg("cluster joined")
 	return rec, func(context.Context) error {
 		if err := rec.Close(10 * time.Second); err != nil {
 			p.log.Error().Err(err).Msg("cluster: some settles may not be written; the next start reverses what they left")

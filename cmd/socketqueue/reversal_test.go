@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -156,6 +157,10 @@ func TestSlowBankReversesOnce(t *testing.T) {
 			}
 			if len(toReverse) == 0 || len(toReverse) == len(atBank) {
 				t.Fatalf("%d of %d purchases to reverse: the bank's delay no longer straddles the timeout", len(toReverse), len(atBank))
+			}
+			// The log names a request by its STAN and TID as they read.
+			if lines := gw.grep("request timed out"); len(lines) == 0 || !regexp.MustCompile(`key=[0-9]{6}/[0-9]{8}( |$)`).MatchString(lines[0]) {
+				t.Errorf("timed-out request's line: %q, want key=STAN/TID", lines)
 			}
 			waitFor(t, "every reversal done", func() bool {
 				return jd.total("0400") >= len(toReverse) && metric(t, httpPort, "socketqueue_reversals_pending") == 0
