@@ -1,6 +1,9 @@
 package isocodec
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // ExpiryWindow is how far a client's local transaction time (field 12) may
 // be from now before the message is refused: it stops replays of messages
@@ -131,29 +134,34 @@ func (d *Dialect) checkExpiry(msg []byte, s *Scan, opt CheckOptions, errs FieldE
 	}
 	var t time.Time
 	var ok bool
+	var format string
 	switch d.Rules.LocalTime {
 	case LocalTimeField12Full:
 		if !s.Has(12) {
 			return errs // absence is the mandatory check's business
 		}
 		t, ok = parseYYMMDDhhmmss(d.digits12(msg, s, 12), loc)
+		format = "YYMMDDhhmmss"
 	case LocalTimeField12And13:
 		if !s.Has(12) || !s.Has(13) {
 			return errs
 		}
 		t, ok = parseMMDDhhmmss(d.digits12(msg, s, 13), d.digits12(msg, s, 12), opt.Now.In(loc))
+		format = "hhmmss, with field 13 MMDD"
 	default:
 		return errs
 	}
 	if !ok {
-		return append(errs, FieldError{Field: 12, Offset: -1, Err: ErrBadTime})
+		// Rare and refused: the words are made only here.
+		return append(errs, FieldError{Field: 12, Offset: -1, Err: fmt.Errorf("%w: want %s, the terminal's local time", ErrBadTime, format)})
 	}
 	window := ExpiryWindow
 	if opt.Window > 0 {
 		window = opt.Window
 	}
 	if diff := opt.Now.Sub(t); diff > window || diff < -window {
-		return append(errs, FieldError{Field: 12, Offset: -1, Err: ErrExpired})
+		return append(errs, FieldError{Field: 12, Offset: -1, Err: fmt.Errorf("%w: %s (%s) is %s from the gateway's time %s; allowed within %s",
+			ErrExpired, t.Format("2006-01-02 15:04:05"), format, absDur(diff).Round(time.Second), opt.Now.In(loc).Format("2006-01-02 15:04:05"), window)})
 	}
 	return errs
 }

@@ -21,7 +21,8 @@ var ErrBadJSON = errors.New("isocodec: request is not a JSON object of field num
 // its field once: with two keys for one field, which value went to the
 // bank would be chance. A body that is not such an object is ErrBadJSON
 // (naming the keys at fault); a bad value is a FieldError for its field,
-// all of them reported together.
+// all of them reported together, with the fields that read well beside
+// them (so that the caller can check those too).
 func FieldsFromJSON(body []byte) (Fields, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
@@ -102,7 +103,10 @@ func FieldsFromJSON(body []byte) (Fields, error) {
 		return nil, fmt.Errorf("%w: %s", ErrBadJSON, strings.Join(problems, "; "))
 	}
 	if len(errs) > 0 {
-		return nil, errs
+		for _, e := range errs {
+			delete(out, e.Field)
+		}
+		return out, errs // the fields that read well too, to check the rest
 	}
 	return out, nil
 }

@@ -4,7 +4,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"net"
+	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -169,14 +171,20 @@ func (h *httpFront) handle(ctx *fasthttp.RequestCtx) {
 	}
 	msg, status, errs := h.parse(ctx.PostBody(), raw)
 	if status != 0 {
-		h.g.cfg.Metrics.Refused(refusedInvalid)
-		ctx.SetStatusCode(status)
-		h.writeFailure(ctx, raw, errs...)
+		counted := refusedInvalid
+		if status == fasthttp.StatusBadRequest {
+			counted = refusedMalformed // not JSON, not hex: not a message at all
+		}
+		h.refuse(ctx, raw, client, status, counted, errs)
 		return
 	}
 	reply, err := h.exchange(msg, client)
 	if err != nil {
 		status, refused := outcomeOf(err)
+		if inv := (errInvalid{}); errors.As(err, &inv) {
+			h.refuse(ctx, raw, client, status, refused, inv.list())
+			return
+		}
 		if refused != "" {
 			h.g.cfg.Metrics.Refused(refused)
 		}
@@ -209,8 +217,23 @@ func (h *httpFront) handle(ctx *fasthttp.RequestCtx) {
 	ctx.SetBody(out)
 }
 
+// refuse answers a request that never reached the bank: each error an
+// entry, counted as counted, logged at --v with its reasons (which name
+// fields and lengths, never values).
+func (h *httpFront) refuse(ctx *fasthttp.RequestCtx, raw bool, client string, status int, counted string, errs []string) {
+	h.g.cfg.Metrics.Refused(counted)
+	if e := h.g.log.Info(); e.Enabled() {
+		e.Str("client", client).Str("peer", ctx.RemoteAddr().String()).Int("status", status).Strs("errors", errs).Msg("HTTP request refused")
+	}
+	ctx.SetStatusCode(status)
+	h.writeFailure(ctx, raw, errs...)
+}
+
 // parse turns a body into a bare message (copied: the body belongs to
-// fasthttp), or a status and the errors.
+// fasthttp), or a status and the errors. A JSON request's errors are
+// all reported at once: its bad values, those its packing finds, and
+// what the checks find in the rest (a missing field, field 12's time),
+// one entry per field.
 func (h *httpFront) parse(body []byte, raw bool) ([]byte, int, []string) {
 	d := h.g.cfg.Dialect
 	if raw {
@@ -221,18 +244,46 @@ func (h *httpFront) parse(body []byte, raw bool) ([]byte, int, []string) {
 		return msg, 0, nil
 	}
 	fields, err := isocodec.FieldsFromJSON(body)
-	if err != nil {
+	var bad isocodec.FieldErrors
+	if err != nil && !errors.As(err, &bad) {
 		return nil, fasthttp.StatusBadRequest, []string{err.Error()}
 	}
-	msg, err := d.Pack(fields)
-	if err != nil {
-		var fe isocodec.FieldErrors
-		if errors.As(err, &fe) {
-			return nil, statusInvalid, fe.Strings()
+	for range 3 { // each pass leaves out the fields the last one refused
+		msg, err := d.Pack(fields)
+		if err == nil {
+			if len(bad) == 0 {
+				return msg, 0, nil
+			}
+			var s isocodec.Scan
+			if inv := (errInvalid{}); errors.As(h.validate(msg, &s, h.g.now()), &inv) {
+				bad = mergeFieldErrors(bad, inv.fields)
+				return nil, statusInvalid, append(inv.other, bad.Strings()...)
+			}
+			return nil, statusInvalid, bad.Strings()
 		}
-		return nil, statusInvalid, []string{err.Error()}
+		var fe isocodec.FieldErrors
+		if !errors.As(err, &fe) {
+			return nil, statusInvalid, append(bad.Strings(), err.Error())
+		}
+		bad = mergeFieldErrors(bad, fe)
+		for _, e := range fe {
+			delete(fields, e.Field)
+		}
 	}
-	return msg, 0, nil
+	return nil, statusInvalid, bad.Strings()
+}
+
+// mergeFieldErrors adds to errs those of more for fields errs does not
+// name (a field left out for a bad value is not also "missing"), in
+// field order.
+func mergeFieldErrors(errs, more isocodec.FieldErrors) isocodec.FieldErrors {
+	for _, e := range more {
+		if !slices.ContainsFunc(errs, func(x isocodec.FieldError) bool { return x.Field == e.Field }) {
+			errs = append(errs, e)
+		}
+	}
+	slices.SortStableFunc(errs, func(a, b isocodec.FieldError) int { return a.Field - b.Field })
+	return errs
 }
 
 func trimSpace(b []byte) []byte {
@@ -245,21 +296,19 @@ func trimSpace(b []byte) []byte {
 	return b
 }
 
-// errInvalid carries validation errors through exchange.
-type errInvalid struct{ errs []string }
-
-func (e errInvalid) Error() string {
-	out := "invalid message"
-	for i, s := range e.errs {
-		if i == 0 {
-			out += ": "
-		} else {
-			out += "; "
-		}
-		out += s
-	}
-	return out
+// errInvalid carries validation errors through exchange: those of
+// fields, and the others (the message as a whole).
+type errInvalid struct {
+	fields isocodec.FieldErrors
+	other  []string
 }
+
+// list is each error, one entry apiece.
+func (e errInvalid) list() []string {
+	return append(slices.Clip(e.other), mergeFieldErrors(nil, e.fields).Strings()...)
+}
+
+func (e errInvalid) Error() string { return "invalid message: " + strings.Join(e.list(), "; ") }
 
 // exchange validates msg, queues it and waits for the reply (a copy).
 func (h *httpFront) exchange(msg []byte, client string) ([]byte, error) {
@@ -295,16 +344,16 @@ func (h *httpFront) validate(msg []byte, s *isocodec.Scan, now time.Time) error 
 	g := h.g
 	d := g.cfg.Dialect
 	if err := d.Layout.Scan(msg, s); err != nil {
-		return errInvalid{[]string{err.Error()}}
+		return errInvalid{other: []string{err.Error()}}
 	}
 	if s.Len != len(msg) {
-		return errInvalid{[]string{"bytes after the end of the message"}}
+		return errInvalid{other: []string{"bytes after the end of the message"}}
 	}
 	if errs := d.Check(msg, s, isocodec.CheckOptions{Now: now, Window: g.cfg.ExpiryWindow, Location: g.cfg.Location}, nil); len(errs) > 0 {
-		return errInvalid{errs.Strings()}
+		return errInvalid{fields: errs}
 	}
 	if s.MTI.IsResponse() {
-		return errInvalid{[]string{"MTI " + s.MTI.String() + " is a response, not a request"}}
+		return errInvalid{other: []string{"MTI " + s.MTI.String() + " is a response, not a request"}}
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,6 +14,8 @@ import (
 	json "github.com/goccy/go-json"
 
 	"github.com/socketqueue/socketqueue-go/bank"
+	"github.com/socketqueue/socketqueue-go/clock"
+	"github.com/socketqueue/socketqueue-go/metrics"
 )
 
 type apiReply struct {
@@ -185,5 +188,65 @@ func TestHTTPTimeoutAndFull(t *testing.T) {
 	}
 	if code := <-done; code != 504 {
 		t.Fatalf("timeout: %d", code)
+	}
+}
+
+// TestHTTPEveryErrorAtOnce: a request's errors come back together, one
+// entry per field and in field order, with the exact words: a bad number
+// beside the fields the checks find wrong, each missing field, and what
+// field 12 should be. None reaches the bank; each is logged and counted.
+func TestHTTPEveryErrorAtOnce(t *testing.T) {
+	b := startBank(t, bank.Faults{}, "")
+	now := time.Date(2026, 12, 3, 11, 0, 0, 0, time.UTC)
+	g := startGateway(t, b.Addr().String(), func(c *Config) {
+		c.Clock, c.Location, c.Metrics = clock.NewManual(now), time.UTC, metrics.New()
+	})
+	base := `"0": "0200", "3": "0", "7": "1203110000", "22": "056", "24": "200", "25": "00", "41": 992468, "42": 124642124643, "49": "810"`
+	for _, tc := range []struct {
+		name, body string
+		want       []string
+	}{
+		{"negative and fractional numbers beside a bad time", `{` + base + `, "4": -5, "11": 1.5, "12": "2612031100"}`, []string{
+			"field 4: bad value: numbers must be whole and not negative",
+			"field 11: bad value: numbers must be whole and not negative",
+			"field 12: not a valid date and time: want YYMMDDhhmmss, the terminal's local time", // 10 digits, zero-padded as numbers are
+		}},
+		{"a time that is no time", `{` + base + `, "4": 5, "11": 1, "12": "261303110000"}`, []string{
+			"field 12: not a valid date and time: want YYMMDDhhmmss, the terminal's local time",
+		}},
+		{"expired", `{` + base + `, "4": 5, "11": 1, "12": "261203105800"}`, []string{
+			"field 12: expired: local time too far from now: 2026-12-03 10:58:00 (YYMMDDhhmmss) is 2m0s from the gateway's time 2026-12-03 11:00:00; allowed within 30s",
+		}},
+		{"missing fields, one entry each", `{"0": "0200", "3": "0", "4": 5, "11": 1, "12": "261203110000", "22": "056", "25": "00", "42": 124642124643, "49": "810"}`, []string{
+			"field 7: mandatory field missing",
+			"field 24: mandatory field missing",
+			"field 41: mandatory field missing",
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, body := post(t, g, "/", "application/json", tc.body)
+			var r struct{ Errors []string }
+			if err := json.Unmarshal([]byte(body), &r); err != nil || code != 422 || !slices.Equal(r.Errors, tc.want) {
+				t.Fatalf("%d %s\nwant 422 with %q", code, body, tc.want)
+			}
+		})
+	}
+	if tot := b.Host().Ledger().Totals(); tot != (bank.Totals{}) {
+		t.Fatalf("a refused request reached the bank: %+v", tot)
+	}
+	code, _ := post(t, g, "/", "application/json", "not json")
+	if code != 400 {
+		t.Fatalf("not JSON: %d", code)
+	}
+	resp, err := http.Get("http://" + g.AdminAddr().String() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, line := range []string{`socketqueue_refused_total{reason="invalid"} 4`, `socketqueue_refused_total{reason="malformed"} 1`} {
+		if !strings.Contains(string(text), line+"\n") {
+			t.Errorf("/metrics has no %s", line)
+		}
 	}
 }
