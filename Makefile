@@ -6,7 +6,7 @@ BIN       := bin
 PKGS      := ./...
 FUZZTIME  ?= 20s
 
-.PHONY: all build run test test-short bench bench-e2e bench-micro fuzz lint fmt vet tidy clean
+.PHONY: all build run test test-deps test-short bench bench-e2e bench-micro fuzz lint fmt vet tidy clean
 
 all: build
 
@@ -20,6 +20,13 @@ run: build
 
 test: vet
 	$(GO) test -race -count=1 $(PKGS)
+
+# Debian packages some tests use: promtool (the prometheus package) to
+# check the alert rules in deploy/prometheus. Without them those tests
+# skip and say so.
+test-deps:
+	@command -v promtool >/dev/null || { command -v apt-get >/dev/null && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus >/dev/null; }
 
 test-short:
 	$(GO) test -short -count=1 $(PKGS)
