@@ -22,11 +22,13 @@ test: vet
 	$(GO) test -race -count=1 $(PKGS)
 
 # Debian packages some tests use: promtool (the prometheus package) to
-# check the alert rules in deploy/prometheus. Without them those tests
-# skip and say so.
+# check the alert rules in deploy/prometheus, chromium to load the live
+# dashboard. Without them those tests skip and say so.
 test-deps:
 	@command -v promtool >/dev/null || { command -v apt-get >/dev/null && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus >/dev/null; }
+	@command -v chromium >/dev/null || { command -v apt-get >/dev/null && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >/dev/null; }
 
 test-short:
 	$(GO) test -short -count=1 $(PKGS)

@@ -10,8 +10,9 @@ import (
 )
 
 // adminFront serves what operators and their tools read, apart from the
-// payments API: /metrics, /stats, /healthz (= /readyz: send purchases
-// here), /livez (the process works: do not restart it).
+// payments API: /dashboard (a live page of the figures), /metrics,
+// /stats, /healthz (= /readyz: send purchases here), /livez (the
+// process works: do not restart it).
 type adminFront struct {
 	g       *Gateway
 	metrics fasthttp.RequestHandler
@@ -54,6 +55,8 @@ func (a *adminFront) handle(ctx *fasthttp.RequestCtx) {
 		a.g.serveReady(ctx)
 	case "/livez":
 		ctx.SetBodyString("alive\n")
+	case "/dashboard":
+		serveDashboard(ctx)
 	case "/metrics":
 		if a.metrics == nil {
 			ctx.SetStatusCode(fasthttp.StatusNotFound)
@@ -71,7 +74,7 @@ func (a *adminFront) handle(ctx *fasthttp.RequestCtx) {
 		ctx.SetBody(a.g.appendLinks(a.g.cfg.Stats.AppendJSON(ctx.Response.Body()[:0])))
 	default:
 		ctx.SetStatusCode(fasthttp.StatusNotFound)
-		writeErrors(ctx, "unknown path "+path+"; /metrics, /stats, /healthz, /readyz, /livez")
+		writeErrors(ctx, "unknown path "+path+"; /dashboard, /metrics, /stats, /healthz, /readyz, /livez")
 	}
 }
 
