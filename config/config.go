@@ -141,6 +141,7 @@ type Config struct {
 	Help       bool
 	HelpJSON   bool
 	Version    bool
+	Probe      string
 }
 
 // LogLevel is 0 quiet, 1 for v, 2 for vv.

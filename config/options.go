@@ -350,6 +350,8 @@ func options(c *Config) []*Option {
 			Help: "show this help as JSON"},
 		{Name: "version", Group: meta, Switch: true, Default: "false", ptr: &c.Version,
 			Help: "print the version and exit"},
+		{Name: "probe", Group: meta, ptr: &c.Probe,
+			Help: "GET this URL (e.g. http://127.0.0.1:8081/livez) and exit 0 on 200, 1 otherwise: a container's health check with no curl in the image"},
 	}
 }
 

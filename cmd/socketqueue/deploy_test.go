@@ -6,11 +6,14 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
 	json "github.com/goccy/go-json"
+
+	"github.com/socketqueue/socketqueue-go/config"
 )
 
 // TestPrometheusRules: the alert rules in deploy/prometheus load in
@@ -106,5 +109,126 @@ func TestDeployNamesRealMetrics(t *testing.T) {
 	}
 	for _, expr := range regexp.MustCompile(`(?ms)^\s+expr: (\|\n.*?\n\s+for:|[^\n]+)`).FindAllString(string(rules), -1) {
 		check("rule", expr)
+	}
+}
+
+// TestContainerFiles: docker cannot build here, so the Dockerfile and
+// the compose file are checked against what they must agree with: the
+// binary they run is the one they copy, the user is not root, data is a
+// volume, the ports exposed are make run's, every option in their
+// commands is one the binary takes (parsed as the binary parses them),
+// and the health check probes the admin port the command opens.
+func TestContainerFiles(t *testing.T) {
+	raw, err := os.ReadFile("../../Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	docker := strings.ReplaceAll(string(raw), "\\\n", " ")
+	directive := func(name string) []string {
+		var out []string
+		for _, l := range strings.Split(docker, "\n") {
+			if rest, ok := strings.CutPrefix(l, name+" "); ok {
+				out = append(out, strings.TrimSpace(rest))
+			}
+		}
+		return out
+	}
+	jsonArgs := func(what, s string) []string {
+		var args []string
+		if err := json.Unmarshal([]byte(s), &args); err != nil {
+			t.Fatalf("%s is not an exec-form JSON array: %v: %s", what, err, s)
+		}
+		return args
+	}
+	entry := jsonArgs("ENTRYPOINT", directive("ENTRYPOINT")[0])
+	if entry[0] != "/usr/local/bin/socketqueue" || !slices.ContainsFunc(directive("COPY"), func(c string) bool {
+		return strings.Contains(c, "/out/socketqueue") && strings.HasSuffix(c, "/usr/local/bin/")
+	}) {
+		t.Errorf("ENTRYPOINT %v is not the binary COPY puts in /usr/local/bin", entry)
+	}
+	if users := directive("USER"); len(users) != 1 || strings.HasPrefix(users[0], "0") || strings.HasPrefix(users[0], "root") {
+		t.Errorf("USER %v: want a non-root user", users)
+	}
+	if v := directive("VOLUME"); len(v) != 1 || v[0] != "/var/lib/socketqueue" || !strings.Contains(docker, "SOCKETQUEUE_DATA_DIR=/var/lib/socketqueue") {
+		t.Errorf("VOLUME %v: want the data directory, named by SOCKETQUEUE_DATA_DIR", v)
+	}
+	cmd := jsonArgs("CMD", directive("CMD")[0])
+	cfg, err := config.Parse(cmd, func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatalf("the image's command does not parse: %v", err)
+	}
+	makefile, err := os.ReadFile("../../Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := regexp.MustCompile(`(?s)\nrun: build\n(.*?)\n\n`).FindSubmatch(makefile)
+	if run == nil {
+		t.Fatal("no run target in the Makefile")
+	}
+	exposed := strings.Fields(directive("EXPOSE")[0])
+	for _, port := range []int{cfg.ListenPort, cfg.ListenHTTPPort, cfg.AdminPort, cfg.StatServerPort, cfg.EchoServerPort} {
+		p := strconv.Itoa(port)
+		if !slices.Contains(exposed, p) {
+			t.Errorf("port %s opened by the command is not in EXPOSE %v", p, exposed)
+		}
+		if !strings.Contains(string(run[1]), "="+p+" ") && !strings.Contains(string(run[1]), "="+p+"\n") && !strings.HasSuffix(string(run[1]), "="+p) {
+			t.Errorf("port %s is not make run's", p)
+		}
+	}
+	for _, host := range []string{cfg.ListenHost, cfg.ListenHTTPHost, cfg.AdminHost} {
+		if host != "0.0.0.0" {
+			t.Errorf("in a container a listener must bind 0.0.0.0, not %s", host)
+		}
+	}
+	health := directive("HEALTHCHECK")
+	if len(health) != 1 || !strings.Contains(health[0], `"--probe=http://127.0.0.1:`+strconv.Itoa(cfg.AdminPort)+`/livez"`) {
+		t.Errorf("HEALTHCHECK %v: want --probe of /livez on the admin port %d", health, cfg.AdminPort)
+	}
+	// The probe works against a live gateway, and fails without one.
+	admin := strconv.Itoa(freePort(t))
+	bank := strconv.Itoa(freePort(t))
+	if _, _, code := runBinary(t, "--probe=http://127.0.0.1:"+admin+"/livez"); code != 1 {
+		t.Errorf("probe of nothing: exit %d, want 1", code)
+	}
+	start(t, "bank link up", "--v", "--journal=off", "--echoServerPort="+bank, "--upstreamHost=127.0.0.1", "--upstreamPort="+bank,
+		"--listenPort="+strconv.Itoa(freePort(t)), "--adminPort="+admin)
+	if out, _, code := runBinary(t, "--probe=http://127.0.0.1:"+admin+"/livez"); code != 0 || out != "alive\n" {
+		t.Errorf("probe of a live gateway: exit %d, %q", code, out)
+	}
+
+	compose, err := os.ReadFile("../../docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range regexp.MustCompile(`(?s)command: (\[.*?\])\n`).FindAllSubmatch(compose, -1) {
+		args := jsonArgs("a compose command", string(m[1]))
+		if _, err := config.Parse(args, func(string) (string, bool) { return "", false }); err != nil {
+			t.Errorf("compose command %v: %v", args, err)
+		}
+	}
+}
+
+// TestSystemdUnit: the unit's hardening holds its score: systemd's own
+// reckoning (systemd-analyze security, offline) stays under 4, where
+// systemd-analyze is installed.
+func TestSystemdUnit(t *testing.T) {
+	analyze, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		t.Skip("no systemd-analyze here")
+	}
+	// Its exit status also reflects what offline mode cannot check (the
+	// binary is not installed here): the score is what counts.
+	out, err := exec.Command(analyze, "security", "--offline=true", "../../deploy/socketqueue.service").CombinedOutput()
+	m := regexp.MustCompile(`Overall exposure level for socketqueue.service: ([0-9.]+)`).FindSubmatch(out)
+	if m == nil {
+		t.Skipf("systemd-analyze security --offline is not supported here: %v %s", err, out)
+	}
+	score, _ := strconv.ParseFloat(string(m[1]), 64)
+	t.Logf("systemd-analyze security: %.1f", score)
+	if score >= 4 {
+		t.Errorf("exposure %.1f, want under 4:\n%s", score, out)
+	}
+	if b, err := os.ReadFile("../../deploy/socketqueue.sysusers"); err != nil || !strings.Contains(string(b), "u socketqueue ") {
+		t.Errorf("no sysusers.d entry for the unit's user: %v", err)
 	}
 }

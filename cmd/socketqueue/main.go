@@ -11,10 +11,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"runtime"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/socketqueue/socketqueue-go/config"
 	"github.com/socketqueue/socketqueue-go/internal/version"
@@ -46,6 +49,8 @@ func run(ctx context.Context, hup <-chan os.Signal, args []string, env func(stri
 		v := version.Get()
 		fmt.Fprintf(stdout, "socketqueue %s (revision %s, %s)\n", v, v.Revision, v.Go)
 		return 0
+	case cfg.Probe != "":
+		return probe(cfg.Probe, stdout, stderr)
 	case cfg.HelpJSON:
 		if err := config.WriteHelpJSON(stdout); err != nil {
 			fmt.Fprintln(stderr, "socketqueue:", err)
@@ -86,4 +91,22 @@ func procsForSyscalls(cfg *config.Config) {
 		return
 	}
 	runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + cfg.Loops + 1)
+}
+
+// probe GETs url: 0 on 200, 1 otherwise, saying why on stderr.
+func probe(url string, stdout, stderr io.Writer) int {
+	client := http.Client{Timeout: 3 * time.Second}
+	resp, err := client.Get(url)
+	if err != nil {
+		fmt.Fprintln(stderr, "socketqueue: probe:", err)
+		return 1
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintf(stderr, "socketqueue: probe: %s: %s %s\n", url, resp.Status, strings.TrimSpace(string(body)))
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s", body)
+	return 0
 }
