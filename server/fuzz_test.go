@@ -7,13 +7,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/socketqueue/socketqueue-go/clock"
 	"github.com/socketqueue/socketqueue-go/isocodec"
 )
 
 // fuzzFront is the HTTP API's request path without the network: what
 // parse and validate accept is exactly what would be queued for the bank.
 func fuzzFront() *httpFront {
-	return &httpFront{g: &Gateway{cfg: Config{Dialect: sv, Location: time.UTC, ExpiryWindow: 30 * time.Second}}}
+	g := &Gateway{cfg: Config{Dialect: sv, Location: time.UTC, ExpiryWindow: 30 * time.Second, Clock: clock.System{}}}
+	g.relay = &relay{cfg: &g.cfg} // its clock: a request's errors are checked in full, field 12 against now
+	return &httpFront{g: g}
 }
 
 // FuzzHTTPJSON: a JSON body never panics the API; one it accepts packs
