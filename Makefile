@@ -14,9 +14,16 @@ build:
 	@mkdir -p $(BIN)
 	$(GO) build -buildvcs=auto -o $(BIN)/ $$(ls -d ./cmd/*/ ./tools/*/ 2>/dev/null)
 
+# make run's ports; each can be set: make run HTTP_PORT=8090 ADMIN_PORT=8091
+BANK_PORT  ?= 5000
+POS_PORT   ?= 2014
+HTTP_PORT  ?= 8080
+ADMIN_PORT ?= 8081
+STAT_PORT  ?= 4000
+
 run: build
-	$(BIN)/socketqueue --echoServerPort=5000 --upstreamHost=127.0.0.1 --upstreamPort=5000 \
-		--listenPort=2014 --listenHttpPort=8080 --adminPort=8081 --statServerPort=4000 --v
+	$(BIN)/socketqueue --echoServerPort=$(BANK_PORT) --upstreamHost=127.0.0.1 --upstreamPort=$(BANK_PORT) \
+		--listenPort=$(POS_PORT) --listenHttpPort=$(HTTP_PORT) --adminPort=$(ADMIN_PORT) --statServerPort=$(STAT_PORT) --v
 
 test: vet
 	$(GO) test -race -count=1 $(PKGS)

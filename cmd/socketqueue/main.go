@@ -26,15 +26,16 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
+	signal.Notify(hup, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)
 	code := run(ctx, hup, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
 
 // run is the whole program; it returns the exit code: 0 done, 1 failed,
-// 2 called wrongly. hup delivers SIGHUP: reopen the log file, reset the
-// figures.
+// 2 called wrongly. hup delivers SIGHUP (reopen the log file, reset the
+// figures, re-read TLS files, as the original did), SIGUSR1 (reopen the
+// log file only: logrotate) and SIGUSR2 (reset the figures only).
 func run(ctx context.Context, hup <-chan os.Signal, args []string, env func(string) (string, bool), stdout, stderr io.Writer) int {
 	cfg, err := config.Parse(args, env)
 	if err != nil {

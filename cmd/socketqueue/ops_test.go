@@ -62,6 +62,27 @@ func TestOperations(t *testing.T) {
 		t.Errorf("/metrics has no socketqueue_build_info for %s", ver)
 	}
 
+	// SIGUSR1, what the shipped logrotate sends: a new log file, the
+	// figures kept. SIGUSR2: the figures reset, the file kept.
+	os.Rename(logFile, logFile+".0")
+	p.cmd.Process.Signal(syscall.SIGUSR1)
+	waitFor(t, "a new log file after SIGUSR1", func() bool { _, err := os.Stat(logFile); return err == nil })
+	if got := statLine(t, statPort); got != want {
+		t.Fatalf("after SIGUSR1 the figures changed: %s", got)
+	}
+	p.cmd.Process.Signal(syscall.SIGUSR2)
+	waitFor(t, "the figures reset by SIGUSR2", func() bool { return strings.Contains(statLine(t, statPort), `"total":0`) })
+	waitFor(t, "SIGUSR2 in the reopened log", func() bool {
+		b, _ := os.ReadFile(logFile)
+		return strings.Contains(string(b), "SIGUSR2: statistics reset")
+	})
+	if rot, err := os.ReadFile("../../deploy/logrotate.conf"); err != nil || !strings.Contains(string(rot), "kill -USR1 ") {
+		t.Errorf("the shipped logrotate does not send SIGUSR1: %v", err)
+	}
+	for i := 1; i <= 3; i++ {
+		bare("127.0.0.1:"+posPort, purchaseMsg(t, 10+i))
+	}
+
 	// logrotate moves the file; SIGHUP makes a new one and resets.
 	os.Rename(logFile, logFile+".1")
 	p.cmd.Process.Signal(syscall.SIGHUP)
@@ -77,7 +98,7 @@ func TestOperations(t *testing.T) {
 	if lines := p.grep("WRN", "bank link down"); len(lines) != 0 {
 		t.Errorf("warned of the link closed by a clean stop: %q", lines)
 	}
-	old, _ := os.ReadFile(logFile + ".1")
+	old, _ := os.ReadFile(logFile + ".0") // the first file, before SIGUSR1
 	fresh, _ := os.ReadFile(logFile)
 	if !strings.Contains(string(old), "bank link up") || !strings.Contains(string(fresh), "SIGHUP") || strings.Contains(string(fresh), "bank link up") {
 		t.Fatalf("log files: old %d bytes, new %q", len(old), fresh)

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -230,20 +231,35 @@ func (p *process) run(ctx context.Context, hup <-chan os.Signal) error {
 		case <-ctx.Done():
 			p.log.Info().Msg("stopping")
 			return nil
-		case <-hup:
-			p.hangUp()
+		case sig := <-hup:
+			switch sig {
+			case syscall.SIGUSR1:
+				p.reopenLog("SIGUSR1")
+				p.log.Info().Msg("SIGUSR1: log file reopened")
+			case syscall.SIGUSR2:
+				p.stats.Reset()
+				p.log.Info().Msg("SIGUSR2: statistics reset")
+			default:
+				p.hangUp()
+			}
 		}
 	}
 }
 
-// hangUp is SIGHUP: a new log file at the old path (after logrotate moved
-// it), and the figures start again from zero.
-func (p *process) hangUp() {
+// reopenLog makes a new log file at the old path (after logrotate moved
+// it); sig names the signal in the log.
+func (p *process) reopenLog(sig string) {
 	if p.logFile != nil {
 		if err := p.logFile.Reopen(); err != nil {
-			p.log.Error().Err(err).Msg("SIGHUP: cannot reopen the log file")
+			p.log.Error().Err(err).Msg(sig + ": cannot reopen the log file")
 		}
 	}
+}
+
+// hangUp is SIGHUP, as the original had it: a new log file at the old
+// path, and the figures start again from zero; TLS files are re-read.
+func (p *process) hangUp() {
+	p.reopenLog("SIGHUP")
 	p.stats.Reset()
 	var reload []interface{ ReloadTLS() error }
 	if p.gw != nil {
