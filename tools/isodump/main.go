@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 
 	json "github.com/goccy/go-json"
 
@@ -83,11 +84,38 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "isodump:", err)
 		return 2
 	}
+	if len(data) == 0 {
+		fmt.Fprintln(stderr, "isodump: the input is empty: no message to decode")
+		return 1
+	}
 	if err := dump(data, d, fr, *asJSON, *dangerous, stdout); err != nil {
 		fmt.Fprintln(stderr, "isodump:", err)
+		if hint := framingHint(data, *framing); hint != "" {
+			fmt.Fprintln(stderr, "isodump:", hint)
+		}
 		return 1
 	}
 	return 0
+}
+
+// framingHint, for bare input that does not decode, names the framing
+// its first bytes look like: a length header counting the rest of the
+// input (or, with lengthIncludeHeader, all of it).
+func framingHint(data []byte, framing string) string {
+	if framing != "none" || len(data) < 4 {
+		return ""
+	}
+	fits := func(n, header int) bool { return n == len(data)-header || n == len(data) }
+	if n, err := strconv.ParseUint(string(data[:4]), 10, 16); err == nil && fits(int(n), 4) {
+		return "its first 4 bytes are ASCII digits giving its length: try --framing ascii4"
+	}
+	if fits(int(data[0])<<8|int(data[1]), 2) {
+		return "its first 2 bytes are a binary length: try --framing bin2"
+	}
+	if n, err := strconv.ParseUint(string(data[:4]), 16, 16); err == nil && fits(int(n), 4) {
+		return "its first 4 bytes are hex digits giving its length: try --framing hex4"
+	}
+	return ""
 }
 
 func readInput(path string, stdin io.Reader, hexIn bool) ([]byte, error) {

@@ -69,6 +69,20 @@ func TestIsodumpBinary(t *testing.T) {
 			want:  []string{"[Echo Request]"},
 		},
 		{
+			name:     "empty input",
+			args:     []string{"-"},
+			code:     1,
+			want:     []string{"isodump: the input is empty: no message to decode"},
+			inStderr: true,
+		},
+		{
+			name:     "a length header read without --framing",
+			args:     []string{fixtures + "sv_200_purchase_header.bin"},
+			code:     1,
+			want:     []string{"isodump: its first 4 bytes are ASCII digits giving its length: try --framing ascii4"},
+			inStderr: true,
+		},
+		{
 			name:     "bad length names field and offset",
 			args:     []string{"-"},
 			stdin:    []byte("0200\x40\x00\x00\x00\x00\x00\x00\x00x9"),
