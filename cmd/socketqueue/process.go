@@ -66,7 +66,15 @@ func newProcess(cfg *config.Config, stdout, stderr io.Writer) (*process, error) 
 		if cfg.LogstashPort == 0 {
 			return nil, fmt.Errorf("%w: --logstashHost needs --logstashPort", config.ErrUsage)
 		}
-		p.logstash = logging.NewLogStash(net.JoinHostPort(cfg.LogstashHost, strconv.Itoa(cfg.LogstashPort)), cfg.LogstashNode)
+		addr := net.JoinHostPort(cfg.LogstashHost, strconv.Itoa(cfg.LogstashPort))
+		p.logstash = logging.NewLogStash(addr, cfg.LogstashNode, func(up bool, err error) {
+			// Said once a change; the line reaches LogStash too, once it is back.
+			if up {
+				p.log.Warn().Str("logstash", addr).Int64("dropped_so_far", p.logstash.Dropped()).Msg("LogStash reachable: the lines kept meanwhile are sent")
+				return
+			}
+			p.log.Error().Err(err).Str("logstash", addr).Msg("LogStash unreachable: lines are kept (up to 4096, the rest dropped and counted in socketqueue_log_dropped_total) until it is back")
+		})
 		lo.LogStash = p.logstash
 	}
 	p.log = logging.New(lo)
@@ -92,6 +100,16 @@ func hostFraming(cfg *config.Config, d *isocodec.Dialect) (*isocodec.Framing, er
 		return nil, fmt.Errorf("%w: --headerFormat: %w", config.ErrUsage, err)
 	}
 	return f, nil
+}
+
+// metrics makes the gateway's collectors, with the log's own figures.
+func (p *process) metrics() *metrics.Metrics {
+	m := metrics.New()
+	if ls := p.logstash; ls != nil {
+		m.CounterFunc("socketqueue_log_dropped_total", "Log lines LogStash did not get: past the 4096 kept while it was away.",
+			func() float64 { return float64(ls.Dropped()) })
+	}
+	return m
 }
 
 // close releases what newProcess opened.
@@ -407,7 +425,7 @@ func (p *process) startGateway(j *journal.Journal, rec *cluster.Recorder) (*serv
 		ClientIdle: cfg.ClientTimeout, MaxQueue: cfg.MaxQueue, LockTerminal: cfg.QueueLockTerminal,
 		QueueTimeout: cfg.QueueTimeout, ShortTimeout: cfg.QueueShortTimeout,
 		Log: p.log, Dangerous: cfg.Dangerous, Loops: cfg.Loops,
-		Journal: j, Cluster: rec, NoAutoReversal: cfg.NoAutoReversal, Stats: p.stats, Metrics: metrics.New(),
+		Journal: j, Cluster: rec, NoAutoReversal: cfg.NoAutoReversal, Stats: p.stats, Metrics: p.metrics(),
 		JSONWire:     cfg.JSONValues == "wire",
 		TLSHandshake: cfg.TLSHandshakeTimeout, SignOn: cfg.UpstreamSignOn,
 		SignOnCode: cfg.UpstreamSignOnCode, SignOffCode: cfg.UpstreamSignOffCode,
