@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -528,6 +529,24 @@ func (rl *relay) settle(r *dispatch.Request) {
 	}
 }
 
+// dump logs msg at --vv: one line, the message's name in the text and
+// each field a JSON field of "iso" (masked as a dump is, unless
+// --dangerous), so that a JSON log or LogStash can query them. A message
+// that does not unpack is logged as the masked hex a dump shows.
 func (rl *relay) dump(e *zerolog.Event, what string, msg []byte) {
-	e.Msg(what + "\n" + rl.cfg.Dialect.Dump(msg, isocodec.DumpOptions{Dangerous: rl.cfg.Dangerous}))
+	d := rl.cfg.Dialect
+	f, err := d.Unpack(msg)
+	if err != nil {
+		e.Err(err).Str("raw", d.LogHex(msg, false, rl.cfg.Dangerous)).Msg(what + ": [<faulty>]")
+		return
+	}
+	iso := zerolog.Dict()
+	for _, id := range f.IDs() {
+		v := f[id]
+		if !rl.cfg.Dangerous {
+			v = d.MaskField(id, v)
+		}
+		iso.Str(strconv.Itoa(id), v)
+	}
+	e.Dict("iso", iso).Msg(what + ": " + d.Title(f))
 }
