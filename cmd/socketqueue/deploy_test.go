@@ -49,6 +49,15 @@ func TestDeployNamesRealMetrics(t *testing.T) {
 	start(t, "bank link up", "--v", "--dataDir="+t.TempDir(), "--cluster=embedded", "--clusterInstance=solo", "--clusterPort="+strconv.Itoa(freePort(t)),
 		"--clusterRoutePort=0", "--clusterReplicas=1", "--echoServerPort="+clusterBank, "--upstreamHost=127.0.0.1", "--upstreamPort="+clusterBank,
 		"--listenPort="+strconv.Itoa(freePort(t)), "--adminPort="+clusterAdmin)
+	// The admin port is read-only: POST /metrics is refused like the rest.
+	resp, err := http.Post("http://127.0.0.1:"+admin+"/metrics", "text/plain", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "GET, HEAD" {
+		t.Errorf("POST /metrics: %s, Allow %q; want 405 with Allow: GET, HEAD", resp.Status, resp.Header.Get("Allow"))
+	}
 	exposed := map[string]bool{}
 	for _, port := range []string{admin, clusterAdmin} {
 		resp, err := http.Get("http://127.0.0.1:" + port + "/metrics")

@@ -337,8 +337,10 @@ func TestClientsFailAgainstNothing(t *testing.T) {
 
 // TestGatewayWithoutBank: a gateway whose bank is not there says when it
 // tries again, with the unit; with the journal off, the clean stop says
-// nothing of a journal keeping anything.
+// nothing of a journal keeping anything; a SOCKETQUEUE_ variable that
+// names no option is a warning.
 func TestGatewayWithoutBank(t *testing.T) {
+	t.Setenv("SOCKETQUEUE_LISTEN_PROT", "2014") // misspelt: a warning, not silence
 	gw := start(t, "bank link: connect failed", "--journal=off", "--upstreamHost=127.0.0.1", "--upstreamPort="+strconv.Itoa(freePort(t)),
 		"--listenPort="+strconv.Itoa(freePort(t)))
 	if !strings.Contains(gw.ready, "retry_in=10s") {
@@ -349,6 +351,9 @@ func TestGatewayWithoutBank(t *testing.T) {
 	}
 	if lines := gw.grep("journal keeps"); len(lines) != 0 {
 		t.Errorf("journal off, yet: %q", lines)
+	}
+	if lines := gw.grep("WRN environment variable names no option", "variable=SOCKETQUEUE_LISTEN_PROT"); len(lines) != 1 {
+		t.Errorf("the misspelt variable: %q", gw.grep("SOCKETQUEUE_"))
 	}
 }
 
