@@ -50,6 +50,10 @@ type Config struct {
 	Mix      string
 	Duration time.Duration
 	Warmup   time.Duration
+	// Window, when set, is called as the measured time starts (true) and
+	// ends (false): what is read around it (a process's CPU) covers the
+	// same time as the requests counted. From Run's goroutine.
+	Window func(start bool)
 	// Pace, for framed mode, is each connection's wait between a reply and
 	// its next request (many slow terminals); connections start spread
 	// over one Pace.
@@ -145,11 +149,17 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if !sleep(ctx, cfg.Warmup) {
 		return Result{}, ctx.Err()
 	}
+	if cfg.Window != nil {
+		cfg.Window(true)
+	}
 	r.measure.Store(true)
 	start := time.Now()
 	sleep(ctx, cfg.Duration)
 	r.measure.Store(false)
 	elapsed := time.Since(start)
+	if cfg.Window != nil {
+		cfg.Window(false)
+	}
 	cancel()
 	wg.Wait()
 

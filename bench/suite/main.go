@@ -77,20 +77,37 @@ func (p *proc) stop() {
 	}
 }
 
-// cpu is the process's user+system CPU seconds so far.
-func (p *proc) cpu() float64 {
+// costs are what the process has spent so far: CPU seconds in user and
+// kernel mode (/proc/PID/stat), and its read and write system calls
+// (/proc/PID/io: read, recv, pread... and write, send, pwrite...; not
+// epoll or the others, which no counter here gives).
+type costs struct{ user, sys, reads, writes float64 }
+
+func (p *proc) costs() costs {
+	var c costs
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
 	if err != nil {
-		return 0
+		return c
 	}
 	s := string(b)
 	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
 	if len(f) < 13 {
-		return 0
+		return c
 	}
 	u, _ := strconv.ParseFloat(f[11], 64)
 	k, _ := strconv.ParseFloat(f[12], 64)
-	return (u + k) / 100 // USER_HZ
+	c.user, c.sys = u/100, k/100 // USER_HZ
+	if io, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", p.cmd.Process.Pid)); err == nil {
+		for _, l := range strings.Split(string(io), "\n") {
+			if v, ok := strings.CutPrefix(l, "syscr: "); ok {
+				c.reads, _ = strconv.ParseFloat(v, 64)
+			}
+			if v, ok := strings.CutPrefix(l, "syscw: "); ok {
+				c.writes, _ = strconv.ParseFloat(v, 64)
+			}
+		}
+	}
+	return c
 }
 
 // fds counts the process's open descriptors.
@@ -146,10 +163,15 @@ type row struct {
 	Ceiling    float64 `json:"ceilingTps,omitempty"`
 	Share      float64 `json:"shareOfCeiling,omitempty"`
 	GatewayCPU float64 `json:"gatewayCpuSeconds,omitempty"`
-	PeakRSSMiB float64 `json:"gatewayPeakRssMiB,omitempty"`
-	TLS        bool    `json:"tls,omitempty"`
-	Links      int     `json:"links,omitempty"`
-	Instances  int     `json:"instances,omitempty"`
+	// The same split, and the gateways' read and write system calls.
+	GatewayUser   float64 `json:"gatewayUserSeconds,omitempty"`
+	GatewaySys    float64 `json:"gatewaySysSeconds,omitempty"`
+	GatewayReads  float64 `json:"gatewayReadSyscalls,omitempty"`
+	GatewayWrites float64 `json:"gatewayWriteSyscalls,omitempty"`
+	PeakRSSMiB    float64 `json:"gatewayPeakRssMiB,omitempty"`
+	TLS           bool    `json:"tls,omitempty"`
+	Links         int     `json:"links,omitempty"`
+	Instances     int     `json:"instances,omitempty"`
 }
 
 // spec is one row: a label and the load that makes it.
@@ -268,9 +290,22 @@ func (b *bench) run(target string, g *proc, cfg loadgen.Config) (row, error) {
 // and the largest peak memory of them.
 func (b *bench) runOn(procs []*proc, cfg loadgen.Config) (row, error) {
 	cfg.Dialect, cfg.Framing, cfg.Duration, cfg.Warmup = b.d, b.framing, *duration, *warmup
-	before := 0.0
-	for _, p := range procs {
-		before += p.cpu()
+	// The gateways' costs are read as the measured time starts and ends,
+	// so that they cover the requests counted (not the warmup's).
+	total := func() (t costs) {
+		for _, p := range procs {
+			c := p.costs()
+			t.user, t.sys, t.reads, t.writes = t.user+c.user, t.sys+c.sys, t.reads+c.reads, t.writes+c.writes
+		}
+		return t
+	}
+	var before, after costs
+	cfg.Window = func(start bool) {
+		if start {
+			before = total()
+		} else {
+			after = total()
+		}
 	}
 	res, err := loadgen.Run(context.Background(), cfg)
 	if err != nil {
@@ -281,10 +316,11 @@ func (b *bench) runOn(procs []*proc, cfg loadgen.Config) (row, error) {
 		return r, nil
 	}
 	for _, p := range procs {
-		r.GatewayCPU += p.cpu()
 		r.PeakRSSMiB = max(r.PeakRSSMiB, p.memory("VmHWM"))
 	}
-	r.GatewayCPU -= before
+	r.GatewayUser, r.GatewaySys = after.user-before.user, after.sys-before.sys
+	r.GatewayReads, r.GatewayWrites = after.reads-before.reads, after.writes-before.writes
+	r.GatewayCPU = r.GatewayUser + r.GatewaySys
 	return r, nil
 }
 
@@ -469,6 +505,10 @@ func report(label string, r row) {
 	extra := ""
 	if r.Target == "gateway" {
 		extra = fmt.Sprintf("  cpu=%.1fs rss=%.0fMiB", r.GatewayCPU, r.PeakRSSMiB)
+		if n := float64(r.Requests); n > 0 {
+			extra += fmt.Sprintf("  per msg: user %.1f µs, sys %.1f µs, %.2f reads, %.2f writes",
+				1e6*r.GatewayUser/n, 1e6*r.GatewaySys/n, r.GatewayReads/n, r.GatewayWrites/n)
+		}
 		if r.Ceiling > 0 {
 			extra += fmt.Sprintf("  %.0f%% of ceiling", 100*r.Share)
 		}
