@@ -34,7 +34,8 @@ func TestPrometheusRules(t *testing.T) {
 }
 
 // TestDeployNamesRealMetrics: every metric the Grafana dashboard's
-// panels and the alert rules query is one a running gateway exposes: a
+// panels, the live page and the alert rules query is one a running
+// gateway exposes: a
 // gateway with its journal, after a purchase and a refusal, and one in
 // a cluster (of one node) for the cluster's figures.
 func TestDeployNamesRealMetrics(t *testing.T) {
@@ -112,6 +113,11 @@ func TestDeployNamesRealMetrics(t *testing.T) {
 			check("panel "+strconv.Quote(p.Title), q.Expr)
 		}
 	}
+	page, err := os.ReadFile("../../server/dashboard.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("the live page", string(page))
 	rules, err := os.ReadFile("../../deploy/prometheus/socketqueue-rules.yml")
 	if err != nil {
 		t.Fatal(err)
