@@ -239,12 +239,7 @@ func (r *Recorder) begin(msg []byte, tag any, lock bool) (uint64, error) {
 	case r.jobs <- func() { r.hold(id, ref, tag, prev) }:
 		return id, nil
 	default:
-		if prev != nil {
-			r.mu.Lock()
-			prev.releasing = true
-			r.mu.Unlock()
-			r.later(r.releaseJob(prev))
-		}
+		r.releaseClaimed(prev)
 		return 0, ErrBusy
 	}
 }
@@ -286,12 +281,7 @@ func (r *Recorder) hold(id uint64, ref *ref, tag any, prev *ref) {
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			if prev != nil {
-				r.mu.Lock()
-				prev.releasing = true
-				r.mu.Unlock()
-				r.later(r.releaseJob(prev))
-			}
+			r.releaseClaimed(prev)
 			r.notify([]journal.Begun{{ID: id, Tag: tag}}, ErrLapsed)
 			return
 		}
@@ -474,6 +464,18 @@ func (r *Recorder) Settle(id uint64) {
 	})
 }
 
+// releaseClaimed deletes now a settled record claimed by handOver for a
+// hold that will not use it (nil: none).
+func (r *Recorder) releaseClaimed(prev *ref) {
+	if prev == nil {
+		return
+	}
+	r.mu.Lock()
+	prev.releasing = true
+	r.mu.Unlock()
+	r.later(r.releaseJob(prev))
+}
+
 // releaseJob deletes ref's record, then forgets it.
 func (r *Recorder) releaseJob(ref *ref) func() {
 	return func() {
@@ -582,10 +584,15 @@ func (r *Recorder) Pending() ([]*reversal.Reversal, error) {
 // adopt makes a record this instance holds (one taken over) known under
 // a new id.
 func (r *Recorder) adopt(h Held) uint64 {
-	id := r.next.Add(1)
 	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.adoptLocked(h)
+}
+
+// adoptLocked is adopt for callers holding mu.
+func (r *Recorder) adoptLocked(h Held) uint64 {
+	id := r.next.Add(1)
 	r.held[id] = &ref{tid: h.TID, rev: h.Rev, msg: h.Msg, epoch: r.epoch, lock: h.Lock, rec: h.Record}
-	r.mu.Unlock()
 	return id
 }
 
@@ -620,9 +627,7 @@ func (r *Recorder) adoptUnknown(h Held) (uint64, bool) {
 	if r.knownLocked(h.TID, h.Msg) {
 		return 0, false
 	}
-	id := r.next.Add(1)
-	r.held[id] = &ref{tid: h.TID, rev: h.Rev, msg: h.Msg, epoch: r.epoch, lock: h.Lock, rec: h.Record}
-	return id, true
+	return r.adoptLocked(h), true
 }
 
 // orphans deals with the records in this instance's name it does not
@@ -750,10 +755,10 @@ func (r *Recorder) confirm(epoch int) {
 	// pass's: a few passes, until none is left unconfirmed.
 	for pass := 0; pass < 3; pass++ {
 		r.mu.Lock()
-		var todo []*ref
-		for _, ref := range r.held {
+		todo := map[uint64]*ref{}
+		for id, ref := range r.held {
 			if !ref.settled && ref.epoch != epoch {
-				todo = append(todo, ref)
+				todo[id] = ref
 			}
 		}
 		r.mu.Unlock()
@@ -765,7 +770,7 @@ func (r *Recorder) confirm(epoch int) {
 		var failed error
 		var wg sync.WaitGroup
 		sem := make(chan struct{}, 16)
-		for _, ref := range todo {
+		for id, ref := range todo {
 			wg.Add(1)
 			sem <- struct{}{}
 			go func() {
@@ -783,11 +788,9 @@ func (r *Recorder) confirm(epoch int) {
 					ref.epoch = epoch
 					confirmed++
 				case errors.Is(err, ErrFenced):
-					for id, h := range r.held {
-						if h == ref && !h.settled {
-							delete(r.held, id)
-							lost++
-						}
+					if !ref.settled {
+						delete(r.held, id)
+						lost++
 					}
 				default:
 					mu.Lock()

@@ -125,6 +125,14 @@ func (d *Dialect) MaskField(id int, v string) string {
 	return string(b)
 }
 
+// MaskFields masks f's card data in place, each field as MaskField does:
+// the form a message's fields may take in a log or a tool's output.
+func (d *Dialect) MaskFields(f Fields) {
+	for id, v := range f {
+		f[id] = d.MaskField(id, v)
+	}
+}
+
 // Title names a message as the verbose log does: "Purchase Request".
 func (d *Dialect) Title(f Fields) string {
 	mti, err := f.MTI()

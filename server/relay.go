@@ -540,13 +540,12 @@ func (rl *relay) dump(e *zerolog.Event, what string, msg []byte) {
 		e.Err(err).Str("raw", d.LogHex(msg, false, rl.cfg.Dangerous)).Msg(what + ": [<faulty>]")
 		return
 	}
+	if !rl.cfg.Dangerous {
+		d.MaskFields(f)
+	}
 	iso := zerolog.Dict()
 	for _, id := range f.IDs() {
-		v := f[id]
-		if !rl.cfg.Dangerous {
-			v = d.MaskField(id, v)
-		}
-		iso.Str(strconv.Itoa(id), v)
+		iso.Str(strconv.Itoa(id), f[id])
 	}
 	e.Dict("iso", iso).Msg(what + ": " + d.Title(f))
 }

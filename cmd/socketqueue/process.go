@@ -252,8 +252,9 @@ func (p *process) run(ctx context.Context, hup <-chan os.Signal) error {
 		case sig := <-hup:
 			switch sig {
 			case syscall.SIGUSR1:
-				p.reopenLog("SIGUSR1")
-				p.log.Info().Msg("SIGUSR1: log file reopened")
+				if p.reopenLog("SIGUSR1") {
+					p.log.Info().Msg("SIGUSR1: log file reopened")
+				}
 			case syscall.SIGUSR2:
 				p.stats.Reset()
 				p.log.Info().Msg("SIGUSR2: statistics reset")
@@ -265,13 +266,16 @@ func (p *process) run(ctx context.Context, hup <-chan os.Signal) error {
 }
 
 // reopenLog makes a new log file at the old path (after logrotate moved
-// it); sig names the signal in the log.
-func (p *process) reopenLog(sig string) {
+// it); sig names the signal in the log. It reports false when it could
+// not (said in the log).
+func (p *process) reopenLog(sig string) bool {
 	if p.logFile != nil {
 		if err := p.logFile.Reopen(); err != nil {
 			p.log.Error().Err(err).Msg(sig + ": cannot reopen the log file")
+			return false
 		}
 	}
+	return true
 }
 
 // hangUp is SIGHUP, as the original had it: a new log file at the old

@@ -174,9 +174,7 @@ func dump(data []byte, d *isocodec.Dialect, fr *isocodec.Framing, asJSON, danger
 				return fmt.Errorf("message %d: %w", n, err)
 			}
 			if !dangerous {
-				for id, v := range f {
-					f[id] = d.MaskField(id, v)
-				}
+				d.MaskFields(f)
 			}
 			fmt.Fprintf(w, "%s\n", isocodec.AppendJSON(nil, f))
 			continue
