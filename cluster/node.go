@@ -41,6 +41,11 @@ type NodeConfig struct {
 	Dir string
 	// ClusterName names the cluster (socketqueue by default).
 	ClusterName string
+	// TLS, when set, is mutual TLS on every port of the node.
+	TLS TLSFiles
+	// StoreKey, when set, encrypts the node's JetStream storage (AES-GCM,
+	// the key derived from it): its files hold no record in the clear.
+	StoreKey string
 	// Log receives the node's notices, warnings and errors (elections,
 	// lost routes, slow peers), each marked component=nats.
 	Log zerolog.Logger
@@ -90,6 +95,12 @@ func StartNode(cfg NodeConfig) (*Node, error) {
 		for _, r := range cfg.Routes {
 			opts.Routes = append(opts.Routes, &url.URL{Scheme: "nats-route", Host: r})
 		}
+	}
+	if err := cfg.TLS.serverOpts(opts); err != nil {
+		return nil, err
+	}
+	if cfg.StoreKey != "" {
+		opts.JetStreamKey, opts.JetStreamCipher = cfg.StoreKey, server.AES
 	}
 	srv, err := server.NewServer(opts)
 	if err != nil {

@@ -3,9 +3,11 @@ package cluster
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,6 +31,19 @@ var ErrHeld = errors.New("cluster: terminal held")
 // ErrFenced: the record changed since the revision given: another
 // instance took it over, or it was settled.
 var ErrFenced = errors.New("cluster: record changed meanwhile")
+
+// ErrRefused: the cluster refused this gateway's credentials or
+// certificate, or showed one this gateway does not trust. Trying again
+// will not help.
+var ErrRefused = errors.New("cluster: refused")
+
+// refused reports whether a connection failed on its credentials rather
+// than on the network.
+func refused(err error) bool {
+	var verify *tls.CertificateVerificationError
+	var op *net.OpError // crypto/tls reports the peer's alert so
+	return errors.Is(err, nats.ErrAuthorization) || errors.As(err, &verify) || (errors.As(err, &op) && op.Op == "remote error")
+}
 
 // Record is a terminal's entry while one of its requests may be at the
 // bank: which instance sent it and the message, and whether it is being
@@ -67,6 +82,8 @@ type StoreConfig struct {
 	// Lease is how long an instance may go unheard before the others
 	// take over what it holds.
 	Lease time.Duration
+	// TLS, when set: the nodes are reached over mutual TLS.
+	TLS TLSFiles
 }
 
 // Store is the cluster's shared state as one instance sees it.
@@ -106,9 +123,16 @@ func Open(ctx context.Context, cfg StoreConfig) (*Store, error) {
 	if cfg.Lease <= 0 {
 		cfg.Lease = 10 * time.Second
 	}
-	nc, err := nats.Connect(strings.Join(cfg.URLs, ","), nats.Name("socketqueue "+cfg.Instance),
-		nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))
+	tlsOpts, err := cfg.TLS.clientOpts()
 	if err != nil {
+		return nil, err
+	}
+	nc, err := nats.Connect(strings.Join(cfg.URLs, ","), append(tlsOpts, nats.Name("socketqueue "+cfg.Instance),
+		nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))...)
+	if err != nil {
+		if refused(err) {
+			return nil, fmt.Errorf("%w: %w", ErrRefused, err)
+		}
 		return nil, fmt.Errorf("cluster: connect: %w", err)
 	}
 	js, err := jetstream.New(nc)

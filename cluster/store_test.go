@@ -24,6 +24,13 @@ var (
 // loopback.
 func startCluster(t *testing.T, n int) []*Node {
 	t.Helper()
+	return startClusterWith(t, n, nil)
+}
+
+// startClusterWith is startCluster with each node's configuration
+// changed by with (its index given) before it starts.
+func startClusterWith(t *testing.T, n int, with func(i int, c *NodeConfig)) []*Node {
+	t.Helper()
 	ports := make([]int, n)
 	for i := range ports {
 		ports[i] = freePort(t)
@@ -41,8 +48,11 @@ func startCluster(t *testing.T, n int) []*Node {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			nodes[i], errs[i] = StartNode(NodeConfig{Name: "n" + strconv.Itoa(i+1), Port: freePort(t), ClusterPort: ports[i],
-				Routes: routes, Dir: t.TempDir()})
+			c := NodeConfig{Name: "n" + strconv.Itoa(i+1), Port: freePort(t), ClusterPort: ports[i], Routes: routes, Dir: t.TempDir()}
+			if with != nil {
+				with(i, &c)
+			}
+			nodes[i], errs[i] = StartNode(c)
 		}()
 	}
 	wg.Wait()
@@ -67,10 +77,17 @@ func urls(nodes []*Node) []string {
 // its meta leader.
 func open(t *testing.T, nodes []*Node, instance string, lease time.Duration) *Store {
 	t.Helper()
+	return openWith(t, nodes, StoreConfig{Instance: instance, Lease: lease})
+}
+
+// openWith is open with cfg's other settings (TLS).
+func openWith(t *testing.T, nodes []*Node, cfg StoreConfig) *Store {
+	t.Helper()
+	cfg.URLs, cfg.Replicas = urls(nodes), len(nodes)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		s, err := Open(ctx, StoreConfig{URLs: urls(nodes), Instance: instance, Replicas: len(nodes), Lease: lease})
+		s, err := Open(ctx, cfg)
 		cancel()
 		if err == nil {
 			t.Cleanup(s.Close)

@@ -37,6 +37,10 @@ type Config struct {
 	ClusterMonitorPort    int
 	ClusterReplicas       int
 	ClusterLease          time.Duration
+	ClusterTLSCert        string
+	ClusterTLSKey         string
+	ClusterTLSCA          string
+	ClusterStoreKeyFile   string
 	UpstreamListenPort    int
 	UpstreamTimeout       time.Duration
 	UpstreamRetry         time.Duration

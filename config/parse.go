@@ -266,6 +266,15 @@ func (c *Config) validate() error {
 	if c.Cluster != "" && (c.ClusterReplicas < 1 || c.ClusterReplicas > 5) {
 		return errors.New("--clusterReplicas: 1 to 5")
 	}
+	if tls := []string{c.ClusterTLSCert, c.ClusterTLSKey, c.ClusterTLSCA}; slices.Contains(tls, "") && slices.ContainsFunc(tls, func(s string) bool { return s != "" }) {
+		return errors.New("--clusterTlsCert, --clusterTlsKey and --clusterTlsCa go together: give all three")
+	}
+	if (c.ClusterTLSCert != "" || c.ClusterStoreKeyFile != "") && c.Cluster == "" {
+		return errors.New("--clusterTls* and --clusterStoreKeyFile need --cluster")
+	}
+	if c.ClusterStoreKeyFile != "" && c.Cluster != "embedded" {
+		return errors.New("--clusterStoreKeyFile encrypts the embedded node's storage: with an existing cluster, set its nodes' jetstream cipher and key there")
+	}
 	if c.UpstreamListenLinks < 1 {
 		return errors.New("--upstreamListenLinks: at least 1")
 	}

@@ -2,11 +2,15 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,6 +21,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/socketqueue/socketqueue-go/internal/testpki"
 	"github.com/socketqueue/socketqueue-go/isocodec"
 )
 
@@ -480,3 +485,105 @@ func streamLeader(t *testing.T, argv [][]string, stream string) int {
 	t.Fatalf("leader %q is none of the gateways", leader)
 	return 0
 }
+
+// TestClusterOverTLS: three gateways whose nodes route, and whose
+// gateways reach their nodes, over mutual TLS, with their storage
+// encrypted. Purchases through each are approved; no file of any node
+// holds a terminal's number or an instance's name in the clear; a gateway
+// whose certificate is from another CA does not join.
+func TestClusterOverTLS(t *testing.T) {
+	dir := t.TempDir()
+	ca := testpki.MustCA(t, dir, "ca")
+	member := ca.MustIssue(t, "member", testpki.Both, time.Now().Add(time.Hour))
+	key := filepath.Join(dir, "store.key")
+	if err := os.WriteFile(key, []byte(strings.Repeat("0123456789abcdef", 4)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bankPort, bankHTTP := strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t))
+	start(t, "bank ledger at GET /bank", "--v", "--echoServerPort="+bankPort, "--bankHttpPort="+bankHTTP)
+	gws, pos, _, argv := clusterGateways(t, 3, []string{bankPort}, "5",
+		"--clusterTlsCert="+member.Cert, "--clusterTlsKey="+member.Key, "--clusterTlsCa="+ca.Path, "--clusterStoreKeyFile="+key)
+	for i, g := range gws {
+		if len(g.grep("cluster node started", "tls=true", "encrypted=true")) == 0 {
+			t.Fatalf("gateway %d: its node is not on TLS with its storage encrypted", i+1)
+		}
+	}
+	const each = 20
+	for i, p := range pos {
+		got := sendPurchases(t, "127.0.0.1:"+p, 1000*(i+1), each, 2, each, true, nil)
+		approved := 0
+		for _, ok := range got {
+			if ok {
+				approved++
+			}
+		}
+		if approved != each {
+			t.Fatalf("gateway %d: %d of %d approved", i+1, approved, each)
+		}
+	}
+	if tot := bankTotals(t, bankHTTP); tot.Approved != 3*each {
+		t.Fatalf("the bank approved %d, want %d", tot.Approved, 3*each)
+	}
+	// What the nodes keep: gw1's records named its terminals (00000001..)
+	// and the instance; none of it in the clear.
+	for i, args := range argv {
+		var data string
+		for _, a := range args {
+			if v, ok := strings.CutPrefix(a, "--dataDir="); ok {
+				data = v
+			}
+		}
+		var files int
+		filepath.WalkDir(filepath.Join(data, "nats"), func(path string, e fs.DirEntry, err error) error {
+			if err != nil || e.IsDir() {
+				return nil
+			}
+			files++
+			b, _ := os.ReadFile(path)
+			for _, needle := range []string{"gw1", "gw2", "gw3", "00000001", "socketqueue-terminals"} {
+				if bytes.Contains(b, []byte(needle)) {
+					t.Errorf("gateway %d: %s holds %q in the clear", i+1, path, needle)
+				}
+			}
+			return nil
+		})
+		if files == 0 {
+			t.Fatalf("gateway %d: no storage under %s", i+1, data)
+		}
+	}
+
+	other := testpki.MustCA(t, t.TempDir(), "other")
+	stranger := other.MustIssue(t, "stranger", testpki.Both, time.Now().Add(time.Hour))
+	routes := routeOf(argv[0])
+	p := start(t, "cluster node started", "--v", "--dataDir="+t.TempDir(), "--cluster=embedded", "--clusterInstance=gw4",
+		"--clusterPort="+strconv.Itoa(freePort(t)), "--clusterRoutePort="+strconv.Itoa(freePort(t)), "--clusterRoutes="+routes,
+		"--clusterTlsCert="+stranger.Cert, "--clusterTlsKey="+stranger.Key, "--clusterTlsCa="+other.Path,
+		"--upstreamHost=127.0.0.1", "--upstreamPort="+bankPort, "--listenPort="+strconv.Itoa(freePort(t)))
+	waitLine(t, gws[0], "TLS route handshake error")
+	waitLine(t, p, "waiting for the other nodes")
+	if len(p.grep("cluster joined")) > 0 {
+		t.Fatal("a gateway with another CA's certificate joined")
+	}
+	// The same certificate against gw1's node as an existing cluster: a
+	// refusal, said at once, not waited on.
+	client := "127.0.0.1:" + argOf(argv[0], "--clusterPort=")
+	_, stderr, code := runBinary(t, "--dataDir="+t.TempDir(), "--cluster=tls://"+client, "--clusterInstance=gw5",
+		"--clusterTlsCert="+stranger.Cert, "--clusterTlsKey="+stranger.Key, "--clusterTlsCa="+ca.Path,
+		"--upstreamHost=127.0.0.1", "--upstreamPort="+bankPort, "--listenPort="+strconv.Itoa(freePort(t)))
+	if code == 0 || !strings.Contains(stderr, "cluster: refused") {
+		t.Fatalf("a stranger's certificate against an existing cluster: exit %d\n%.1500s", code, stderr)
+	}
+}
+
+// argOf is the value of the argument with prefix.
+func argOf(args []string, prefix string) string {
+	for _, a := range args {
+		if v, ok := strings.CutPrefix(a, prefix); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// routeOf is the route address a gateway's arguments give its node.
+func routeOf(args []string) string { return "127.0.0.1:" + argOf(args, "--clusterRoutePort=") }

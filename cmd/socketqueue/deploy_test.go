@@ -251,3 +251,30 @@ func TestSystemdUnit(t *testing.T) {
 		t.Errorf("no sysusers.d entry for the unit's user: %v", err)
 	}
 }
+
+// TestClusterDeployFiles: the three machines' configurations parse as the
+// binary parses them, each names itself and routes to the two others,
+// and all of them put the members on TLS with their storage encrypted.
+func TestClusterDeployFiles(t *testing.T) {
+	hosts := map[string]string{}
+	for i := 1; i <= 3; i++ {
+		name := "gw" + strconv.Itoa(i)
+		cfg, err := config.Parse([]string{"-c", "../../deploy/cluster/" + name + ".json"}, func(string) (string, bool) { return "", false })
+		if err != nil {
+			t.Fatalf("%s.json: %v", name, err)
+		}
+		if cfg.ClusterInstance != name || cfg.Cluster != "embedded" || cfg.ClusterReplicas != 3 {
+			t.Errorf("%s.json: instance %q, cluster %q, replicas %d", name, cfg.ClusterInstance, cfg.Cluster, cfg.ClusterReplicas)
+		}
+		if cfg.ClusterTLSCert == "" || cfg.ClusterTLSCA == "" || cfg.ClusterStoreKeyFile == "" {
+			t.Errorf("%s.json: members not on TLS or storage not encrypted", name)
+		}
+		if strings.Contains(cfg.ClusterRoutes, cfg.ClusterHost) || len(strings.Split(cfg.ClusterRoutes, ",")) != 2 {
+			t.Errorf("%s.json: routes %q from %s: want the two others", name, cfg.ClusterRoutes, cfg.ClusterHost)
+		}
+		hosts[cfg.ClusterHost] = name
+	}
+	if len(hosts) != 3 {
+		t.Errorf("cluster hosts %v: want three", hosts)
+	}
+}

@@ -542,6 +542,7 @@ func (p *process) startCluster() (*cluster.Recorder, func(context.Context) error
 	cfg := p.cfg
 	var node *cluster.Node
 	urls := strings.Split(cfg.Cluster, ",")
+	tlsFiles := cluster.TLSFiles{Cert: cfg.ClusterTLSCert, Key: cfg.ClusterTLSKey, CA: cfg.ClusterTLSCA}
 	if cfg.Cluster == "embedded" {
 		var routes []string
 		for r := range strings.SplitSeq(cfg.ClusterRoutes, ",") {
@@ -549,31 +550,41 @@ func (p *process) startCluster() (*cluster.Recorder, func(context.Context) error
 				routes = append(routes, r)
 			}
 		}
+		var key string
+		if cfg.ClusterStoreKeyFile != "" {
+			var err error
+			if key, err = cluster.ReadStoreKey(cfg.ClusterStoreKeyFile); err != nil {
+				return nil, nil, fmt.Errorf("--clusterStoreKeyFile: %w", err)
+			}
+		}
 		var err error
 		node, err = cluster.StartNode(cluster.NodeConfig{Name: cfg.ClusterInstance, Host: cfg.ClusterHost, Port: cfg.ClusterPort,
 			ClusterPort: cfg.ClusterRoutePort, MonitorPort: cfg.ClusterMonitorPort, Routes: routes,
-			Dir: filepath.Join(cfg.DataDir, "nats"), Log: p.log})
+			Dir: filepath.Join(cfg.DataDir, "nats"), TLS: tlsFiles, StoreKey: key, Log: p.log})
 		if err != nil {
 			return nil, nil, err
 		}
 		urls = []string{node.ClientURL()}
 		p.log.Info().Str("instance", cfg.ClusterInstance).Str("clients", node.ClientURL()).Int("routes", cfg.ClusterRoutePort).
-			Strs("peers", routes).Msg("cluster node started")
+			Strs("peers", routes).Bool("tls", tlsFiles.On()).Bool("encrypted", key != "").Msg("cluster node started")
 	}
 	var store *cluster.Store
 	deadline := time.Now().Add(60 * time.Second)
 	var said time.Time
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		s, err := cluster.Open(ctx, cluster.StoreConfig{URLs: urls, Instance: cfg.ClusterInstance, Replicas: cfg.ClusterReplicas, Lease: cfg.ClusterLease})
+		s, err := cluster.Open(ctx, cluster.StoreConfig{URLs: urls, Instance: cfg.ClusterInstance, Replicas: cfg.ClusterReplicas, Lease: cfg.ClusterLease, TLS: tlsFiles})
 		cancel()
 		if err == nil {
 			store = s
 			break
 		}
-		if time.Now().After(deadline) {
+		if errors.Is(err, cluster.ErrRefused) || time.Now().After(deadline) {
 			if node != nil {
 				node.Shutdown()
+			}
+			if errors.Is(err, cluster.ErrRefused) {
+				return nil, nil, fmt.Errorf("%w (check --clusterTlsCert, --clusterTlsKey, --clusterTlsCa, or the user and password in --cluster)", err)
 			}
 			return nil, nil, fmt.Errorf("cluster: not formed within 60 s: %w", err)
 		}
