@@ -244,6 +244,13 @@ func (r *Recorder) begin(msg []byte, tag any, lock bool) (uint64, error) {
 	}
 }
 
+// holdWait is how long a hold may wait for its write (or for its
+// terminal) within the request's own timeout, wait: it gives up a little
+// before, so that a record that could not be written (no quorum) is
+// answered as that, the purchase not sent, rather than as the bank's
+// timeout.
+func holdWait(wait time.Duration) time.Duration { return wait - min(wait/5, time.Second) }
+
 // writeFor bounds the retries of a settle or a reversal's update: long
 // enough to outlast the election of a new leader after a node is lost (a
 // settle given up leaves its terminal held until the lease ends).
@@ -269,7 +276,7 @@ func (r *Recorder) later(job func()) {
 // hold writes ref's record: replacing prev's, the terminal's settled
 // record claimed for it, when there is one.
 func (r *Recorder) hold(id uint64, ref *ref, tag any, prev *ref) {
-	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.Wait)
+	ctx, cancel := context.WithTimeout(context.Background(), holdWait(r.cfg.Wait))
 	defer cancel()
 	begun := time.Now()
 	rec := Record{Instance: r.cfg.Store.cfg.Instance, Msg: ref.msg, Lock: ref.lock}
@@ -339,13 +346,21 @@ func (r *Recorder) hold(id uint64, ref *ref, tag any, prev *ref) {
 			r.held1(id, ref, rev, tag)
 			return
 		}
-		if errors.Is(err, ErrHeld) {
+		if errors.Is(err, ErrHeld) || errors.Is(err, ErrConflicts) {
 			if !waited {
 				waited = true
 				r.figures.Waits.Add(1)
 			}
 			if werr := r.cfg.Store.WaitFree(ctx, ref.tid); werr == nil {
 				continue
+			}
+			if errors.Is(err, ErrConflicts) {
+				// No holder to wait for: the cluster would not take the
+				// write (seen when a node has lost its quorum).
+				r.cfg.Log.Warn().Err(err).Str("tid", ref.tid).Msg("cluster: purchase not recorded")
+				r.state(err)
+				r.notify([]journal.Begun{{ID: id, Tag: tag}}, err)
+				return
 			}
 			// Held elsewhere past the wait: not a failure of the cluster.
 			r.cfg.Log.Warn().Str("tid", ref.tid).Str("holder", heldBy(held)).Msg("cluster: terminal still held at the end of the wait")
@@ -837,6 +852,12 @@ func (r *Recorder) renew(ctx context.Context) {
 		return
 	}
 	r.renewed(sent)
+	if r.Err() != nil && r.cfg.Store.Writable(ctx) == nil {
+		// A failed write is cleared by the next that lands; with no
+		// purchase coming (a balancer keeps traffic off while /readyz
+		// says the cluster failed) this is what finds the quorum back.
+		r.state(nil)
+	}
 }
 
 // takeOver takes over what lapsed instances left. From one goroutine.

@@ -28,6 +28,12 @@ const (
 // through some instance).
 var ErrHeld = errors.New("cluster: terminal held")
 
+// ErrConflicts: writes of the record kept being refused as stale while
+// reading it found it free: others writing it at once, or a cluster
+// whose reads and writes disagree (a node that lost its quorum and has
+// not yet seen it). Its holder is not known.
+var ErrConflicts = errors.New("cluster: the record's writes kept conflicting")
+
 // ErrFenced: the record changed since the revision given: another
 // instance took it over, or it was settled.
 var ErrFenced = errors.New("cluster: record changed meanwhile")
@@ -67,6 +73,9 @@ type Held struct {
 	Rev uint64
 	// From is the instance it was taken over from (TakeOver).
 	From string
+	// Written is when the record was written (the stream leader's
+	// clock), about when its request went to the bank.
+	Written time.Time
 	Record
 }
 
@@ -84,6 +93,12 @@ type StoreConfig struct {
 	Lease time.Duration
 	// TLS, when set: the nodes are reached over mutual TLS.
 	TLS TLSFiles
+	// BankWait is how long a request may be at the bank (the queue
+	// timeout). A lapsed instance's record of a request that is not
+	// reversed (Lock) is released only once it is that old: the request,
+	// sent before the instance died, may be at the bank until then, and
+	// the terminal's next request must not overlap it.
+	BankWait time.Duration
 }
 
 // Store is the cluster's shared state as one instance sees it.
@@ -192,6 +207,15 @@ func bucket(ctx context.Context, js jetstream.JetStream, name string, replicas i
 // Close disconnects.
 func (s *Store) Close() { s.nc.Close() }
 
+// Writable reports whether the terminals' bucket has a leader, and so a
+// quorum behind it: its state is read from the leader.
+func (s *Store) Writable(ctx context.Context) error {
+	if _, err := s.stream.Info(ctx); err != nil {
+		return fmt.Errorf("cluster: bucket %s: %w", terminalsBucket, err)
+	}
+	return nil
+}
+
 // KeyOf is a terminal id as a record's key: as it is when it is letters
 // and digits, else hex.
 func KeyOf(tid []byte) string {
@@ -238,7 +262,7 @@ func (s *Store) Hold(ctx context.Context, tid string, rec Record) (uint64, *Held
 		}
 		if isWrongLastSeq(err) {
 			if conflicts++; conflicts > 3 {
-				return 0, nil, fmt.Errorf("cluster: hold %s: %w", tid, ErrHeld)
+				return 0, nil, fmt.Errorf("cluster: hold %s: %w", tid, ErrConflicts)
 			}
 		}
 		// Our view is stale, or the acknowledgement was lost: read what
@@ -277,7 +301,7 @@ func (s *Store) last(ctx context.Context, tid string) (free bool, rev uint64, he
 	if op := m.Header.Get("KV-Operation"); op == "DEL" || op == "PURGE" {
 		return true, m.Sequence, nil, nil
 	}
-	h := &Held{TID: tid, Rev: m.Sequence}
+	h := &Held{TID: tid, Rev: m.Sequence, Written: m.Time}
 	if err := json.Unmarshal(m.Data, &h.Record); err != nil {
 		return false, 0, nil, fmt.Errorf("cluster: record of %s: %w", tid, err)
 	}
@@ -462,8 +486,8 @@ func (s *Store) Alive(ctx context.Context) (map[string]bool, error) {
 // fenced. It returns the records taken (their purchases are to be
 // reversed) and those it read in this instance's name, for the caller
 // to tell its own from those whose writes it was told failed. A lapsed
-// instance's Lock record has nothing to reverse: it is released at the
-// revision read, and returned in taken with Rev 0.
+// instance's Lock record has nothing to reverse: once it is BankWait old
+// it is released at the revision read, and returned in taken with Rev 0.
 //
 // It reads every record only when a scan is due (see Store.seen); else
 // it returns nothing. It is called from one goroutine.
@@ -514,6 +538,10 @@ func (s *Store) TakeOver(ctx context.Context) (taken, mine []Held, err error) {
 			continue
 		}
 		if h.Lock {
+			if time.Since(h.Written) < s.cfg.BankWait {
+				complete = false // its request may be at the bank still: again at the next renewal
+				continue
+			}
 			err := s.Release(ctx, tid, h.Rev)
 			if errors.Is(err, ErrFenced) {
 				continue

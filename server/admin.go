@@ -96,6 +96,9 @@ func (g *Gateway) serveReady(ctx *fasthttp.RequestCtx) {
 	case g.cfg.Cluster != nil && !g.cfg.Cluster.Connected():
 		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
 		ctx.SetBodyString("cluster not connected\n")
+	case g.cfg.Cluster != nil && g.cfg.Cluster.Err() != nil:
+		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
+		ctx.SetBodyString("cluster cannot record purchases\n")
 	case g.journal != nil && g.journal.Err() != nil:
 		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
 		ctx.SetBodyString("journal failed\n")

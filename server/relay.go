@@ -85,6 +85,9 @@ type relay struct {
 	// journalFailed: the journal's failure has been logged (once; the
 	// purchases it refuses after are counted, not logged each).
 	journalFailed atomic.Bool
+	// records names where purchases are recorded, for the log: the
+	// journal, or the cluster.
+	records string
 }
 
 // loopState is what a bank link's loop keeps for it between callbacks.
@@ -110,11 +113,12 @@ type tickScratch struct {
 }
 
 func newRelay(cfg *Config, bank bankLinks) *relay {
-	rl := &relay{cfg: cfg, log: cfg.Log, bank: bank}
+	rl := &relay{cfg: cfg, log: cfg.Log, bank: bank, records: "the journal"}
 	store := reversal.Journal(cfg.Journal)
 	switch {
 	case cfg.Cluster != nil:
 		rl.journal, store, rl.owner = cfg.Cluster, cfg.Cluster, cfg.Cluster
+		rl.records = "the cluster"
 		if cfg.LockTerminal {
 			rl.lock = cfg.Cluster
 		}
@@ -288,19 +292,27 @@ func (rl *relay) journaledBatch(batch []journal.Begun, err error) {
 // nanoseconds), or failed to get there.
 func (rl *relay) journaled(r *dispatch.Request, id uint64, err error, now int64) {
 	if errors.Is(err, cluster.ErrHeld) || errors.Is(err, cluster.ErrBusy) || errors.Is(err, cluster.ErrLapsed) {
-		// Its terminal stayed held by another instance past the queue
-		// timeout (or too many wait, or this instance's lease stayed
-		// lapsed): never sent; the journal is fine.
+		// Never sent, and the journal is fine: its terminal stayed held
+		// by another instance past the queue timeout (answered as a
+		// local terminal's queue is), too many waited, or this
+		// instance's lease stayed lapsed (not recorded: refused).
+		why := ErrTimeout
+		switch {
+		case errors.Is(err, cluster.ErrBusy):
+			why = ErrFull
+		case errors.Is(err, cluster.ErrLapsed):
+			why = fmt.Errorf("%w: %w", ErrJournal, err)
+		}
 		next, ok := rl.table.Abort(r)
 		if ok {
-			rl.fail(r, ErrTimeout)
+			rl.fail(r, why)
 		}
 		rl.sendOffLoop(next)
 		return
 	}
 	if err != nil {
 		if rl.journalFailed.CompareAndSwap(false, true) {
-			rl.log.Error().Err(err).Msg("the journal cannot write: purchases are refused; answers to those at the bank are held and written once it can")
+			rl.log.Error().Err(err).Msg(rl.records + " cannot write: purchases are refused; answers to those at the bank are held and written once it can")
 		} else if e := rl.log.Debug(); e.Enabled() {
 			e.Err(err).Msg("purchase refused: journal failed")
 		}
@@ -347,12 +359,12 @@ func (rl *relay) journaled(r *dispatch.Request, id uint64, err error, now int64)
 func (rl *relay) journalState(err error) {
 	if err != nil {
 		if rl.journalFailed.CompareAndSwap(false, true) {
-			rl.log.Error().Err(err).Msg("the journal cannot write: purchases are refused; answers to those at the bank are held and written once it can")
+			rl.log.Error().Err(err).Msg(rl.records + " cannot write: purchases are refused; answers to those at the bank are held and written once it can")
 		}
 		return
 	}
 	if rl.journalFailed.CompareAndSwap(true, false) {
-		rl.log.Warn().Msg("the journal writes again: the answers it held are recorded, purchases are taken again")
+		rl.log.Warn().Msg(rl.records + " writes again: the answers it held are recorded, purchases are taken again")
 	}
 }
 

@@ -587,3 +587,105 @@ func argOf(args []string, prefix string) string {
 
 // routeOf is the route address a gateway's arguments give its node.
 func routeOf(args []string) string { return "127.0.0.1:" + argOf(args, "--clusterRoutePort=") }
+
+// TestClusterQuorumLost: two of three nodes killed (their gateways, -9).
+// The survivor has no quorum: each purchase it takes is refused (909,
+// not recorded: not the bank's 911) within the queue timeout and none
+// reaches the bank; /readyz says why. Once one node is back, the survivor
+// finds the quorum by itself (no purchase needed: a balancer sends none
+// to an unready gateway) and purchases through it are approved again.
+func TestClusterQuorumLost(t *testing.T) {
+	bankPort, bankHTTP := strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t))
+	start(t, "bank ledger at GET /bank", "--v", "--echoServerPort="+bankPort, "--bankHttpPort="+bankHTTP)
+	gws, pos, admin, argv := clusterGateways(t, 3, []string{bankPort}, "20", "--queueTimeout=4")
+	if got := approvedOf(sendPurchases(t, "127.0.0.1:"+pos[0], 0, 10, 2, 10, true, nil)); got != 10 {
+		t.Fatalf("with all three: %d of 10 approved", got)
+	}
+	before := bankTotals(t, bankHTTP)
+	for _, g := range gws[1:] {
+		g.cmd.Process.Signal(syscall.SIGKILL)
+	}
+	const n = 6
+	codes := framedCodes(t, "127.0.0.1:"+pos[0], 100, n, 15*time.Second)
+	for k, code := range codes {
+		if code != "909" {
+			t.Errorf("without a quorum: %s answered %q, want 909", k, code)
+		}
+	}
+	if len(codes) != n {
+		t.Fatalf("without a quorum: %d of %d answered", len(codes), n)
+	}
+	if after := bankTotals(t, bankHTTP); after.Purchases != before.Purchases {
+		t.Fatalf("without a quorum %d purchases reached the bank", after.Purchases-before.Purchases)
+	}
+	resp, err := http.Get("http://127.0.0.1:" + admin[0] + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || string(body) != "cluster cannot record purchases\n" {
+		t.Errorf("/readyz without a quorum: %d %q", resp.StatusCode, body)
+	}
+
+	// One node back: the survivor carries on by itself.
+	start(t, "cluster node started", argv[1]...)
+	waitFor(t, "the survivor ready again", func() bool { return isReady(admin[0]) })
+	if got := approvedOf(sendPurchases(t, "127.0.0.1:"+pos[0], 200, 10, 2, 10, true, nil)); got != 10 {
+		t.Fatalf("with the quorum back: %d of 10 approved", got)
+	}
+	if after := bankTotals(t, bankHTTP); after.Purchases != before.Purchases+10 || after.Overlaps != 0 {
+		t.Fatalf("at the bank: %d purchases since the loss (want the 10 sent after), %d overlaps", after.Purchases-before.Purchases, after.Overlaps)
+	}
+}
+
+func approvedOf(got map[string]bool) int {
+	n := 0
+	for _, ok := range got {
+		if ok {
+			n++
+		}
+	}
+	return n
+}
+
+// framedCodes sends n framed purchases on one connection, STANs from
+// stan, each for its own terminal, and returns each one's field 39 by
+// terminal/STAN as its answers come, within d.
+func framedCodes(t *testing.T, addr string, stan, n int, d time.Duration) map[string]string {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(d))
+	var out []byte
+	for i := range n {
+		msg := purchaseFor(t, stan+i, fmt.Sprintf("%08d", stan+i))
+		out = append(append(out, fmt.Sprintf("%04d", len(msg))...), msg...)
+	}
+	if _, err := c.Write(out); err != nil {
+		t.Fatal(err)
+	}
+	codes := map[string]string{}
+	r := bufio.NewReader(c)
+	for range n {
+		var head [4]byte
+		if _, err := io.ReadFull(r, head[:]); err != nil {
+			t.Logf("framed client: %v", err)
+			break
+		}
+		l, _ := strconv.Atoi(string(head[:]))
+		reply := make([]byte, l)
+		if _, err := io.ReadFull(r, reply); err != nil {
+			t.Fatal(err)
+		}
+		f, err := isocodec.SmartVista.Unpack(reply)
+		if err != nil {
+			t.Fatal(err)
+		}
+		codes[f[41]+"/"+f[11]] = f[39]
+	}
+	return codes
+}

@@ -573,7 +573,7 @@ func (p *process) startCluster() (*cluster.Recorder, func(context.Context) error
 	var said time.Time
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		s, err := cluster.Open(ctx, cluster.StoreConfig{URLs: urls, Instance: cfg.ClusterInstance, Replicas: cfg.ClusterReplicas, Lease: cfg.ClusterLease, TLS: tlsFiles})
+		s, err := cluster.Open(ctx, cluster.StoreConfig{URLs: urls, Instance: cfg.ClusterInstance, Replicas: cfg.ClusterReplicas, Lease: cfg.ClusterLease, TLS: tlsFiles, BankWait: cfg.QueueTimeout})
 		cancel()
 		if err == nil {
 			store = s
