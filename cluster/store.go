@@ -48,7 +48,10 @@ var ErrRefused = errors.New("cluster: refused")
 func refused(err error) bool {
 	var verify *tls.CertificateVerificationError
 	var op *net.OpError // crypto/tls reports the peer's alert so
-	return errors.Is(err, nats.ErrAuthorization) || errors.As(err, &verify) || (errors.As(err, &op) && op.Op == "remote error")
+	// nats.ErrTLS: in TLS 1.3 the server refuses a client certificate
+	// after the handshake, and the client sees the connection closed.
+	return errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrTLS) || errors.As(err, &verify) ||
+		(errors.As(err, &op) && op.Op == "remote error")
 }
 
 // Record is a terminal's entry while one of its requests may be at the
