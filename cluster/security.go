@@ -52,11 +52,8 @@ func (f TLSFiles) serverOpts(opts *server.Options) error {
 	if err != nil {
 		return fmt.Errorf("cluster TLS: %w", err)
 	}
-	routes, err := server.GenTLSConfig(tc)
-	if err != nil {
-		return fmt.Errorf("cluster TLS: %w", err)
-	}
 	// A node dials its routes too: it checks theirs against the same CA.
+	routes := clients.Clone()
 	routes.RootCAs = routes.ClientCAs
 	opts.TLSConfig, opts.TLSVerify, opts.TLSTimeout = clients, true, tc.Timeout
 	opts.Cluster.TLSConfig, opts.Cluster.TLSTimeout = routes, tc.Timeout

@@ -3,7 +3,6 @@ package cluster
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -46,12 +45,12 @@ var ErrRefused = errors.New("cluster: refused")
 // refused reports whether a connection failed on its credentials rather
 // than on the network.
 func refused(err error) bool {
-	var verify *tls.CertificateVerificationError
-	var op *net.OpError // crypto/tls reports the peer's alert so
-	// nats.ErrTLS: in TLS 1.3 the server refuses a client certificate
-	// after the handshake, and the client sees the connection closed.
-	return errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrTLS) || errors.As(err, &verify) ||
-		(errors.As(err, &op) && op.Op == "remote error")
+	// nats.ErrTLS wraps a certificate this gateway does not trust, and in
+	// TLS 1.3 the connection the server closes after refusing ours; in
+	// TLS 1.2 its refusal is the peer's alert, which crypto/tls reports
+	// as a "remote error".
+	var op *net.OpError
+	return errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrTLS) || (errors.As(err, &op) && op.Op == "remote error")
 }
 
 // Record is a terminal's entry while one of its requests may be at the

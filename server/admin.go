@@ -96,12 +96,13 @@ func (g *Gateway) serveReady(ctx *fasthttp.RequestCtx) {
 	case g.cfg.Cluster != nil && !g.cfg.Cluster.Connected():
 		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
 		ctx.SetBodyString("cluster not connected\n")
-	case g.cfg.Cluster != nil && g.cfg.Cluster.Err() != nil:
+	case g.journal != nil && g.journal.Err() != nil: // the local journal or the cluster
 		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
-		ctx.SetBodyString("cluster cannot record purchases\n")
-	case g.journal != nil && g.journal.Err() != nil:
-		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
-		ctx.SetBodyString("journal failed\n")
+		if g.cfg.Cluster != nil {
+			ctx.SetBodyString("cluster cannot record purchases\n")
+		} else {
+			ctx.SetBodyString("journal failed\n")
+		}
 	default:
 		ctx.SetBodyString("up\n")
 	}

@@ -85,9 +85,14 @@ type relay struct {
 	// journalFailed: the journal's failure has been logged (once; the
 	// purchases it refuses after are counted, not logged each).
 	journalFailed atomic.Bool
-	// records names where purchases are recorded, for the log: the
-	// journal, or the cluster.
-	records string
+}
+
+// records names where purchases are recorded, for the log.
+func (rl *relay) records() string {
+	if rl.cfg.Cluster != nil {
+		return "the cluster"
+	}
+	return "the journal"
 }
 
 // loopState is what a bank link's loop keeps for it between callbacks.
@@ -113,12 +118,11 @@ type tickScratch struct {
 }
 
 func newRelay(cfg *Config, bank bankLinks) *relay {
-	rl := &relay{cfg: cfg, log: cfg.Log, bank: bank, records: "the journal"}
+	rl := &relay{cfg: cfg, log: cfg.Log, bank: bank}
 	store := reversal.Journal(cfg.Journal)
 	switch {
 	case cfg.Cluster != nil:
 		rl.journal, store, rl.owner = cfg.Cluster, cfg.Cluster, cfg.Cluster
-		rl.records = "the cluster"
 		if cfg.LockTerminal {
 			rl.lock = cfg.Cluster
 		}
@@ -312,7 +316,7 @@ func (rl *relay) journaled(r *dispatch.Request, id uint64, err error, now int64)
 	}
 	if err != nil {
 		if rl.journalFailed.CompareAndSwap(false, true) {
-			rl.log.Error().Err(err).Msg(rl.records + " cannot write: purchases are refused; answers to those at the bank are held and written once it can")
+			rl.log.Error().Err(err).Msg(rl.records() + " cannot write: purchases are refused; answers to those at the bank are held and written once it can")
 		} else if e := rl.log.Debug(); e.Enabled() {
 			e.Err(err).Msg("purchase refused: journal failed")
 		}
@@ -359,12 +363,12 @@ func (rl *relay) journaled(r *dispatch.Request, id uint64, err error, now int64)
 func (rl *relay) journalState(err error) {
 	if err != nil {
 		if rl.journalFailed.CompareAndSwap(false, true) {
-			rl.log.Error().Err(err).Msg(rl.records + " cannot write: purchases are refused; answers to those at the bank are held and written once it can")
+			rl.log.Error().Err(err).Msg(rl.records() + " cannot write: purchases are refused; answers to those at the bank are held and written once it can")
 		}
 		return
 	}
 	if rl.journalFailed.CompareAndSwap(true, false) {
-		rl.log.Warn().Msg(rl.records + " writes again: the answers it held are recorded, purchases are taken again")
+		rl.log.Warn().Msg(rl.records() + " writes again: the answers it held are recorded, purchases are taken again")
 	}
 }
 

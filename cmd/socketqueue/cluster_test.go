@@ -79,8 +79,8 @@ func isReady(adminPort string) bool {
 
 // writePurchases writes n framed purchases on one connection, STANs
 // from stan, each for its own terminal from tid, and reads nothing: the
-// connection stays open until the test ends.
-func writePurchases(t *testing.T, addr string, stan, tid, n int) {
+// connection, returned, stays open until the test ends.
+func writePurchases(t *testing.T, addr string, stan, tid, n int) net.Conn {
 	t.Helper()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -95,6 +95,7 @@ func writePurchases(t *testing.T, addr string, stan, tid, n int) {
 	if _, err := c.Write(out); err != nil {
 		t.Fatal(err)
 	}
+	return c
 }
 
 // TestClusterTakeOver: three gateways as one cluster (embedded NATS
@@ -414,12 +415,7 @@ func nodeLost(t *testing.T, lease string, mayLapse bool) {
 	for _, a := range []string{admin[via], admin[3-victim-via]} {
 		waitFor(t, "every reversal done", func() bool { return metric(t, a, "socketqueue_reversals_pending") == 0 })
 	}
-	approvedN := 0
-	for _, ok := range got {
-		if ok {
-			approvedN++
-		}
-	}
+	approvedN := approvedOf(got)
 	atBank, reversed := judgeReversals(t, bankHTTP, got)
 	if tot := bankTotals(t, bankHTTP); tot.Purchases != int64(len(atBank)) {
 		t.Errorf("%d purchases at the bank for %d terminal/STAN pairs: one went twice", tot.Purchases, len(atBank))
@@ -510,14 +506,7 @@ func TestClusterOverTLS(t *testing.T) {
 	}
 	const each = 20
 	for i, p := range pos {
-		got := sendPurchases(t, "127.0.0.1:"+p, 1000*(i+1), each, 2, each, true, nil)
-		approved := 0
-		for _, ok := range got {
-			if ok {
-				approved++
-			}
-		}
-		if approved != each {
+		if approved := approvedOf(sendPurchases(t, "127.0.0.1:"+p, 1000*(i+1), each, 2, each, true, nil)); approved != each {
 			t.Fatalf("gateway %d: %d of %d approved", i+1, approved, each)
 		}
 	}
@@ -527,12 +516,7 @@ func TestClusterOverTLS(t *testing.T) {
 	// What the nodes keep: gw1's records named its terminals (00000001..)
 	// and the instance; none of it in the clear.
 	for i, args := range argv {
-		var data string
-		for _, a := range args {
-			if v, ok := strings.CutPrefix(a, "--dataDir="); ok {
-				data = v
-			}
-		}
+		data := argOf(args, "--dataDir=")
 		var files int
 		filepath.WalkDir(filepath.Join(data, "nats"), func(path string, e fs.DirEntry, err error) error {
 			if err != nil || e.IsDir() {
@@ -654,20 +638,8 @@ func approvedOf(got map[string]bool) int {
 // terminal/STAN as its answers come, within d.
 func framedCodes(t *testing.T, addr string, stan, n int, d time.Duration) map[string]string {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := writePurchases(t, addr, stan, stan, n)
 	c.SetDeadline(time.Now().Add(d))
-	var out []byte
-	for i := range n {
-		msg := purchaseFor(t, stan+i, fmt.Sprintf("%08d", stan+i))
-		out = append(append(out, fmt.Sprintf("%04d", len(msg))...), msg...)
-	}
-	if _, err := c.Write(out); err != nil {
-		t.Fatal(err)
-	}
 	codes := map[string]string{}
 	r := bufio.NewReader(c)
 	for range n {
