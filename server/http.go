@@ -52,6 +52,10 @@ func (s *httpServer) closeListener() { _ = s.ln.Close() }
 
 func (s *httpServer) shutdown() error {
 	err := s.srv.Shutdown()
+	// Shutdown closes only the listeners Serve has taken up; right after
+	// serve (a start that failed on the next port) Serve may not have
+	// yet, and would then accept for ever.
+	s.closeListener()
 	<-s.done
 	if errors.Is(err, net.ErrClosed) {
 		return nil // closeListener got there first

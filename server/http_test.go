@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -248,5 +249,49 @@ func TestHTTPEveryErrorAtOnce(t *testing.T) {
 		if !strings.Contains(string(text), line+"\n") {
 			t.Errorf("/metrics has no %s", line)
 		}
+	}
+}
+
+// A port already taken fails the start with its address, and what had
+// been opened before it is closed again: the start returns instead of
+// waiting on a server that never stops.
+func TestStartFailsOnTakenPort(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	for _, port := range []string{"admin", "http"} {
+		t.Run(port, func(t *testing.T) {
+			cfg := Config{Dialect: sv, HostFraming: ascii4(t), POSFraming: bareFraming(t),
+				POSAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0",
+				UpstreamAddr: "127.0.0.1:1", MaxQueue: 10, QueueTimeout: time.Second, Log: testLog()}
+			if port == "admin" {
+				cfg.AdminAddr = taken.Addr().String()
+			} else {
+				cfg.HTTPAddr = taken.Addr().String()
+			}
+			g, err := New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- g.Start() }()
+			select {
+			case err := <-done:
+				if err == nil || !strings.Contains(err.Error(), taken.Addr().String()) {
+					t.Fatalf("Start: %v, want an error naming %s", err, taken.Addr())
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatal("Start did not return on a taken port")
+			}
+			// The ports it had opened are free again.
+			if port == "admin" {
+				if c, err := net.Dial("tcp", g.HTTPAddr().String()); err == nil {
+					c.Close()
+					t.Error("the HTTP API still accepts after the failed start")
+				}
+			}
+		})
 	}
 }
