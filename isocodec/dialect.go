@@ -85,6 +85,10 @@ type MTI [4]byte
 
 func (m MTI) String() string { return string(m[:]) }
 
+// Number is the MTI as a number, 0 to 9999, for tables indexed by it;
+// false when it is not four digits.
+func (m MTI) Number() (int, bool) { return num(m[:]) }
+
 // The message types the gateway and the emulator act on by name.
 var (
 	MTIPurchase         = MTI{'0', '2', '0', '0'} // financial request

@@ -1,14 +1,18 @@
-// Package metrics exposes the gateway's figures to Prometheus. Counters
-// on the hot path are resolved once per MTI and direction and then only
-// incremented (an atomic add); everything the gateway already counts
-// (table occupancy, reversals, link state, journal) is read when scraped,
-// so it costs nothing per message.
+// Package metrics exposes the gateway's figures to Prometheus. What is
+// counted per message (messages, response codes, latencies) goes into
+// tallies of plain numbers, one per event loop, added up when scraped:
+// no atomic, lock or Prometheus call per message on a loop. Everything
+// the gateway already counts (table occupancy, reversals, link state,
+// journal) is read when scraped too.
+//
+// Invariants: a loop's tally is written by its loop alone and read only
+// through it; a scrape's totals never go down (a loop that does not
+// answer gives its last figures).
 package metrics
 
 import (
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -40,107 +44,79 @@ var directionNames = [directions]string{"from_client", "to_bank", "from_bank", "
 type Metrics struct {
 	reg *prometheus.Registry
 
-	messages  *prometheus.CounterVec
-	codes     *prometheus.CounterVec
-	timeouts  prometheus.Counter
-	refused   *prometheus.CounterVec
-	reply     prometheus.Histogram
-	roundTrip prometheus.Histogram
-	linkTrip  *prometheus.HistogramVec
-	journal   prometheus.Histogram
+	timeouts prometheus.Counter
+	refused  *prometheus.CounterVec
 
-	// Counters resolved once per MTI and direction, then shared: the hot
-	// path reads a pointer and adds, with no lock.
-	byMTI [10000 * int(directions)]atomic.Pointer[prometheus.Counter]
-	// Numeric codes (all of smartVista's, most of ISO 8583:1987) by MTI
-	// class and function and code, lock-free; others in a map.
-	byCode   [100 * 1000]atomic.Pointer[prometheus.Counter]
-	mu       sync.Mutex
-	oddCodes map[string]prometheus.Counter
+	// The per-message figures are counted in tallies, one per event
+	// loop and one shared, and added up when scraped (tallied).
+	mu        sync.Mutex
+	loops     []*Tally
+	shared    *Tally
+	linkNames []string
 }
 
 // New makes the collectors, with Go runtime and process figures.
 func New() *Metrics {
-	m := &Metrics{reg: prometheus.NewRegistry(), oddCodes: map[string]prometheus.Counter{}}
-	buckets := []float64{.0005, .001, .002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 35}
-	m.messages = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "socketqueue_messages_total",
-		Help: "ISO-8583 messages by MTI and direction."}, []string{"mti", "direction"})
-	m.codes = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "socketqueue_response_codes_total",
-		Help: "Bank replies by MTI and response code (field 39)."}, []string{"mti", "code"})
+	m := &Metrics{reg: prometheus.NewRegistry(), shared: newTally()}
+	m.shared.mu = new(sync.Mutex)
 	m.timeouts = prometheus.NewCounter(prometheus.CounterOpts{Name: "socketqueue_timeouts_total",
 		Help: "Requests that got no reply within their timeout."})
 	m.refused = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "socketqueue_refused_total",
 		Help: "Client requests refused before reaching the bank, by reason."}, []string{"reason"})
-	m.reply = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "socketqueue_reply_seconds",
-		Help: "From a client's request arriving to its reply being handed back.", Buckets: buckets})
-	m.roundTrip = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "socketqueue_bank_round_trip_seconds",
-		Help: "From a request written to the bank to its reply.", Buckets: buckets})
-	m.linkTrip = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "socketqueue_bank_link_round_trip_seconds",
-		Help: "From a request written to the bank to its reply, by the link the reply came on.", Buckets: buckets}, []string{"link"})
-	m.journal = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "socketqueue_journal_wait_seconds",
-		Help:    "From a purchase handed to the journal to its record on disk: what the journal adds before it goes to the bank.",
-		Buckets: []float64{.0001, .0002, .0005, .001, .002, .005, .01, .025, .05, .1, .25, 1}})
 	v := version.Get()
 	build := prometheus.NewGauge(prometheus.GaugeOpts{Name: "socketqueue_build_info",
 		Help:        "Always 1; its labels say which build is running.",
 		ConstLabels: prometheus.Labels{"version": v.String(), "revision": v.Revision, "goversion": v.Go}})
 	build.Set(1)
-	m.reg.MustRegister(m.messages, m.codes, m.timeouts, m.refused, m.reply, m.roundTrip, m.linkTrip, m.journal, build,
+	m.reg.MustRegister(m.timeouts, m.refused, build, &tallied{m: m},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
-// Message counts one message.
-func (m *Metrics) Message(mti isocodec.MTI, d Direction) {
+// LoopTally makes the tally of one event loop; exec runs a function on
+// that loop and reports whether it ran (a scrape waits for it, and uses
+// the last figures when it did not). Nil on a nil Metrics.
+func (m *Metrics) LoopTally(exec func(func()) bool) *Tally {
 	if m == nil {
-		return
+		return nil
 	}
-	n := 0
-	for _, c := range mti {
-		if c < '0' || c > '9' {
-			return
-		}
-		n = n*10 + int(c-'0')
-	}
-	slot := &m.byMTI[n*int(directions)+int(d)]
-	c := slot.Load()
-	if c == nil {
-		counter := m.messages.WithLabelValues(mti.String(), directionNames[d])
-		slot.CompareAndSwap(nil, &counter)
-		c = slot.Load()
-	}
-	(*c).Inc()
+	t := newTally()
+	t.exec = exec
+	m.mu.Lock()
+	m.loops = append(m.loops, t)
+	m.mu.Unlock()
+	return t
 }
 
-// Code counts a reply's response code.
-func (m *Metrics) Code(mti isocodec.MTI, code []byte) {
+// Shared is the tally for goroutines that are no event loop; it locks.
+func (m *Metrics) Shared() *Tally {
 	if m == nil {
-		return
+		return nil
 	}
-	if i, ok := codeSlot(mti, code); ok {
-		slot := &m.byCode[i]
-		c := slot.Load()
-		if c == nil {
-			counter := m.codes.WithLabelValues(mti.String(), string(code))
-			slot.CompareAndSwap(nil, &counter)
-			c = slot.Load()
-		}
-		(*c).Inc()
-		return
+	return m.shared
+}
+
+// Link names a bank link for its round-trip histogram and returns the
+// index Tally.LinkRoundTrip takes.
+func (m *Metrics) Link(name string) int {
+	if m == nil {
+		return -1
 	}
 	m.mu.Lock()
-	c, ok := m.oddCodes[mti.String()+string(code)]
-	if !ok {
-		c = m.codes.WithLabelValues(mti.String(), string(code))
-		m.oddCodes[mti.String()+string(code)] = c
-	}
-	m.mu.Unlock()
-	c.Inc()
+	defer m.mu.Unlock()
+	m.linkNames = append(m.linkNames, name)
+	return len(m.linkNames) - 1
 }
 
-// codeSlot places a 1-3 digit code of an MTI in byCode. Codes of
-// different lengths ("05" and "005") get different labels but would share
-// a slot; a dialect has one length, so they never meet.
+// Message counts one message, in the shared tally.
+func (m *Metrics) Message(mti isocodec.MTI, d Direction) { m.Shared().Message(mti, d) }
+
+// Code counts a reply's response code, in the shared tally.
+func (m *Metrics) Code(mti isocodec.MTI, code []byte) { m.Shared().Code(mti, code) }
+
+// codeSlot places a 1-3 digit code of an MTI in a tally's byCode. Codes
+// of different lengths ("05" and "005") get different labels but would
+// share a slot; a dialect has one length, so they never meet.
 func codeSlot(mti isocodec.MTI, code []byte) (int, bool) {
 	if len(code) == 0 || len(code) > 3 || mti[1] < '0' || mti[1] > '9' || mti[2] < '0' || mti[2] > '9' {
 		return 0, false
@@ -170,26 +146,13 @@ func (m *Metrics) Refused(reason string) {
 	}
 }
 
-// Reply observes a client's wait and the bank's round trip (either may be
-// zero when unknown).
-func (m *Metrics) Reply(wait, roundTrip time.Duration) {
-	if m == nil {
-		return
-	}
-	if wait > 0 {
-		m.reply.Observe(wait.Seconds())
-	}
-	if roundTrip > 0 {
-		m.roundTrip.Observe(roundTrip.Seconds())
-	}
-}
+// Reply observes a client's wait and the bank's round trip, in the
+// shared tally.
+func (m *Metrics) Reply(wait, roundTrip time.Duration) { m.Shared().Reply(wait, roundTrip) }
 
-// JournalWait observes how long a purchase waited for its record.
-func (m *Metrics) JournalWait(d time.Duration) {
-	if m != nil {
-		m.journal.Observe(d.Seconds())
-	}
-}
+// JournalWait observes how long a purchase waited for its record, in
+// the shared tally.
+func (m *Metrics) JournalWait(d time.Duration) { m.Shared().JournalWait(d) }
 
 // GaugeFunc registers a figure read at scrape time.
 func (m *Metrics) GaugeFunc(name, help string, fn func() float64) {
@@ -199,12 +162,6 @@ func (m *Metrics) GaugeFunc(name, help string, fn func() float64) {
 // CounterFunc registers a running total read at scrape time.
 func (m *Metrics) CounterFunc(name, help string, fn func() float64) {
 	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, fn))
-}
-
-// LinkRoundTrip is the round-trip histogram of one bank link, resolved
-// once so that observing costs no label lookup.
-func (m *Metrics) LinkRoundTrip(link string) prometheus.Observer {
-	return m.linkTrip.WithLabelValues(link)
 }
 
 // LinkGaugeFunc registers a figure of one bank link, labelled link.

@@ -1,29 +1,146 @@
 package metrics
 
 import (
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/prometheus/common/expfmt"
 
 	"github.com/socketqueue/socketqueue-go/isocodec"
 )
 
-// TestCountingAllocatesNothing: once a label set is seen, counting it
-// is an atomic add.
+// onOwner is a loop's exec for tests: a goroutine that runs what it is
+// given, as an event loop would between its callbacks.
+func onOwner(t *testing.T) (exec func(func()) bool, run func(func())) {
+	work := make(chan func())
+	stop := make(chan struct{})
+	t.Cleanup(func() { close(stop) })
+	go func() {
+		for {
+			select {
+			case fn := <-work:
+				fn()
+			case <-stop:
+				return
+			}
+		}
+	}()
+	run = func(fn func()) {
+		done := make(chan struct{})
+		work <- func() { fn(); close(done) }
+		<-done
+	}
+	return func(fn func()) bool { run(fn); return true }, run
+}
+
+// TestCountingAllocatesNothing: once an MTI and a code are seen, a
+// loop's tally adds plain numbers.
 func TestCountingAllocatesNothing(t *testing.T) {
 	m := New()
+	tl := m.LoopTally(func(func()) bool { return false })
+	link := m.Link("127.0.0.1:5000")
 	mti := isocodec.MTIPurchaseResponse
 	code := []byte("000")
-	m.Message(mti, FromBank)
-	m.Code(mti, code)
-	if n := testing.AllocsPerRun(100, func() {
-		m.Message(mti, FromBank)
-		m.Code(mti, code)
-	}); n != 0 {
+	count := func() {
+		tl.Message(mti, FromBank)
+		tl.Code(mti, code)
+		tl.Reply(3*time.Millisecond, 2*time.Millisecond)
+		tl.LinkRoundTrip(link, 2*time.Millisecond)
+	}
+	count()
+	if n := testing.AllocsPerRun(100, count); n != 0 {
 		t.Fatalf("%v allocs", n)
 	}
 	var nilM *Metrics // a gateway without metrics
 	nilM.Message(mti, FromBank)
 	nilM.Code(mti, code)
 	nilM.Timeout()
+	nilM.LoopTally(nil).Message(mti, FromBank)
+}
+
+// TestTalliesAddUp: what two loops and the shared tally counted is
+// scraped as one figure per label set, in Prometheus' own shape.
+func TestTalliesAddUp(t *testing.T) {
+	m := New()
+	exec1, run1 := onOwner(t)
+	exec2, run2 := onOwner(t)
+	a, b := m.LoopTally(exec1), m.LoopTally(exec2)
+	link := m.Link("bank-1")
+	run1(func() {
+		for range 3 {
+			a.Message(isocodec.MTIPurchase, FromClient)
+			a.Code(isocodec.MTIPurchaseResponse, []byte("000"))
+			a.Reply(time.Millisecond, 700*time.Microsecond)
+		}
+		a.LinkRoundTrip(link, 30*time.Second)
+	})
+	run2(func() {
+		b.Message(isocodec.MTIPurchase, FromClient)
+		b.Code(isocodec.MTIPurchaseResponse, []byte("A1")) // no numeric slot
+		b.Reply(40*time.Second, 0)
+	})
+	m.Message(isocodec.MTIPurchase, FromClient)
+	m.JournalWait(300 * time.Microsecond)
+
+	out := scrape(t, m)
+	for _, line := range []string{
+		`socketqueue_messages_total{direction="from_client",mti="0200"} 5`,
+		`socketqueue_response_codes_total{code="000",mti="0210"} 3`,
+		`socketqueue_response_codes_total{code="A1",mti="0210"} 1`,
+		`socketqueue_reply_seconds_bucket{le="0.001"} 3`,
+		`socketqueue_reply_seconds_bucket{le="35"} 3`,
+		`socketqueue_reply_seconds_bucket{le="+Inf"} 4`,
+		`socketqueue_reply_seconds_count 4`,
+		`socketqueue_reply_seconds_sum 40.003`,
+		`socketqueue_bank_round_trip_seconds_bucket{le="0.0005"} 0`,
+		`socketqueue_bank_round_trip_seconds_bucket{le="0.001"} 3`,
+		`socketqueue_bank_link_round_trip_seconds_bucket{link="bank-1",le="10"} 0`,
+		`socketqueue_bank_link_round_trip_seconds_bucket{link="bank-1",le="35"} 1`,
+		`socketqueue_journal_wait_seconds_bucket{le="0.0002"} 0`,
+		`socketqueue_journal_wait_seconds_bucket{le="0.0005"} 1`,
+	} {
+		if !strings.Contains(out, line+"\n") {
+			t.Errorf("no %q in\n%s", line, out)
+		}
+	}
+}
+
+// TestTallyOfAStoppedLoop: a loop that no longer answers gives the
+// figures it last gave, so a counter never goes down.
+func TestTallyOfAStoppedLoop(t *testing.T) {
+	m := New()
+	exec, run := onOwner(t)
+	answers := true
+	tl := m.LoopTally(func(fn func()) bool {
+		if !answers {
+			return false
+		}
+		return exec(fn)
+	})
+	run(func() { tl.Message(isocodec.MTINetwork, ToBank) })
+	if out := scrape(t, m); !strings.Contains(out, `socketqueue_messages_total{direction="to_bank",mti="0800"} 1`) {
+		t.Fatalf("first scrape:\n%s", out)
+	}
+	answers = false
+	if out := scrape(t, m); !strings.Contains(out, `socketqueue_messages_total{direction="to_bank",mti="0800"} 1`) {
+		t.Fatalf("a silent loop's figures went:\n%s", out)
+	}
+}
+
+func scrape(t *testing.T, m *Metrics) string {
+	t.Helper()
+	mfs, err := m.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, mf := range mfs {
+		if _, err := expfmt.MetricFamilyToText(&b, mf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b.String()
 }
 
 func TestCodeSlots(t *testing.T) {
@@ -37,11 +154,21 @@ func TestCodeSlots(t *testing.T) {
 	}
 }
 
-func BenchmarkMessage(b *testing.B) {
+// BenchmarkLoopTally is what a relayed purchase's counting costs on its
+// loop: four messages, a code, a reply and a link's round trip.
+func BenchmarkLoopTally(b *testing.B) {
 	m := New()
-	mti := isocodec.MTIPurchase
+	tl := m.LoopTally(func(func()) bool { return false })
+	link := m.Link("bank")
+	code := []byte("000")
 	b.ReportAllocs()
 	for b.Loop() {
-		m.Message(mti, FromClient)
+		tl.Message(isocodec.MTIPurchase, FromClient)
+		tl.Message(isocodec.MTIPurchase, ToBank)
+		tl.Message(isocodec.MTIPurchaseResponse, FromBank)
+		tl.Message(isocodec.MTIPurchaseResponse, ToClient)
+		tl.Code(isocodec.MTIPurchaseResponse, code)
+		tl.Reply(3*time.Millisecond, 2*time.Millisecond)
+		tl.LinkRoundTrip(link, 2*time.Millisecond)
 	}
 }

@@ -9,9 +9,9 @@ import (
 	"github.com/socketqueue/socketqueue-go/reversal"
 )
 
-// countDelivered adds a reply handed to its client.
-func (rl *relay) countDelivered(r *dispatch.Request, reply isocodec.MTI, now int64) {
-	m := rl.cfg.Metrics
+// countDelivered adds a reply handed to its client, to the tally of
+// the goroutine that delivers it.
+func (rl *relay) countDelivered(m *metrics.Tally, r *dispatch.Request, reply isocodec.MTI, now int64) {
 	if m == nil {
 		return
 	}
@@ -26,9 +26,10 @@ func (rl *relay) countDelivered(r *dispatch.Request, reply isocodec.MTI, now int
 	m.Reply(wait, trip)
 }
 
-// countRequest adds a client's request to the figures.
-func (rl *relay) countRequest(s *isocodec.Scan, msg []byte) {
-	rl.cfg.Metrics.Message(s.MTI, metrics.FromClient)
+// countRequest adds a client's request to the figures (m: the tally
+// of the goroutine that took it).
+func (rl *relay) countRequest(m *metrics.Tally, s *isocodec.Scan, msg []byte) {
+	m.Message(s.MTI, metrics.FromClient)
 	st := rl.cfg.Stats
 	if st == nil {
 		return
@@ -39,9 +40,10 @@ func (rl *relay) countRequest(s *isocodec.Scan, msg []byte) {
 	}
 }
 
-// countFromBank adds a message from the bank to the figures.
-func (rl *relay) countFromBank(s *isocodec.Scan, msg []byte) {
-	m, st := rl.cfg.Metrics, rl.cfg.Stats
+// countFromBank adds a message from the bank to the figures (m: the
+// tally of the link's loop).
+func (rl *relay) countFromBank(m *metrics.Tally, s *isocodec.Scan, msg []byte) {
+	st := rl.cfg.Stats
 	if m == nil && st == nil {
 		return
 	}

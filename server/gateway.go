@@ -588,7 +588,7 @@ func (g *Gateway) registerMetrics(m *metrics.Metrics) {
 		return 0
 	}
 	for _, l := range g.links.all {
-		l.rttHist = m.LinkRoundTrip(l.name)
+		l.metric = m.Link(l.name)
 		m.LinkGaugeFunc("socketqueue_bank_link_up", "1 while the bank link is connected.", l.name, func() float64 { return b(l.Up()) })
 		m.LinkGaugeFunc("socketqueue_bank_link_ready", "1 while the bank link takes traffic (connected, answering its echoes).", l.name, func() float64 { return b(l.Ready()) })
 		m.LinkCounterFunc("socketqueue_bank_link_drops_total", "Times the bank link went down.", l.name, func() float64 { return float64(l.downs.Load()) })

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/socketqueue/socketqueue-go/clock"
 	"github.com/socketqueue/socketqueue-go/internal/tlsconf"
@@ -38,13 +37,13 @@ type link struct {
 	lastIO   atomic.Int64 // Unix nanoseconds of the last byte either way
 	lastRead atomic.Int64 // of the last byte from the bank
 	downs    atomic.Int64
-	sent     atomic.Int64 // clients' requests written on it
-	echoOut  atomic.Bool  // an echo of ours awaits its reply on it
-	misses   atomic.Int32 // echoes in a row unanswered
-	signOn   atomic.Int32 // signedOff, signingOn, signedOn or declined
-	rtt      atomic.Int64 // moving average round trip, ns
-	claimed  atomic.Bool  // a bank's new connection is being attached (listen mode)
-	rttHist  prometheus.Observer
+	sent     atomic.Int64    // clients' requests written on it
+	echoOut  atomic.Bool     // an echo of ours awaits its reply on it
+	misses   atomic.Int32    // echoes in a row unanswered
+	signOn   atomic.Int32    // signedOff, signingOn, signedOn or declined
+	rtt      atomic.Int64    // moving average round trip, ns
+	claimed  atomic.Bool     // a bank's new connection is being attached (listen mode)
+	metric   int             // its index in the metrics (-1: none)
 	dropped  chan struct{}   // the dialler waits on it to redial
 	tls      *tlsconf.Client // dialled over TLS (nil: plaintext)
 }
@@ -56,7 +55,7 @@ func newLink(g *Gateway, id int32, addr string) *link {
 	if name == "" {
 		name = "listen"
 	}
-	return &link{g: g, id: id, name: name, addr: addr, dropped: make(chan struct{}, 1)}
+	return &link{g: g, id: id, name: name, addr: addr, metric: -1, dropped: make(chan struct{}, 1)}
 }
 
 // Up reports whether the link is connected.

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	json "github.com/goccy/go-json"
+
+	"github.com/socketqueue/socketqueue-go/metrics"
 )
 
 // LinkState is what an operator sees of one bank link (/stats,
@@ -78,8 +80,9 @@ func (g *Gateway) appendLinkLines(b []byte) []byte {
 }
 
 // roundTrip records a reply's round trip on link id: its moving average
-// (1/8 weight) and, with metrics, its histogram. On the link's loop.
-func (ls *links) roundTrip(id int32, d time.Duration) {
+// (1/8 weight) and its histogram in m, the loop's tally. On the link's
+// loop.
+func (ls *links) roundTrip(id int32, d time.Duration, m *metrics.Tally) {
 	l := ls.all[id]
 	old := l.rtt.Load()
 	if old == 0 {
@@ -87,7 +90,5 @@ func (ls *links) roundTrip(id int32, d time.Duration) {
 	} else {
 		l.rtt.Store(old + (int64(d)-old)/8)
 	}
-	if l.rttHist != nil {
-		l.rttHist.Observe(d.Seconds())
-	}
+	m.LinkRoundTrip(l.metric, d)
 }

@@ -50,8 +50,9 @@ type bankLinks interface {
 	Ready() bool
 	pick(want int32) (int32, bool)
 	send(link int32, msg []byte, el gnet.EventLoop, own bool) error
-	// roundTrip records a reply's round trip on link, on its loop.
-	roundTrip(link int32, d time.Duration)
+	// roundTrip records a reply's round trip on link, on its loop,
+	// whose tally m counts it.
+	roundTrip(link int32, d time.Duration, m *metrics.Tally)
 }
 
 // relay carries each request through its life: admitted (checked,
@@ -73,6 +74,8 @@ type relay struct {
 	// instance's (nil: always).
 	owner reversal.Owner
 	rev   *reversal.Reverser
+	// tallies are where each goroutine counts its messages.
+	tallies loopTallies
 
 	// tick is the ticker's scratch.
 	tick tickScratch
@@ -119,6 +122,7 @@ type tickScratch struct {
 
 func newRelay(cfg *Config, bank bankLinks) *relay {
 	rl := &relay{cfg: cfg, log: cfg.Log, bank: bank}
+	rl.tallies.m = cfg.Metrics
 	store := reversal.Journal(cfg.Journal)
 	switch {
 	case cfg.Cluster != nil:
@@ -179,7 +183,7 @@ func (rl *relay) admit(a admission) error {
 		if !rl.bank.Ready() {
 			return ErrLinkDown
 		}
-		rl.countRequest(a.scan, a.msg)
+		rl.countRequest(rl.tallies.of(a.el), a.scan, a.msg)
 	}
 	r := rl.table.Get()
 	r.Fill(rl.cfg.Dialect, a.msg, a.scan, rl.cfg.KeyFields)
@@ -266,7 +270,7 @@ func (rl *relay) send(r *dispatch.Request, el gnet.EventLoop, now int64) {
 			rl.dump(e, "to bank", r.Msg) // before: once sent, the reply may recycle r
 		}
 		if !r.Own {
-			rl.cfg.Metrics.Message(r.MTI, metrics.ToBank) // own messages count when made
+			rl.tallies.of(el).Message(r.MTI, metrics.ToBank) // own messages count when made
 		}
 		err := rl.bank.send(link, r.Msg, el, r.Own)
 		if err == nil {
@@ -393,10 +397,11 @@ func (rl *relay) reply(s *isocodec.Scan, msg []byte, from int32, el gnet.EventLo
 		rl.crossLink.Add(1)
 		r.Link = from // Deliver runs on from's loop
 	}
+	m := rl.tallies.of(el)
 	if r.Sent != 0 {
-		rl.bank.roundTrip(from, time.Duration(now-r.Sent))
+		rl.bank.roundTrip(from, time.Duration(now-r.Sent), m)
 	}
-	rl.deliver(r, s, msg, now)
+	rl.deliver(r, s, msg, now, m)
 	if next != nil {
 		rl.send(next, el, now)
 	}
@@ -404,9 +409,9 @@ func (rl *relay) reply(s *isocodec.Scan, msg []byte, from int32, el gnet.EventLo
 }
 
 // deliver hands a reply to r's client, on the loop of r.Link, the link
-// it came on, at now. A purchase whose client has left is reversed if
+// it came on, at now, counting it in that loop's tally m. A purchase whose client has left is reversed if
 // the bank approved it.
-func (rl *relay) deliver(r *dispatch.Request, s *isocodec.Scan, msg []byte, now int64) {
+func (rl *relay) deliver(r *dispatch.Request, s *isocodec.Scan, msg []byte, now int64, m *metrics.Tally) {
 	if rl.owner != nil && r.JournalID != 0 && isPurchase(r) && rl.owner.Owns(r.JournalID) != reversal.Owned {
 		// This instance's lease lapsed (paused, cut off) while the
 		// purchase was at the bank: another instance may have reversed
@@ -425,7 +430,7 @@ func (rl *relay) deliver(r *dispatch.Request, s *isocodec.Scan, msg []byte, now 
 		} else {
 			rl.settle(r)
 		}
-		rl.countDelivered(r, s.MTI, now)
+		rl.countDelivered(m, r, s.MTI, now)
 	}
 	r.Client.Deliver(r, msg, s)
 	rl.table.Put(r)

@@ -11,6 +11,7 @@ import (
 	"github.com/socketqueue/socketqueue-go/clock"
 	"github.com/socketqueue/socketqueue-go/dispatch"
 	"github.com/socketqueue/socketqueue-go/isocodec"
+	"github.com/socketqueue/socketqueue-go/metrics"
 )
 
 // memLink is a bank link in memory: it keeps what is sent, and can be
@@ -26,7 +27,7 @@ func (l *memLink) Ready() bool { l.mu.Lock(); defer l.mu.Unlock(); return l.up }
 
 func (l *memLink) pick(int32) (int32, bool) { return 0, l.Ready() }
 
-func (l *memLink) roundTrip(int32, time.Duration) {}
+func (l *memLink) roundTrip(int32, time.Duration, *metrics.Tally) {}
 
 func (l *memLink) send(_ int32, msg []byte, _ gnet.EventLoop, _ bool) error {
 	l.mu.Lock()

@@ -58,7 +58,7 @@ func (g *Gateway) fromBank(c gnet.Conn, u *upstreamConn, msg []byte) {
 	if e := g.log.Debug(); e.Enabled() {
 		g.dump(e, "from bank", msg)
 	}
-	g.countFromBank(&u.scan, msg)
+	g.countFromBank(g.tallies.of(c.EventLoop()), &u.scan, msg)
 	if !u.scan.MTI.IsResponse() {
 		g.answerBank(u, msg)
 		return

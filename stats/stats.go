@@ -35,23 +35,12 @@ type Stats struct {
 // New makes empty figures.
 func New() *Stats { return &Stats{faults: map[string]int64{}} }
 
-func mtiIndex(m isocodec.MTI) (int, bool) {
-	n := 0
-	for _, c := range m {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int(c-'0')
-	}
-	return n, true
-}
-
 // Packet counts one message handled (nothing on a nil Stats).
 func (s *Stats) Packet(m isocodec.MTI) {
 	if s == nil {
 		return
 	}
-	if i, ok := mtiIndex(m); ok {
+	if i, ok := m.Number(); ok {
 		s.packets[i].Add(1)
 		s.total.Add(1)
 	}
@@ -216,7 +205,7 @@ func (s *Stats) Load(r io.Reader) error {
 			continue
 		}
 		m, err := isocodec.ParseMTI(k)
-		if i, ok := mtiIndex(m); err == nil && ok {
+		if i, ok := m.Number(); err == nil && ok {
 			s.packets[i].Store(n)
 		}
 	}
