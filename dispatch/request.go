@@ -84,6 +84,9 @@ type Request struct {
 	cardPAN   [19]byte // from track 2, up to its separator
 	cardLen   uint8
 
+	// The table's hashes of Key and TID, set by Submit.
+	keyHash, tidHash uint64
+
 	state   State
 	timer   wheel.Timer
 	sameKey *Request // next in flight under the same key

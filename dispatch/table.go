@@ -52,12 +52,18 @@ type Table struct {
 	held   atomic.Int64
 	seed   maphash.Seed
 	pool   sync.Pool
+	// oneHash gives every key the same hash (tests: two keys that hash
+	// alike are told apart).
+	oneHash bool
 }
 
 type shard struct {
-	mu       sync.Mutex
-	inflight map[isocodec.Key]*Request
-	tids     map[isocodec.Key]*terminal
+	mu sync.Mutex
+	// inflight chains the requests in flight under one key hash (sameKey),
+	// tids the terminals under one id hash (next).
+	inflight map[uint64]*Request
+	tids     map[uint64]*terminal
+	nterm    int
 	free     []*terminal
 	wheel    *wheel.Wheel
 	waiting  int
@@ -66,8 +72,10 @@ type shard struct {
 
 // terminal is one TID's lock and queue.
 type terminal struct {
+	tid        isocodec.Key
 	busy       bool
 	head, tail *Request
+	next       *terminal // another terminal whose id hashes alike
 }
 
 // New makes a table.
@@ -97,8 +105,8 @@ func New(cfg Config) *Table {
 		lock: cfg.LockTerminal, max: int64(cfg.MaxQueue), seed: maphash.MakeSeed()}
 	for i := range t.shards {
 		s := &t.shards[i]
-		s.inflight = make(map[isocodec.Key]*Request)
-		s.tids = make(map[isocodec.Key]*terminal)
+		s.inflight = make(map[uint64]*Request)
+		s.tids = make(map[uint64]*terminal)
 		s.wheel = wheel.New(cfg.Tick, 4096, start)
 	}
 	t.pool.New = func() any {
@@ -124,11 +132,22 @@ func (t *Table) Put(r *Request) {
 // Held is the number of requests waiting or in flight.
 func (t *Table) Held() int { return int(t.held.Load()) }
 
-func (t *Table) shardOf(tid isocodec.Key) *shard {
+// hash is a key's 64-bit map key: fixed-size keys hash and compare
+// cheaply in the maps; what is found under one is checked against the
+// whole key, so two keys that hash alike are still told apart.
+func (t *Table) hash(k *isocodec.Key) uint64 {
+	if t.oneHash {
+		return 1
+	}
+	return maphash.Bytes(t.seed, k.Bytes())
+}
+
+// shardOf is the shard of a terminal id's hash.
+func (t *Table) shardOf(tidHash uint64) *shard {
 	if !t.byTID {
 		return &t.shards[0]
 	}
-	return &t.shards[maphash.Comparable(t.seed, tid)&t.mask]
+	return &t.shards[tidHash&t.mask]
 }
 
 // Submit takes a filled request with its deadline. On Send the caller
@@ -139,13 +158,14 @@ func (t *Table) Submit(r *Request, deadline time.Time) Outcome {
 		t.held.Add(-1)
 		return Full
 	}
-	s := t.shardOf(r.TID)
+	r.keyHash, r.tidHash = t.hash(&r.Key), t.hash(&r.TID)
+	s := t.shardOf(r.tidHash)
 	r.shard = s
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.wheel.Schedule(&r.timer, deadline)
 	if t.lock && r.TID.Len() > 0 && !r.Unlocked {
-		term := s.terminal(r.TID)
+		term := s.terminal(&r.TID, r.tidHash)
 		if term.busy {
 			r.state = Waiting
 			if term.tail == nil {
@@ -163,26 +183,61 @@ func (t *Table) Submit(r *Request, deadline time.Time) Outcome {
 	return Send
 }
 
-func (s *shard) terminal(tid isocodec.Key) *terminal {
-	term := s.tids[tid]
-	if term == nil {
-		if n := len(s.free); n > 0 {
-			term, s.free = s.free[n-1], s.free[:n-1]
-		} else {
-			term = &terminal{}
-		}
-		s.tids[tid] = term
+// terminal finds or makes tid's terminal; h is tid's hash.
+func (s *shard) terminal(tid *isocodec.Key, h uint64) *terminal {
+	if term := s.findTerminal(tid, h); term != nil {
+		return term
 	}
+	var term *terminal
+	if n := len(s.free); n > 0 {
+		term, s.free = s.free[n-1], s.free[:n-1]
+	} else {
+		term = &terminal{}
+	}
+	term.tid, term.next = *tid, s.tids[h]
+	s.tids[h] = term
+	s.nterm++
 	return term
+}
+
+func (s *shard) findTerminal(tid *isocodec.Key, h uint64) *terminal {
+	for term := s.tids[h]; term != nil; term = term.next {
+		if term.tid == *tid {
+			return term
+		}
+	}
+	return nil
+}
+
+// dropTerminal forgets term, which waits for nothing, and keeps it for
+// reuse; h is its id's hash.
+func (s *shard) dropTerminal(term *terminal, h uint64) {
+	head := s.tids[h]
+	switch {
+	case head == term && term.next == nil:
+		delete(s.tids, h)
+	case head == term:
+		s.tids[h] = term.next
+	default:
+		for p := head; p != nil; p = p.next {
+			if p.next == term {
+				p.next = term.next
+				break
+			}
+		}
+	}
+	*term = terminal{}
+	s.free = append(s.free, term)
+	s.nterm--
 }
 
 // fly puts r in flight, after any others under its key.
 func (s *shard) fly(r *Request) {
 	r.state = InFlight
 	r.sameKey = nil
-	head := s.inflight[r.Key]
+	head := s.inflight[r.keyHash]
 	if head == nil {
-		s.inflight[r.Key] = r
+		s.inflight[r.keyHash] = r
 		return
 	}
 	for head.sameKey != nil {
@@ -193,12 +248,12 @@ func (s *shard) fly(r *Request) {
 
 // unfly takes r out of flight.
 func (s *shard) unfly(r *Request) {
-	head := s.inflight[r.Key]
+	head := s.inflight[r.keyHash]
 	if head == r {
 		if r.sameKey == nil {
-			delete(s.inflight, r.Key)
+			delete(s.inflight, r.keyHash)
 		} else {
-			s.inflight[r.Key] = r.sameKey
+			s.inflight[r.keyHash] = r.sameKey
 		}
 	} else {
 		for p := head; p != nil; p = p.sameKey {
@@ -217,15 +272,13 @@ func (t *Table) release(s *shard, r *Request) *Request {
 	if !t.lock || r.TID.Len() == 0 || r.Unlocked {
 		return nil
 	}
-	term := s.tids[r.TID]
+	term := s.findTerminal(&r.TID, r.tidHash)
 	if term == nil {
 		return nil
 	}
 	next := term.head
 	if next == nil {
-		delete(s.tids, r.TID)
-		*term = terminal{}
-		s.free = append(s.free, term)
+		s.dropTerminal(term, r.tidHash)
 		return nil
 	}
 	term.head = next.queued
@@ -252,16 +305,23 @@ func (t *Table) done(s *shard, r *Request) {
 // the table, and the next request for its terminal to send, if any; nil
 // when nothing waits under the key (a late, duplicate or unknown reply).
 func (t *Table) Match(key, tid isocodec.Key, reply *isocodec.Scan, msg []byte) (r, next *Request) {
-	s := t.shardOf(tid)
+	s := t.shardOf(t.hash(&tid))
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	head := s.inflight[key]
-	if head == nil {
+	n := 0
+	for c := s.inflight[t.hash(&key)]; c != nil; c = c.sameKey {
+		if c.Key == key {
+			if r == nil {
+				r = c
+			}
+			n++
+		}
+	}
+	if r == nil {
 		return nil, nil
 	}
-	r = head
-	if head.sameKey != nil {
-		r = t.best(head, reply, msg)
+	if n > 1 {
+		r = t.best(r, &key, reply, msg)
 	}
 	if r.MTI.Class() != reply.MTI.Class() {
 		// A late 0210 under the key of the 0400 reversing it, say: it
@@ -273,10 +333,10 @@ func (t *Table) Match(key, tid isocodec.Key, reply *isocodec.Scan, msg []byte) (
 	return r, t.release(s, r)
 }
 
-// best scores the candidates under one key: same MTI class +10; for
-// class 2 the same amount +1; for an 0210 whose PAN starts the request's
-// track 2, +5. The earliest of the best wins.
-func (t *Table) best(head *Request, reply *isocodec.Scan, msg []byte) *Request {
+// best scores the candidates under key, from the first of them: same
+// MTI class +10; for class 2 the same amount +1; for an 0210 whose PAN
+// starts the request's track 2, +5. The earliest of the best wins.
+func (t *Table) best(head *Request, key *isocodec.Key, reply *isocodec.Scan, msg []byte) *Request {
 	var pan [19]byte
 	panLen := 0
 	if reply.Has(2) && reply.Units(2) <= len(pan) && t.layout != nil {
@@ -285,6 +345,9 @@ func (t *Table) best(head *Request, reply *isocodec.Scan, msg []byte) *Request {
 	amount := reply.Raw(msg, 4)
 	best, bestScore := head, -1
 	for c := head; c != nil; c = c.sameKey {
+		if c.Key != *key {
+			continue // another key that hashes alike
+		}
 		score := 0
 		if c.MTI.Class() == reply.MTI.Class() {
 			score += 10
@@ -349,7 +412,7 @@ func (t *Table) Abort(r *Request) (next *Request, ok bool) {
 }
 
 func (s *shard) unqueue(r *Request) {
-	term := s.tids[r.TID]
+	term := s.findTerminal(&r.TID, r.tidHash)
 	if term == nil {
 		return
 	}
@@ -417,18 +480,23 @@ func (t *Table) FailAll(out []*Request) []*Request {
 			}
 			delete(s.inflight, k)
 		}
-		for k, term := range s.tids {
-			for r := term.head; r != nil; {
-				next := r.queued
-				r.queued = nil
-				t.done(s, r)
-				out = append(out, r)
-				r = next
+		for k, chain := range s.tids {
+			for term := chain; term != nil; {
+				for r := term.head; r != nil; {
+					next := r.queued
+					r.queued = nil
+					t.done(s, r)
+					out = append(out, r)
+					r = next
+				}
+				next := term.next
+				*term = terminal{}
+				s.free = append(s.free, term)
+				term = next
 			}
 			delete(s.tids, k)
-			*term = terminal{}
-			s.free = append(s.free, term)
 		}
+		s.nterm = 0
 		s.waiting = 0
 		s.mu.Unlock()
 	}
@@ -492,7 +560,7 @@ func (t *Table) Counts() Counts {
 		s := &t.shards[i]
 		s.mu.Lock()
 		c.Waiting += s.waiting
-		c.Terminals += len(s.tids)
+		c.Terminals += s.nterm
 		c.InFlight += s.wheel.Len() - s.waiting
 		s.mu.Unlock()
 	}
