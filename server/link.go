@@ -31,6 +31,7 @@ type link struct {
 	pending []byte    // framed, not yet written
 	spare   []byte
 	woken   bool // a Wake is on its way to the loop
+	held    bool // pending holds sends whose wake waits for wakeHeld
 	loop    atomic.Pointer[loopRef]
 
 	up       atomic.Bool
@@ -134,9 +135,21 @@ func (l *link) detach(c gnet.Conn, err error) bool {
 	return true
 }
 
-// send queues msg for the bank. onLoop says the caller runs on the link's
-// loop and will flush before it returns; otherwise the loop is woken.
-func (l *link) send(msg []byte, onLoop bool) error {
+// How a send gets its bytes written: the loop is woken (sendWake); the
+// caller is the link's loop and flushes before it returns (sendOnLoop);
+// or the caller sends more and wakes the loop once for them all with
+// wakeHeld (sendHeld), so that a batch goes in one write, not as many as
+// the loop manages to start while the batch is still being queued.
+type sendHow uint8
+
+const (
+	sendWake sendHow = iota
+	sendOnLoop
+	sendHeld
+)
+
+// send queues msg for the bank, to be written as how says.
+func (l *link) send(msg []byte, how sendHow) error {
 	l.mu.Lock()
 	c := l.conn
 	if c == nil {
@@ -148,7 +161,10 @@ func (l *link) send(msg []byte, onLoop bool) error {
 		l.mu.Unlock()
 		return err
 	}
-	wake := !onLoop && !l.woken
+	if how == sendHeld {
+		l.held = true
+	}
+	wake := how == sendWake && !l.woken
 	if wake {
 		l.woken = true
 	}
@@ -160,6 +176,21 @@ func (l *link) send(msg []byte, onLoop bool) error {
 		}
 	}
 	return nil
+}
+
+// wakeHeld wakes the loop for the sends held since the last wakeHeld.
+func (l *link) wakeHeld() {
+	l.mu.Lock()
+	c := l.conn
+	wake := l.held && !l.woken && c != nil && len(l.pending) > 0
+	l.held = false
+	if wake {
+		l.woken = true
+	}
+	l.mu.Unlock()
+	if wake {
+		_ = c.Wake(nil)
+	}
 }
 
 // soonBelow: less pending than this (a request or three, as from a

@@ -93,13 +93,34 @@ func (ls *links) pick(want int32) (int32, bool) {
 // the loop is woken. A client's request (not own) is counted.
 func (ls *links) send(id int32, msg []byte, el gnet.EventLoop, own bool) error {
 	l := ls.all[id]
-	if err := l.send(msg, el != nil && l.onLoop(el)); err != nil {
+	how := sendWake
+	if el != nil && l.onLoop(el) {
+		how = sendOnLoop
+	}
+	if err := l.send(msg, how); err != nil {
 		return err
 	}
 	if !own {
 		l.sent.Add(1)
 	}
 	return nil
+}
+
+// sendHeld queues a client's msg on link id without waking its loop;
+// wakeHeld does, once for all held.
+func (ls *links) sendHeld(id int32, msg []byte) error {
+	l := ls.all[id]
+	if err := l.send(msg, sendHeld); err != nil {
+		return err
+	}
+	l.sent.Add(1)
+	return nil
+}
+
+func (ls *links) wakeHeld() {
+	for _, l := range ls.all {
+		l.wakeHeld()
+	}
 }
 
 // flushOrSoon has every link on el write what el's callback queued.

@@ -50,6 +50,11 @@ type bankLinks interface {
 	Ready() bool
 	pick(want int32) (int32, bool)
 	send(link int32, msg []byte, el gnet.EventLoop, own bool) error
+	// sendHeld queues a client's msg on link without waking its loop,
+	// and wakeHeld wakes the loops of every link with sends held: a
+	// batch from off the loops goes in one write per link.
+	sendHeld(link int32, msg []byte) error
+	wakeHeld()
 	// roundTrip records a reply's round trip on link, on its loop,
 	// whose tally m counts it.
 	roundTrip(link int32, d time.Duration, m *metrics.Tally)
@@ -286,19 +291,28 @@ func (rl *relay) send(r *dispatch.Request, el gnet.EventLoop, now int64) {
 
 // journaledBatch continues send for the purchases of a group commit; it
 // runs on the journal's goroutine, and their writes to the bank share
-// one wake-up of the link's loop.
+// one wake-up of the link's loop, once all are queued.
 func (rl *relay) journaledBatch(batch []journal.Begun, err error) {
 	now := rl.now().UnixNano()
+	m := rl.tallies.of(nil)
 	for _, b := range batch {
 		r := b.Tag.(*dispatch.Request)
-		rl.cfg.Metrics.JournalWait(time.Duration(now - r.Begun))
-		rl.journaled(r, b.ID, err, now)
+		m.JournalWait(time.Duration(now - r.Begun))
+		rl.journaledHeld(r, b.ID, err, now)
 	}
+	rl.bank.wakeHeld()
 }
 
 // journaled continues send once r's record is on disk (at now, Unix
 // nanoseconds), or failed to get there.
 func (rl *relay) journaled(r *dispatch.Request, id uint64, err error, now int64) {
+	rl.journaledHeld(r, id, err, now)
+	rl.bank.wakeHeld()
+}
+
+// journaledHeld is journaled with r's send held for the caller's
+// wakeHeld.
+func (rl *relay) journaledHeld(r *dispatch.Request, id uint64, err error, now int64) {
 	if errors.Is(err, cluster.ErrHeld) || errors.Is(err, cluster.ErrBusy) || errors.Is(err, cluster.ErrLapsed) {
 		// Never sent, and the journal is fine: its terminal stayed held
 		// by another instance past the queue timeout (answered as a
@@ -352,7 +366,7 @@ func (rl *relay) journaled(r *dispatch.Request, id uint64, err error, now int64)
 		rl.dump(e, "to bank", r.Msg) // before: once sent, the reply may recycle r
 	}
 	rl.cfg.Metrics.Message(r.MTI, metrics.ToBank) // a client's request, never Own
-	if err := rl.bank.send(link, r.Msg, nil, false); err != nil {
+	if err := rl.bank.sendHeld(link, r.Msg); err != nil {
 		rl.rev.Settle(id)
 		next, ok := rl.table.Abort(r)
 		if ok {

@@ -42,6 +42,9 @@ func (l *memLink) send(_ int32, msg []byte, _ gnet.EventLoop, _ bool) error {
 	return nil
 }
 
+func (l *memLink) sendHeld(link int32, msg []byte) error { return l.send(link, msg, nil, false) }
+func (l *memLink) wakeHeld()                             {}
+
 // take returns what was sent since the last call.
 func (l *memLink) take() [][]byte {
 	l.mu.Lock()

@@ -97,7 +97,7 @@ func (g *Gateway) answerBank(u *upstreamConn, msg []byte) {
 		g.log.Error().Err(err).Msg("cannot answer the bank's echo")
 		return
 	}
-	if err := u.link.send(out, true); err != nil {
+	if err := u.link.send(out, sendOnLoop); err != nil {
 		g.log.Warn().Err(err).Msg("cannot answer the bank's echo")
 		return
 	}
