@@ -392,13 +392,17 @@ func (f *Framing) Each(data []byte, scratch *Scan, fn func(msg []byte) bool) (in
 	return off, nil
 }
 
-// Inbound holds the bytes a connection has received and not yet used:
-// the event loop moves what arrived into it, frames are cut from its
-// start, and a partial frame stays until the rest comes. Owning the
-// bytes (one copy per read) keeps the stream in step whatever the
-// network library does with its own buffers.
+// Inbound holds the bytes a connection has received and not yet used.
+// When nothing is held from before, Take lends the network library's own
+// read buffer and the frames are cut from it in place; Keep then copies
+// only a partial frame left at its end, which stays until the rest
+// comes. Otherwise what arrived is appended to what is held. So a read
+// of whole frames costs no copy, and the stream stays in step whatever
+// the library does with its buffer after the callback.
 type Inbound struct {
 	buf []byte
+	// lent is the library's buffer Take returned, until Keep.
+	lent []byte
 }
 
 // Drainer is what Inbound reads from: gnet.Conn's Next.
@@ -406,12 +410,16 @@ type Drainer interface {
 	Next(n int) ([]byte, error)
 }
 
-// Take moves everything c has buffered into in and returns all unused
-// bytes. The result is valid until Keep.
+// Take takes everything c has buffered and returns all unused bytes:
+// c's own when in holds none. The result is valid until Keep, which must
+// come before the callback that called Take returns.
 func (in *Inbound) Take(c Drainer) []byte {
-	if data, _ := c.Next(-1); len(data) > 0 {
-		in.buf = append(in.buf, data...)
+	data, _ := c.Next(-1)
+	if len(in.buf) == 0 {
+		in.lent = data
+		return data
 	}
+	in.buf = append(in.buf, data...)
 	return in.buf
 }
 
@@ -430,6 +438,11 @@ func (in *Inbound) TakeFrom(d Decrypter) []byte {
 
 // Keep drops the first n bytes (the frames used) and keeps the rest.
 func (in *Inbound) Keep(n int) {
+	if in.lent != nil {
+		in.buf = append(in.buf[:0], in.lent[max(n, 0):]...)
+		in.lent = nil
+		return
+	}
 	if n <= 0 {
 		return
 	}

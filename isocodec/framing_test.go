@@ -142,6 +142,24 @@ func (c *chunks) Next(int) ([]byte, error) {
 	return b, nil
 }
 
+// loopBuffer is a Drainer that reads every chunk into one buffer, as an
+// event loop reuses its read buffer for the next read: bytes kept from
+// it past Keep would be overwritten.
+type loopBuffer struct {
+	chunks [][]byte
+	buf    [1 << 12]byte
+}
+
+func (l *loopBuffer) Next(int) ([]byte, error) {
+	if len(l.chunks) == 0 {
+		return nil, nil
+	}
+	n := copy(l.buf[:], l.chunks[0])
+	l.chunks = l.chunks[1:]
+	clear(l.buf[n:])
+	return l.buf[:n], nil
+}
+
 // TestInbound: frames cut across reads come out whole, in order, with
 // nothing lost between reads.
 func TestInbound(t *testing.T) {
@@ -153,13 +171,13 @@ func TestInbound(t *testing.T) {
 	}
 	for _, size := range []int{1, 3, 7, 50, len(stream)} {
 		var in Inbound
-		src := chunks{}
+		src := &loopBuffer{}
 		for i := 0; i < len(stream); i += size {
-			src = append(src, stream[i:min(i+size, len(stream))])
+			src.chunks = append(src.chunks, stream[i:min(i+size, len(stream))])
 		}
 		got := 0
-		for range len(src) + 1 {
-			buf := in.Take(&src)
+		for range len(src.chunks) + 1 {
+			buf := in.Take(src)
 			off, err := f.Each(buf, nil, func(m []byte) bool {
 				if string(m) != string(msg) {
 					t.Fatalf("size %d: message %d differs", size, got)
@@ -175,5 +193,40 @@ func TestInbound(t *testing.T) {
 		if got != 5 || in.Len() != 0 {
 			t.Fatalf("size %d: %d messages, %d bytes left", size, got, in.Len())
 		}
+	}
+}
+
+// TestInboundWholeFramesInPlace: a read of whole frames is cut from the
+// loop's own buffer, not copied; only a partial frame at its end is.
+func TestInboundWholeFramesInPlace(t *testing.T) {
+	f, _ := FramingByName("ascii4", FramingConfig{Layout: SmartVista.Layout})
+	msg := readFixture(t, "sv_800_echo.bin")
+	var stream []byte
+	for range 3 {
+		stream, _ = f.Append(stream, msg)
+	}
+	partial := len(stream) - 5
+	src := &loopBuffer{chunks: [][]byte{stream[:partial], stream[partial:]}}
+	var in Inbound
+	inPlace := 0
+	for range 2 {
+		buf := in.Take(src)
+		off, err := f.Each(buf, nil, func(m []byte) bool {
+			for i := range src.buf {
+				if &m[0] == &src.buf[i] {
+					inPlace++
+					break
+				}
+			}
+			return true
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		in.Keep(off)
+	}
+	// The first read holds two whole frames and the start of the third.
+	if inPlace != 2 || in.Len() != 0 {
+		t.Fatalf("%d of 3 frames cut in place, %d bytes left", inPlace, in.Len())
 	}
 }
