@@ -160,15 +160,20 @@ func (l *loopBuffer) Next(int) ([]byte, error) {
 	return l.buf[:n], nil
 }
 
+// echoStream is n echoes framed ascii4, one after another.
+func echoStream(t *testing.T, n int) (f *Framing, msg, stream []byte) {
+	f, _ = FramingByName("ascii4", FramingConfig{Layout: SmartVista.Layout})
+	msg = readFixture(t, "sv_800_echo.bin")
+	for range n {
+		stream, _ = f.Append(stream, msg)
+	}
+	return f, msg, stream
+}
+
 // TestInbound: frames cut across reads come out whole, in order, with
 // nothing lost between reads.
 func TestInbound(t *testing.T) {
-	f, _ := FramingByName("ascii4", FramingConfig{Layout: SmartVista.Layout})
-	msg := readFixture(t, "sv_800_echo.bin")
-	var stream []byte
-	for range 5 {
-		stream, _ = f.Append(stream, msg)
-	}
+	f, msg, stream := echoStream(t, 5)
 	for _, size := range []int{1, 3, 7, 50, len(stream)} {
 		var in Inbound
 		src := &loopBuffer{}
@@ -199,12 +204,7 @@ func TestInbound(t *testing.T) {
 // TestInboundWholeFramesInPlace: a read of whole frames is cut from the
 // loop's own buffer, not copied; only a partial frame at its end is.
 func TestInboundWholeFramesInPlace(t *testing.T) {
-	f, _ := FramingByName("ascii4", FramingConfig{Layout: SmartVista.Layout})
-	msg := readFixture(t, "sv_800_echo.bin")
-	var stream []byte
-	for range 3 {
-		stream, _ = f.Append(stream, msg)
-	}
+	f, _, stream := echoStream(t, 3)
 	partial := len(stream) - 5
 	src := &loopBuffer{chunks: [][]byte{stream[:partial], stream[partial:]}}
 	var in Inbound
