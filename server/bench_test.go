@@ -12,16 +12,14 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/socketqueue/socketqueue-go/bank"
 	"github.com/socketqueue/socketqueue-go/isocodec"
 	"github.com/socketqueue/socketqueue-go/journal"
 	"github.com/socketqueue/socketqueue-go/metrics"
 	"github.com/socketqueue/socketqueue-go/stats"
 )
 
-// relayRig is a gateway in front of the emulator, both in this process,
-// with a framed POS port. Figures include the emulator and the client on
-// the same cores.
+// relayRig is a gateway in this process in front of the emulator in a
+// process of its own (benchproc_test.go), with a framed POS port.
 func relayRig(b *testing.B) *Gateway {
 	return relayRigJournal(b, noJournal)
 }
@@ -35,7 +33,7 @@ const (
 )
 
 func relayRigJournal(b *testing.B, mode journalMode) *Gateway {
-	bk := startBank(b, bank.Faults{}, "")
+	bankAddr := startBankProcess(b)
 	var j *journal.Journal
 	if mode != noJournal {
 		var err error
@@ -45,7 +43,7 @@ func relayRigJournal(b *testing.B, mode journalMode) *Gateway {
 		}
 		b.Cleanup(func() { j.Close() })
 	}
-	g := startGateway(b, bk.Addr().String(), func(c *Config) {
+	g := startGateway(b, bankAddr, func(c *Config) {
 		c.POSFraming = ascii4(b)
 		c.Journal = j
 		if os.Getenv("BENCH_NO_FIGURES") == "" { // as socketqueue runs: figures on
@@ -63,19 +61,23 @@ func relayRigJournal(b *testing.B, mode journalMode) *Gateway {
 }
 
 // framedPurchases makes n framed purchases for distinct terminals.
-func framedPurchases(b *testing.B, n, first int) [][]byte {
+func framedPurchases(n, first int) ([][]byte, error) {
 	out := make([][]byte, n)
 	for i := range out {
 		f := purchaseFields(i+1, tid(first+i), "000000000001")
 		f[35] = fmt.Sprintf("485078123%07d=19082012232800000037", first+i)
-		out[i] = frame(pack(b, f))
+		m, err := sv.Pack(f)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = frame(m)
 	}
-	return out
+	return out, nil
 }
 
 // pipeline drives one connection with up to window requests in flight and
 // returns when n replies have come back.
-func pipeline(b *testing.B, addr string, reqs [][]byte, n, window int) error {
+func pipeline(addr string, reqs [][]byte, n, window int) error {
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		return err
@@ -132,38 +134,7 @@ func BenchmarkRelayPipelined(b *testing.B) {
 
 func relayPipelined(b *testing.B, withJournal journalMode) {
 	g := relayRigJournal(b, withJournal)
-	const conns, window = 4, 64
-	reqs := make([][][]byte, conns)
-	for c := range reqs {
-		reqs[c] = framedPurchases(b, window, c*window+1)
-	}
-	fanOut(b, conns, func(c int) error {
-		return pipeline(b, g.POSAddr().String(), reqs[c], b.N/conns+1, window)
-	})
-}
-
-// fanOut runs conns clients at once, each doing its share of b.N, and
-// reports messages a second.
-func fanOut(b *testing.B, conns int, client func(c int) error) {
-	b.ReportAllocs()
-	b.ResetTimer()
-	var wg sync.WaitGroup
-	errs := make(chan error, conns)
-	for c := range conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs <- client(c)
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(conns*(b.N/conns+1))/b.Elapsed().Seconds(), "msgs/s")
+	runClients(b, g.POSAddr().String(), 4, 64)
 }
 
 // BenchmarkRelayOneInFlight: 64 framed connections, one request in flight
@@ -176,18 +147,11 @@ func BenchmarkRelayOneInFlight(b *testing.B) {
 
 func relayOneInFlight(b *testing.B, withJournal journalMode) {
 	g := relayRigJournal(b, withJournal)
-	const conns = 64
-	reqs := make([][][]byte, conns)
-	for c := range reqs {
-		reqs[c] = framedPurchases(b, 1, c+1)
-	}
-	fanOut(b, conns, func(c int) error {
-		return pipeline(b, g.POSAddr().String(), reqs[c], b.N/conns+1, 1)
-	})
+	runClients(b, g.POSAddr().String(), 64, 1)
 }
 
 // BenchmarkHTTPJSON: the seed README's purchase over keep-alive HTTP,
-// 64 clients.
+// 64 clients, in this process (its figures include theirs).
 func BenchmarkHTTPJSON(b *testing.B) {
 	g := relayRig(b)
 	url := "http://" + g.HTTPAddr().String() + "/"
