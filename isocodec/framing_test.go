@@ -131,17 +131,6 @@ func TestKeepAlive(t *testing.T) {
 	}
 }
 
-type chunks [][]byte
-
-func (c *chunks) Next(int) ([]byte, error) {
-	if len(*c) == 0 {
-		return nil, nil
-	}
-	b := (*c)[0]
-	*c = (*c)[1:]
-	return b, nil
-}
-
 // loopBuffer is a Drainer that reads every chunk into one buffer, as an
 // event loop reuses its read buffer for the next read: bytes kept from
 // it past Keep would be overwritten.
