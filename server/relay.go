@@ -166,8 +166,10 @@ type admission struct {
 	wait time.Duration
 	// tryTimeout, when set, times the request from when it is written.
 	tryTimeout time.Duration
-	// el is the caller's event loop (nil: none).
-	el gnet.EventLoop
+	// el is the caller's event loop (nil: none), and tally its metrics
+	// tally (nil: looked up).
+	el    gnet.EventLoop
+	tally *metrics.Tally
 	// link, when pinned, is the link it must go on: a network message
 	// of the gateway's own for that link, which waits for no terminal.
 	link   int32
@@ -188,7 +190,10 @@ func (rl *relay) admit(a admission) error {
 		if !rl.bank.Ready() {
 			return ErrLinkDown
 		}
-		rl.countRequest(rl.tallies.of(a.el), a.scan, a.msg)
+		if a.tally == nil {
+			a.tally = rl.tallies.of(a.el)
+		}
+		rl.countRequest(a.tally, a.scan, a.msg)
 	}
 	r := rl.table.Get()
 	r.Fill(rl.cfg.Dialect, a.msg, a.scan, rl.cfg.KeyFields)
@@ -205,7 +210,10 @@ func (rl *relay) admit(a admission) error {
 			// from the tick's start.
 			rl.sendOffLoop(r)
 		} else {
-			rl.send(r, a.el, a.now.UnixNano())
+			if a.tally == nil {
+				a.tally = rl.tallies.of(a.el)
+			}
+			rl.send(r, a.el, a.tally, a.now.UnixNano())
 		}
 	}
 	return nil
@@ -213,7 +221,9 @@ func (rl *relay) admit(a admission) error {
 
 // sendOffLoop writes r to the bank once the table says it may go, from
 // a goroutine that is no link's loop.
-func (rl *relay) sendOffLoop(r *dispatch.Request) { rl.send(r, nil, rl.now().UnixNano()) }
+func (rl *relay) sendOffLoop(r *dispatch.Request) {
+	rl.send(r, nil, rl.tallies.of(nil), rl.now().UnixNano())
+}
 
 // pickFor chooses r's link.
 func (rl *relay) pickFor(r *dispatch.Request) (int32, bool) {
@@ -226,10 +236,10 @@ func (rl *relay) pickFor(r *dispatch.Request) (int32, bool) {
 
 // send writes r to the bank on a link the policy picks, and on failure
 // the requests its terminal's turn passes to; el is the caller's event
-// loop (nil: none) and now the time of its callback (Unix ns). A
-// purchase is journaled first; it goes on from the journal's goroutine
-// once its record is on disk.
-func (rl *relay) send(r *dispatch.Request, el gnet.EventLoop, now int64) {
+// loop (nil: none), m its metrics tally, and now the time of its
+// callback (Unix ns). A purchase is journaled first; it goes on from the
+// journal's goroutine once its record is on disk.
+func (rl *relay) send(r *dispatch.Request, el gnet.EventLoop, m *metrics.Tally, now int64) {
 	for r != nil {
 		if r.Client.Gone() {
 			// Its client left while it waited its turn: never sent,
@@ -275,7 +285,7 @@ func (rl *relay) send(r *dispatch.Request, el gnet.EventLoop, now int64) {
 			rl.dump(e, "to bank", r.Msg) // before: once sent, the reply may recycle r
 		}
 		if !r.Own {
-			rl.tallies.of(el).Message(r.MTI, metrics.ToBank) // own messages count when made
+			m.Message(r.MTI, metrics.ToBank) // own messages count when made
 		}
 		err := rl.bank.send(link, r.Msg, el, r.Own)
 		if err == nil {
@@ -391,12 +401,12 @@ func (rl *relay) journalState(err error) {
 }
 
 // reply matches a response from the bank, read on link from (whose
-// loop el runs it, at now), to its request and delivers it, then sends
-// the next request for that terminal. It reports false for a reply
+// loop el runs it, at now, counting in its tally m), to its request and
+// delivers it, then sends the next request for that terminal. It reports false for a reply
 // nothing waited for, which it logs and drops: it never reaches another
 // client. A reply on another link than its request's is taken (some
 // hosts answer on any link) and counted.
-func (rl *relay) reply(s *isocodec.Scan, msg []byte, from int32, el gnet.EventLoop, now int64) bool {
+func (rl *relay) reply(s *isocodec.Scan, msg []byte, from int32, el gnet.EventLoop, m *metrics.Tally, now int64) bool {
 	key, tid := dispatch.KeyOf(s, msg, rl.cfg.KeyFields)
 	r, next := rl.table.Match(key, tid, s, msg)
 	if r == nil {
@@ -411,13 +421,12 @@ func (rl *relay) reply(s *isocodec.Scan, msg []byte, from int32, el gnet.EventLo
 		rl.crossLink.Add(1)
 		r.Link = from // Deliver runs on from's loop
 	}
-	m := rl.tallies.of(el)
 	if r.Sent != 0 {
 		rl.bank.roundTrip(from, time.Duration(now-r.Sent), m)
 	}
 	rl.deliver(r, s, msg, now, m)
 	if next != nil {
-		rl.send(next, el, now)
+		rl.send(next, el, m, now)
 	}
 	return true
 }

@@ -115,7 +115,7 @@ func (g *memRig) answer(sent []byte, code string) bool {
 	mti, _ := isocodec.ParseMTI(f[0])
 	f[0], f[39] = mti.Response().String(), code
 	b, s := g.msg(f)
-	return g.rl.reply(s, b, 0, nil, g.clock.Now().UnixNano())
+	return g.rl.reply(s, b, 0, nil, g.rl.tallies.of(nil), g.clock.Now().UnixNano())
 }
 
 func (g *memRig) one() []byte {
