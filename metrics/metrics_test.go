@@ -7,32 +7,9 @@ import (
 
 	"github.com/prometheus/common/expfmt"
 
+	"github.com/socketqueue/socketqueue-go/internal/testloop"
 	"github.com/socketqueue/socketqueue-go/isocodec"
 )
-
-// onOwner is a loop's exec for tests: a goroutine that runs what it is
-// given, as an event loop would between its callbacks.
-func onOwner(t *testing.T) (exec func(func()) bool, run func(func())) {
-	work := make(chan func())
-	stop := make(chan struct{})
-	t.Cleanup(func() { close(stop) })
-	go func() {
-		for {
-			select {
-			case fn := <-work:
-				fn()
-			case <-stop:
-				return
-			}
-		}
-	}()
-	run = func(fn func()) {
-		done := make(chan struct{})
-		work <- func() { fn(); close(done) }
-		<-done
-	}
-	return func(fn func()) bool { run(fn); return true }, run
-}
 
 // TestCountingAllocatesNothing: once an MTI and a code are seen, a
 // loop's tally adds plain numbers.
@@ -63,8 +40,8 @@ func TestCountingAllocatesNothing(t *testing.T) {
 // scraped as one figure per label set, in Prometheus' own shape.
 func TestTalliesAddUp(t *testing.T) {
 	m := New()
-	exec1, run1 := onOwner(t)
-	exec2, run2 := onOwner(t)
+	exec1, run1 := testloop.New(t)
+	exec2, run2 := testloop.New(t)
 	a, b := m.LoopTally(exec1), m.LoopTally(exec2)
 	link := m.Link("bank-1")
 	run1(func() {
@@ -110,7 +87,7 @@ func TestTalliesAddUp(t *testing.T) {
 // figures it last gave, so a counter never goes down.
 func TestTallyOfAStoppedLoop(t *testing.T) {
 	m := New()
-	exec, run := onOwner(t)
+	exec, run := testloop.New(t)
 	answers := true
 	tl := m.LoopTally(func(fn func()) bool {
 		if !answers {

@@ -9,9 +9,10 @@ import (
 	"github.com/socketqueue/socketqueue-go/reversal"
 )
 
-// countDelivered adds a reply handed to its client, to the tally of
+// countDelivered adds a reply handed to its client, to the counts of
 // the goroutine that delivers it.
-func (rl *relay) countDelivered(m *metrics.Tally, r *dispatch.Request, reply isocodec.MTI, now int64) {
+func (rl *relay) countDelivered(c *counts, r *dispatch.Request, reply isocodec.MTI, now int64) {
+	m := c.m
 	if m == nil {
 		return
 	}
@@ -26,11 +27,11 @@ func (rl *relay) countDelivered(m *metrics.Tally, r *dispatch.Request, reply iso
 	m.Reply(wait, trip)
 }
 
-// countRequest adds a client's request to the figures (m: the tally
+// countRequest adds a client's request to the figures (c: the counts
 // of the goroutine that took it).
-func (rl *relay) countRequest(m *metrics.Tally, s *isocodec.Scan, msg []byte) {
-	m.Message(s.MTI, metrics.FromClient)
-	st := rl.cfg.Stats
+func (rl *relay) countRequest(c *counts, s *isocodec.Scan, msg []byte) {
+	c.m.Message(s.MTI, metrics.FromClient)
+	st := c.st
 	if st == nil {
 		return
 	}
@@ -40,10 +41,10 @@ func (rl *relay) countRequest(m *metrics.Tally, s *isocodec.Scan, msg []byte) {
 	}
 }
 
-// countFromBank adds a message from the bank to the figures (m: the
-// tally of the link's loop).
-func (rl *relay) countFromBank(m *metrics.Tally, s *isocodec.Scan, msg []byte) {
-	st := rl.cfg.Stats
+// countFromBank adds a message from the bank to the figures (c: the
+// counts of the link's loop).
+func (rl *relay) countFromBank(c *counts, s *isocodec.Scan, msg []byte) {
+	m, st := c.m, c.st
 	if m == nil && st == nil {
 		return
 	}
@@ -54,9 +55,9 @@ func (rl *relay) countFromBank(m *metrics.Tally, s *isocodec.Scan, msg []byte) {
 	}
 	d := rl.cfg.Dialect
 	var code, pc [8]byte
-	c := d.Layout.AppendText(code[:0], s, msg, 39)
-	if len(c) > 0 {
-		m.Code(s.MTI, c)
+	rc := d.Layout.AppendText(code[:0], s, msg, 39)
+	if len(rc) > 0 {
+		m.Code(s.MTI, rc)
 	}
 	if st == nil {
 		return
@@ -66,8 +67,8 @@ func (rl *relay) countFromBank(m *metrics.Tally, s *isocodec.Scan, msg []byte) {
 	if s.Units(3) == 6 {
 		refund = string(d.Layout.AppendText(pc[:0], s, msg, 3)[:2]) == "20"
 	}
-	approved := d.IsApproved(c) || s.MTI.Class() == '4' && reversal.Approved(d, c)
-	st.Reply(s.MTI, c, approved, refund, rl.amountOf(s, msg))
+	approved := d.IsApproved(rc) || s.MTI.Class() == '4' && reversal.Approved(d, rc)
+	st.Reply(s.MTI, rc, approved, refund, rl.amountOf(s, msg))
 }
 
 // countOwn adds a message the gateway sends of its own accord.

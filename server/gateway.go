@@ -572,6 +572,7 @@ func (g *Gateway) stopEngine(ctx context.Context) error {
 	}
 	select {
 	case <-g.engineDone:
+		g.tallies.stopped.Store(true) // after the loops' last count
 	case <-ctx.Done():
 		return fmt.Errorf("server: stop: %w", ctx.Err())
 	}

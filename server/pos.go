@@ -9,7 +9,6 @@ import (
 	"github.com/socketqueue/socketqueue-go/dispatch"
 	"github.com/socketqueue/socketqueue-go/internal/tlsloop"
 	"github.com/socketqueue/socketqueue-go/isocodec"
-	"github.com/socketqueue/socketqueue-go/metrics"
 )
 
 // posConn is one binary POS client. Its buffers belong to its event loop;
@@ -19,10 +18,10 @@ type posConn struct {
 	c    gnet.Conn
 	tls  *tlsloop.Conn // nil: plaintext
 	loop gnet.EventLoop
-	// tally is loop's metrics tally, found once.
-	tally *metrics.Tally
-	peer  string
-	bare  bool
+	// counts are where loop counts, found once.
+	counts *counts
+	peer   string
+	bare   bool
 	// done: a bare client has sent its one message.
 	done bool
 
@@ -43,7 +42,7 @@ var _ dispatch.Client = (*posConn)(nil)
 
 func newPOSConn(g *Gateway, c gnet.Conn, peer string) *posConn {
 	p := &posConn{g: g, c: c, loop: c.EventLoop(), peer: peer, bare: g.cfg.POSFraming.Bare()}
-	p.tally = g.tallies.of(p.loop)
+	p.counts = g.tallies.of(p.loop)
 	p.opened = g.now()
 	p.last.Store(p.opened.UnixNano())
 	return p
@@ -190,7 +189,7 @@ func (p *posConn) request(msg []byte, now time.Time) bool {
 		return p.answerSelf(msg, &p.scan, g.codes.invalid)
 	}
 	p.inflight.Add(1) // before admit: a failed send calls Fail
-	err := g.admit(admission{msg: msg, scan: &p.scan, client: p, now: now, wait: g.cfg.QueueTimeout, el: p.loop, tally: p.tally})
+	err := g.admit(admission{msg: msg, scan: &p.scan, client: p, now: now, wait: g.cfg.QueueTimeout, el: p.loop, counts: p.counts})
 	if err == nil {
 		if p.bare {
 			p.done = true

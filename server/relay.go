@@ -127,7 +127,7 @@ type tickScratch struct {
 
 func newRelay(cfg *Config, bank bankLinks) *relay {
 	rl := &relay{cfg: cfg, log: cfg.Log, bank: bank}
-	rl.tallies.m = cfg.Metrics
+	rl.tallies.init(cfg.Metrics, cfg.Stats)
 	store := reversal.Journal(cfg.Journal)
 	switch {
 	case cfg.Cluster != nil:
@@ -166,10 +166,10 @@ type admission struct {
 	wait time.Duration
 	// tryTimeout, when set, times the request from when it is written.
 	tryTimeout time.Duration
-	// el is the caller's event loop (nil: none), and tally its metrics
-	// tally (nil: looked up).
-	el    gnet.EventLoop
-	tally *metrics.Tally
+	// el is the caller's event loop (nil: none), and counts where it
+	// counts (nil: looked up).
+	el     gnet.EventLoop
+	counts *counts
 	// link, when pinned, is the link it must go on: a network message
 	// of the gateway's own for that link, which waits for no terminal.
 	link   int32
@@ -190,10 +190,10 @@ func (rl *relay) admit(a admission) error {
 		if !rl.bank.Ready() {
 			return ErrLinkDown
 		}
-		if a.tally == nil {
-			a.tally = rl.tallies.of(a.el)
+		if a.counts == nil {
+			a.counts = rl.tallies.of(a.el)
 		}
-		rl.countRequest(a.tally, a.scan, a.msg)
+		rl.countRequest(a.counts, a.scan, a.msg)
 	}
 	r := rl.table.Get()
 	r.Fill(rl.cfg.Dialect, a.msg, a.scan, rl.cfg.KeyFields)
@@ -210,10 +210,10 @@ func (rl *relay) admit(a admission) error {
 			// from the tick's start.
 			rl.sendOffLoop(r)
 		} else {
-			if a.tally == nil {
-				a.tally = rl.tallies.of(a.el)
+			if a.counts == nil {
+				a.counts = rl.tallies.of(a.el)
 			}
-			rl.send(r, a.el, a.tally, a.now.UnixNano())
+			rl.send(r, a.el, a.counts, a.now.UnixNano())
 		}
 	}
 	return nil
@@ -236,10 +236,10 @@ func (rl *relay) pickFor(r *dispatch.Request) (int32, bool) {
 
 // send writes r to the bank on a link the policy picks, and on failure
 // the requests its terminal's turn passes to; el is the caller's event
-// loop (nil: none), m its metrics tally, and now the time of its
+// loop (nil: none), c where it counts, and now the time of its
 // callback (Unix ns). A purchase is journaled first; it goes on from the
 // journal's goroutine once its record is on disk.
-func (rl *relay) send(r *dispatch.Request, el gnet.EventLoop, m *metrics.Tally, now int64) {
+func (rl *relay) send(r *dispatch.Request, el gnet.EventLoop, c *counts, now int64) {
 	for r != nil {
 		if r.Client.Gone() {
 			// Its client left while it waited its turn: never sent,
@@ -285,7 +285,7 @@ func (rl *relay) send(r *dispatch.Request, el gnet.EventLoop, m *metrics.Tally, 
 			rl.dump(e, "to bank", r.Msg) // before: once sent, the reply may recycle r
 		}
 		if !r.Own {
-			m.Message(r.MTI, metrics.ToBank) // own messages count when made
+			c.m.Message(r.MTI, metrics.ToBank) // own messages count when made
 		}
 		err := rl.bank.send(link, r.Msg, el, r.Own)
 		if err == nil {
@@ -304,7 +304,7 @@ func (rl *relay) send(r *dispatch.Request, el gnet.EventLoop, m *metrics.Tally, 
 // one wake-up of the link's loop, once all are queued.
 func (rl *relay) journaledBatch(batch []journal.Begun, err error) {
 	now := rl.now().UnixNano()
-	m := rl.tallies.of(nil)
+	m := rl.tallies.of(nil).m
 	for _, b := range batch {
 		r := b.Tag.(*dispatch.Request)
 		m.JournalWait(time.Duration(now - r.Begun))
@@ -401,12 +401,12 @@ func (rl *relay) journalState(err error) {
 }
 
 // reply matches a response from the bank, read on link from (whose
-// loop el runs it, at now, counting in its tally m), to its request and
+// loop el runs it, at now, counting in c), to its request and
 // delivers it, then sends the next request for that terminal. It reports false for a reply
 // nothing waited for, which it logs and drops: it never reaches another
 // client. A reply on another link than its request's is taken (some
 // hosts answer on any link) and counted.
-func (rl *relay) reply(s *isocodec.Scan, msg []byte, from int32, el gnet.EventLoop, m *metrics.Tally, now int64) bool {
+func (rl *relay) reply(s *isocodec.Scan, msg []byte, from int32, el gnet.EventLoop, c *counts, now int64) bool {
 	key, tid := dispatch.KeyOf(s, msg, rl.cfg.KeyFields)
 	r, next := rl.table.Match(key, tid, s, msg)
 	if r == nil {
@@ -422,19 +422,19 @@ func (rl *relay) reply(s *isocodec.Scan, msg []byte, from int32, el gnet.EventLo
 		r.Link = from // Deliver runs on from's loop
 	}
 	if r.Sent != 0 {
-		rl.bank.roundTrip(from, time.Duration(now-r.Sent), m)
+		rl.bank.roundTrip(from, time.Duration(now-r.Sent), c.m)
 	}
-	rl.deliver(r, s, msg, now, m)
+	rl.deliver(r, s, msg, now, c)
 	if next != nil {
-		rl.send(next, el, m, now)
+		rl.send(next, el, c, now)
 	}
 	return true
 }
 
 // deliver hands a reply to r's client, on the loop of r.Link, the link
-// it came on, at now, counting it in that loop's tally m. A purchase whose client has left is reversed if
+// it came on, at now, counting it in that loop's c. A purchase whose client has left is reversed if
 // the bank approved it.
-func (rl *relay) deliver(r *dispatch.Request, s *isocodec.Scan, msg []byte, now int64, m *metrics.Tally) {
+func (rl *relay) deliver(r *dispatch.Request, s *isocodec.Scan, msg []byte, now int64, c *counts) {
 	if rl.owner != nil && r.JournalID != 0 && isPurchase(r) && rl.owner.Owns(r.JournalID) != reversal.Owned {
 		// This instance's lease lapsed (paused, cut off) while the
 		// purchase was at the bank: another instance may have reversed
@@ -453,7 +453,7 @@ func (rl *relay) deliver(r *dispatch.Request, s *isocodec.Scan, msg []byte, now 
 		} else {
 			rl.settle(r)
 		}
-		rl.countDelivered(m, r, s.MTI, now)
+		rl.countDelivered(c, r, s.MTI, now)
 	}
 	r.Client.Deliver(r, msg, s)
 	rl.table.Put(r)

@@ -4,7 +4,6 @@ import (
 	"github.com/panjf2000/gnet/v2"
 
 	"github.com/socketqueue/socketqueue-go/isocodec"
-	"github.com/socketqueue/socketqueue-go/metrics"
 )
 
 // upstreamConn is a link connection's scratch, owned by its loop.
@@ -13,7 +12,7 @@ type upstreamConn struct {
 	in          isocodec.Inbound
 	frame, scan isocodec.Scan
 	answer      []byte
-	tally       *metrics.Tally // of the link's loop, found at its first reply
+	counts      *counts // of the link's loop, found at its first reply
 }
 
 // upstreamTraffic writes what is pending, then matches every complete
@@ -60,16 +59,16 @@ func (g *Gateway) fromBank(c gnet.Conn, u *upstreamConn, msg []byte) {
 	if e := g.log.Debug(); e.Enabled() {
 		g.dump(e, "from bank", msg)
 	}
-	if u.tally == nil {
-		u.tally = g.tallies.of(c.EventLoop())
+	if u.counts == nil {
+		u.counts = g.tallies.of(c.EventLoop())
 	}
-	g.countFromBank(u.tally, &u.scan, msg)
+	g.countFromBank(u.counts, &u.scan, msg)
 	if !u.scan.MTI.IsResponse() {
 		g.answerBank(u, msg)
 		return
 	}
 	l := u.link
-	g.reply(&u.scan, msg, l.id, c.EventLoop(), u.tally, l.st.now)
+	g.reply(&u.scan, msg, l.id, c.EventLoop(), u.counts, l.st.now)
 }
 
 // flushDirty writes the replies l collected for POS clients on its loop,

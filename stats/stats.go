@@ -4,8 +4,9 @@
 // object.
 //
 // Invariants: amounts are integer minor units (no float drift; shown
-// with the decimal point the original showed); counting is lock-free
-// except for failure codes, which are rare.
+// with the decimal point the original showed); an event loop counts in a
+// tally of its own with no atomic or lock (failure codes included), and
+// its figures are read on the loop.
 package stats
 
 import (
@@ -15,66 +16,211 @@ import (
 	"sort"
 	"strconv"
 	"sync"
-	"sync/atomic"
 
 	json "github.com/goccy/go-json"
 
 	"github.com/socketqueue/socketqueue-go/isocodec"
 )
 
-// Stats is one set of figures; safe for concurrent use.
+// Stats is one set of figures; safe for concurrent use. What is counted
+// per message goes into tallies, one per event loop (LoopTally) and one
+// shared; the figures shown are base, what was loaded or reset, plus the
+// tallies read now.
 type Stats struct {
-	secured, processed, refund, reversal atomic.Int64
-	total                                atomic.Int64
-	packets                              [10000]atomic.Int64 // by MTI as a number
+	mu     sync.Mutex // base, loops
+	base   figures
+	shared *Tally
+	loops  []*Tally
+	read   sync.Mutex // one reading of the tallies at a time
+}
 
-	mu     sync.Mutex
-	faults map[string]int64
+// figures are the counts themselves.
+type figures struct {
+	secured, processed, refund, reversal, total int64
+	packets                                     [10000]int64 // by MTI as a number
+	faults                                      map[string]int64
+}
+
+func (f *figures) add(o *figures, sign int64) {
+	f.secured += sign * o.secured
+	f.processed += sign * o.processed
+	f.refund += sign * o.refund
+	f.reversal += sign * o.reversal
+	f.total += sign * o.total
+	for i, n := range o.packets {
+		f.packets[i] += sign * n
+	}
+	for c, n := range o.faults {
+		if f.faults == nil {
+			f.faults = map[string]int64{}
+		}
+		f.faults[c] += sign * n
+	}
+}
+
+// Tally is the figures one goroutine counts: an event loop's, with plain
+// arithmetic, read by running a copy on that loop (the exec given to
+// LoopTally), or the shared one, which locks. Only the owner may count
+// in a loop's tally; a nil *Tally counts nothing.
+type Tally struct {
+	mu   *sync.Mutex       // the shared tally's
+	exec func(func()) bool // runs fn on the owner and waits (nil: shared)
+	f    figures
+	last *figures // what the last read got (Stats.read only)
 }
 
 // New makes empty figures.
-func New() *Stats { return &Stats{faults: map[string]int64{}} }
+func New() *Stats { return &Stats{shared: &Tally{mu: new(sync.Mutex)}} }
 
-// Packet counts one message handled (nothing on a nil Stats).
-func (s *Stats) Packet(m isocodec.MTI) {
+// LoopTally makes the tally of one event loop; exec runs a function on
+// that loop and reports whether it ran (a read waits for it, and uses the
+// loop's last figures when it did not). Nil on a nil Stats.
+func (s *Stats) LoopTally(exec func(func()) bool) *Tally {
 	if s == nil {
+		return nil
+	}
+	t := &Tally{exec: exec}
+	s.mu.Lock()
+	s.loops = append(s.loops, t)
+	s.mu.Unlock()
+	return t
+}
+
+// Shared is the tally for goroutines that are no event loop.
+func (s *Stats) Shared() *Tally {
+	if s == nil {
+		return nil
+	}
+	return s.shared
+}
+
+// Packet counts one message handled, in the shared tally.
+func (s *Stats) Packet(m isocodec.MTI) { s.Shared().Packet(m) }
+
+// Purchase counts a client's 0200 amount as processed, in the shared
+// tally.
+func (s *Stats) Purchase(amount int64) { s.Shared().Purchase(amount) }
+
+// Reply counts a bank reply, in the shared tally (see Tally.Reply).
+func (s *Stats) Reply(m isocodec.MTI, code []byte, approved, refund bool, amount int64) {
+	s.Shared().Reply(m, code, approved, refund, amount)
+}
+
+func (t *Tally) lock() func() {
+	if t.mu == nil {
+		return func() {}
+	}
+	t.mu.Lock()
+	return t.mu.Unlock
+}
+
+// Packet counts one message handled.
+func (t *Tally) Packet(m isocodec.MTI) {
+	if t == nil {
 		return
 	}
 	if i, ok := m.Number(); ok {
-		s.packets[i].Add(1)
-		s.total.Add(1)
+		if t.mu != nil {
+			t.mu.Lock()
+			defer t.mu.Unlock()
+		}
+		t.f.packets[i]++
+		t.f.total++
 	}
 }
 
 // Purchase counts a client's 0200 amount as processed.
-func (s *Stats) Purchase(amount int64) { s.processed.Add(amount) }
+func (t *Tally) Purchase(amount int64) {
+	if t == nil {
+		return
+	}
+	if t.mu != nil {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+	}
+	t.f.processed += amount
+}
 
 // Reply counts a bank reply: an approved 0210 secures its amount (a
 // refund, processing code 20, takes it off and adds to refunds); an
 // approved 0410 takes its amount off and adds to reversals; any other
 // code of an 0210 or 0410 is a fault.
-func (s *Stats) Reply(m isocodec.MTI, code []byte, approved, refund bool, amount int64) {
+func (t *Tally) Reply(m isocodec.MTI, code []byte, approved, refund bool, amount int64) {
 	class := m.Class()
-	if class != '2' && class != '4' || !m.IsResponse() {
+	if t == nil || class != '2' && class != '4' || !m.IsResponse() {
 		return
 	}
+	if t.mu != nil {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+	}
+	f := &t.f
 	if !approved {
-		c := trimZeros(code)
-		s.mu.Lock()
-		s.faults[c]++
-		s.mu.Unlock()
+		if f.faults == nil {
+			f.faults = map[string]int64{}
+		}
+		f.faults[trimZeros(code)]++
 		return
 	}
 	switch {
 	case class == '4':
-		s.reversal.Add(amount)
-		s.secured.Add(-amount)
+		f.reversal += amount
+		f.secured -= amount
 	case refund:
-		s.refund.Add(amount)
-		s.secured.Add(-amount)
+		f.refund += amount
+		f.secured -= amount
 	default:
-		s.secured.Add(amount)
+		f.secured += amount
 	}
+}
+
+// copyTo fills f with t's figures; on t's owner (or under t.mu).
+func (t *Tally) copyTo(f *figures) {
+	faults := f.faults
+	*f = t.f
+	clear(faults)
+	if faults == nil {
+		faults = map[string]int64{}
+	}
+	for c, n := range t.f.faults {
+		faults[c] = n
+	}
+	f.faults = faults
+}
+
+// figures is t's figures now, copied by its owner; when the owner does
+// not answer, those of the last read. Under Stats.read.
+func (t *Tally) figures() *figures {
+	f := &figures{}
+	if t.exec == nil {
+		defer t.lock()()
+		t.copyTo(f)
+		return f
+	}
+	// A fresh copy each time: an owner that answers after exec gave up
+	// writes into one nobody reads any more.
+	if t.exec(func() { t.copyTo(f) }) {
+		t.last = f
+	}
+	if t.last == nil {
+		return &figures{}
+	}
+	return t.last
+}
+
+// now is the figures shown: base plus every tally. Under s.read.
+func (s *Stats) now() *figures {
+	s.mu.Lock()
+	tallies := append([]*Tally{s.shared}, s.loops...)
+	s.mu.Unlock()
+	sum := &figures{}
+	for _, t := range tallies {
+		sum.add(t.figures(), 1)
+	}
+	s.mu.Lock()
+	sum.add(&s.base, 1)
+	s.mu.Unlock()
+	return sum
 }
 
 // trimZeros shows a code as the original did ("005" as "5").
@@ -86,36 +232,36 @@ func trimZeros(code []byte) string {
 	return string(code[i:])
 }
 
-// Reset zeroes everything (SIGHUP).
+// Reset zeroes everything (SIGHUP, SIGUSR2): what the tallies hold
+// now is taken off the base.
 func (s *Stats) Reset() {
-	s.secured.Store(0)
-	s.processed.Store(0)
-	s.refund.Store(0)
-	s.reversal.Store(0)
-	s.total.Store(0)
-	for i := range s.packets {
-		s.packets[i].Store(0)
-	}
+	s.read.Lock()
+	defer s.read.Unlock()
+	cur := s.now()
 	s.mu.Lock()
-	s.faults = map[string]int64{}
+	s.base.add(cur, -1)
 	s.mu.Unlock()
 }
 
 // AppendJSON writes the figures in the original's shape.
 func (s *Stats) AppendJSON(dst []byte) []byte {
+	s.read.Lock()
+	f := s.now()
+	s.read.Unlock()
 	dst = append(dst, `{"securedAmount":`...)
-	dst = appendAmount(dst, s.secured.Load())
+	dst = appendAmount(dst, f.secured)
 	dst = append(dst, `,"processedAmount":`...)
-	dst = appendAmount(dst, s.processed.Load())
+	dst = appendAmount(dst, f.processed)
 	dst = append(dst, `,"refundAmount":`...)
-	dst = appendAmount(dst, s.refund.Load())
+	dst = appendAmount(dst, f.refund)
 	dst = append(dst, `,"reversalAmount":`...)
-	dst = appendAmount(dst, s.reversal.Load())
+	dst = appendAmount(dst, f.reversal)
 	dst = append(dst, `,"faultStat":{`...)
-	s.mu.Lock()
-	codes := make([]string, 0, len(s.faults))
-	for c := range s.faults {
-		codes = append(codes, c)
+	codes := make([]string, 0, len(f.faults))
+	for c, n := range f.faults {
+		if n != 0 { // a code counted only before a reset
+			codes = append(codes, c)
+		}
 	}
 	sort.Slice(codes, func(a, b int) bool {
 		na, ea := strconv.Atoi(codes[a])
@@ -131,13 +277,12 @@ func (s *Stats) AppendJSON(dst []byte) []byte {
 		}
 		dst = isocodec.AppendJSONString(dst, c)
 		dst = append(dst, ':')
-		dst = strconv.AppendInt(dst, s.faults[c], 10)
+		dst = strconv.AppendInt(dst, f.faults[c], 10)
 	}
-	s.mu.Unlock()
 	dst = append(dst, `},"packetCount":{"total":`...)
-	dst = strconv.AppendInt(dst, s.total.Load(), 10)
-	for i := range s.packets {
-		if n := s.packets[i].Load(); n > 0 {
+	dst = strconv.AppendInt(dst, f.total, 10)
+	for i, n := range f.packets {
+		if n > 0 {
 			dst = fmt.Appendf(dst, `,"%04d":%d`, i, n)
 		}
 	}
@@ -162,7 +307,8 @@ func appendAmount(dst []byte, v int64) []byte {
 	return dst
 }
 
-// Load reads figures written by AppendJSON (the statDumpFile) into s.
+// Load reads figures written by AppendJSON (the statDumpFile) into s:
+// each figure it holds is shown as loaded, the others as they were.
 func (s *Stats) Load(r io.Reader) error {
 	var in struct {
 		FaultStat   map[string]int64
@@ -172,8 +318,14 @@ func (s *Stats) Load(r io.Reader) error {
 	if err := json.NewDecoder(r).Decode(&raw); err != nil {
 		return fmt.Errorf("stats: %w", err)
 	}
-	for name, dst := range map[string]*atomic.Int64{"securedAmount": &s.secured, "processedAmount": &s.processed,
-		"refundAmount": &s.refund, "reversalAmount": &s.reversal} {
+	s.read.Lock()
+	defer s.read.Unlock()
+	cur := s.now()
+	// want is what the figures are to show; the base takes the difference.
+	want := &figures{}
+	want.add(cur, 1)
+	for name, dst := range map[string]*int64{"securedAmount": &want.secured, "processedAmount": &want.processed,
+		"refundAmount": &want.refund, "reversalAmount": &want.reversal} {
 		v, ok := raw[name]
 		if !ok {
 			continue
@@ -182,7 +334,7 @@ func (s *Stats) Load(r io.Reader) error {
 		if err != nil {
 			return fmt.Errorf("stats: %s: %w", name, err)
 		}
-		dst.Store(minor)
+		*dst = minor
 	}
 	if v, ok := raw["faultStat"]; ok {
 		if err := json.Unmarshal(v, &in.FaultStat); err != nil {
@@ -194,21 +346,26 @@ func (s *Stats) Load(r io.Reader) error {
 			return fmt.Errorf("stats: packetCount: %w", err)
 		}
 	}
-	s.mu.Lock()
-	for c, n := range in.FaultStat {
-		s.faults[c] = n
+	if want.faults == nil {
+		want.faults = map[string]int64{}
 	}
-	s.mu.Unlock()
+	for c, n := range in.FaultStat {
+		want.faults[c] = n
+	}
 	for k, n := range in.PacketCount {
 		if k == "total" {
-			s.total.Store(n)
+			want.total = n
 			continue
 		}
 		m, err := isocodec.ParseMTI(k)
 		if i, ok := m.Number(); err == nil && ok {
-			s.packets[i].Store(n)
+			want.packets[i] = n
 		}
 	}
+	s.mu.Lock()
+	s.base.add(want, 1)
+	s.base.add(cur, -1)
+	s.mu.Unlock()
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"net"
 	"testing"
 
+	"github.com/socketqueue/socketqueue-go/internal/testloop"
 	"github.com/socketqueue/socketqueue-go/isocodec"
 )
 
@@ -97,5 +98,48 @@ func BenchmarkCount(b *testing.B) {
 		s.Purchase(1000)
 		s.Packet(r)
 		s.Reply(r, code, true, false, 1000)
+	}
+}
+
+// TestLoopTallies: what loops and the shared tally count is shown as one
+// set of figures; a reset and a load act on all of it, and a loop that no
+// longer answers keeps its last figures.
+func TestLoopTallies(t *testing.T) {
+	s := New()
+	exec, run := testloop.New(t)
+	answers := true
+	a := s.LoopTally(func(fn func()) bool { return answers && exec(fn) })
+	run(func() {
+		a.Packet(mti("0200"))
+		a.Purchase(1000)
+		a.Packet(mti("0210"))
+		a.Reply(mti("0210"), []byte("000"), true, false, 1000)
+		a.Reply(mti("0210"), []byte("051"), false, false, 500)
+	})
+	s.Packet(mti("0800"))
+	want := `{"securedAmount":10,"processedAmount":10,"refundAmount":0,"reversalAmount":0,` +
+		`"faultStat":{"51":1},"packetCount":{"total":3,"0200":1,"0210":1,"0800":1}}`
+	if got := string(s.AppendJSON(nil)); got != want {
+		t.Fatalf("got\n%s\nwant\n%s", got, want)
+	}
+	answers = false
+	if got := string(s.AppendJSON(nil)); got != want {
+		t.Fatalf("a silent loop's figures went:\n%s", got)
+	}
+	answers = true
+	s.Reset()
+	zero := `{"securedAmount":0,"processedAmount":0,"refundAmount":0,"reversalAmount":0,"faultStat":{},"packetCount":{"total":0}}`
+	if got := string(s.AppendJSON(nil)); got != zero {
+		t.Fatalf("after reset %s", got)
+	}
+	run(func() { a.Packet(mti("0200")) })
+	if err := s.Load(bytes.NewReader([]byte(want))); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(s.AppendJSON(nil)); got != want {
+		t.Fatalf("after load\n%s\nwant\n%s", got, want)
+	}
+	if n := testing.AllocsPerRun(100, func() { a.Packet(mti("0200")); a.Purchase(1); a.Reply(mti("0210"), []byte("000"), true, false, 1) }); n != 0 {
+		t.Fatalf("a loop's counting allocates %v", n)
 	}
 }
