@@ -246,3 +246,39 @@ func TestIdleLink(t *testing.T) {
 	fb.accept(t)
 	waitLink(t, g, true)
 }
+
+// TestHeldSendsWakeOnce: sends held for a batch (a group commit's
+// purchases) queue without waking the link's loop, and one wakeHeld
+// writes them all.
+func TestHeldSendsWakeOnce(t *testing.T) {
+	fb := newFakeBank(t)
+	g := startGateway(t, fb.Addr(), nil)
+	bk := fb.accept(t)
+	l := g.links.all[0]
+	var msgs [][]byte
+	for i := range 3 {
+		m := pack(t, purchaseFields(i+1, "00000001", "000000000100"))
+		msgs = append(msgs, m)
+		if err := g.links.sendHeld(l.id, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.mu.Lock()
+	woken, held, pending := l.woken, l.held, len(l.pending)
+	l.mu.Unlock()
+	if want := 3 * (4 + len(msgs[0])); woken || !held || pending != want {
+		t.Fatalf("after three held sends: woken %v, held %v, %d bytes pending (want %d)", woken, held, pending, want)
+	}
+	g.links.wakeHeld()
+	for i, m := range msgs {
+		got, err := bk.read(5 * time.Second)
+		if err != nil || string(got) != string(m) {
+			t.Fatalf("request %d at the bank: %v", i+1, err)
+		}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.held {
+		t.Fatal("still held after wakeHeld")
+	}
+}
