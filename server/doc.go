@@ -22,6 +22,10 @@
 //	any                       relay.sendOffLoop, Client.Fail, Client.Gone,
 //	                          link.send (it wakes the link's loop)
 //
+// Each loop counts in tallies of its own (tally.go); a read of /metrics
+// or /stats runs a copy of them on the loop (EventLoop.Execute) and
+// waits for it.
+//
 // Invariants: nothing from a client reaches the bank unless it scanned
 // and validated; every request is answered, failed or (for a client that
 // left) accounted for, exactly once; a reply goes only to the request the
