@@ -87,7 +87,11 @@ type Journal struct {
 	rotateAt int64
 
 	liveMu sync.Mutex // live and f, for readers outside the writer
-	live   map[uint64]loc
+	// indexed is the highest id the index has seen put: Begin hands out
+	// ids in order, so a put above it is a new purchase, with no entry
+	// to look up first (under liveMu).
+	indexed uint64
+	live    map[uint64]loc
 
 	open          atomic.Int64 // live entries not given up
 	commits, nops atomic.Int64
@@ -169,6 +173,7 @@ func Open(dir string, opts ...Options) (*Journal, error) {
 	}
 	j.flushed = sync.NewCond(&j.mu)
 	j.next.Store(next)
+	j.indexed = next // every id recovered is at most next
 	j.skipped = append(skipped, rp.skipped...)
 	last := current // never a number used before: a spare may hold its records
 	if len(segs) > 0 {

@@ -158,13 +158,17 @@ func (j *Journal) index(rec []byte, base int64) error {
 	j.liveMu.Lock()
 	err := eachOp(rec[recordHeader:], func(kind byte, id uint64, entry []byte, at int) {
 		ops++
-		old, had := j.live[id]
-		if had && old.state != GaveUp {
-			open--
-		}
-		if kind == opSettle {
-			delete(j.live, id)
-			return
+		if kind != opSettle && id > j.indexed {
+			j.indexed = id // a new purchase: no entry to look up
+		} else {
+			old, had := j.live[id]
+			if had && old.state != GaveUp {
+				open--
+			}
+			if kind == opSettle {
+				delete(j.live, id)
+				return
+			}
 		}
 		st := State(entry[1])
 		j.live[id] = loc{at: base + recordHeader + int64(at), n: uint32(len(entry)), state: st}
