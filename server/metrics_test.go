@@ -1,8 +1,10 @@
 package server
 
 import (
+	"fmt"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	dto "github.com/prometheus/client_model/go"
@@ -11,14 +13,22 @@ import (
 
 	"github.com/socketqueue/socketqueue-go/bank"
 	"github.com/socketqueue/socketqueue-go/metrics"
+	"github.com/socketqueue/socketqueue-go/stats"
 )
 
 // TestMetrics: /metrics parses with Prometheus's own text parser and its
-// counters match the traffic sent.
+// counters match the traffic sent, also when several event loops count
+// it (each in its own tally) and /stats says the same.
 func TestMetrics(t *testing.T) {
+	for _, loops := range []int{1, 2} {
+		t.Run(fmt.Sprintf("loops=%d", loops), func(t *testing.T) { testMetrics(t, loops) })
+	}
+}
+
+func testMetrics(t *testing.T, loops int) {
 	b := startBank(t, bank.Faults{}, "")
 	g := startGateway(t, b.Addr().String(), func(c *Config) {
-		c.Metrics = metrics.New()
+		c.Metrics, c.Stats, c.Loops = metrics.New(), stats.New(), loops
 		c.Journal = openJournal(t, filepath.Join(t.TempDir(), "journal"))
 	})
 	for i := 1; i <= 5; i++ {
@@ -83,6 +93,12 @@ func TestMetrics(t *testing.T) {
 	for _, c := range checks {
 		if got := value(c.name, c.labels); got != c.want {
 			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
+		}
+	}
+	figures := string(g.cfg.Stats.AppendJSON(nil))
+	for _, want := range []string{`"processedAmount":1171.77`, `"securedAmount":4`, `"faultStat":{"116":1}`, `"0200":5`, `"0210":5`} {
+		if !strings.Contains(figures, want) {
+			t.Errorf("stats %s: no %s", figures, want)
 		}
 	}
 }
