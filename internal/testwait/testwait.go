@@ -4,6 +4,7 @@ package testwait
 
 import (
 	"net"
+	"sync"
 	"testing"
 	"time"
 )
@@ -22,13 +23,28 @@ func For(t testing.TB, what string, cond func() bool) {
 }
 
 // FreePort asks the kernel for a port on 127.0.0.1 nobody uses right
-// now.
+// now, and never the same one twice in a test binary: a port just closed
+// may come straight back from the kernel, and two calls in a row would
+// then name one port for two listeners.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	given.Lock()
+	defer given.Unlock()
+	for {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		if !given.ports[port] {
+			given.ports[port] = true
+			return port
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
+
+var given = struct {
+	sync.Mutex
+	ports map[int]bool
+}{ports: map[int]bool{}}
