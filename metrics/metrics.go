@@ -58,7 +58,7 @@ type Metrics struct {
 // New makes the collectors, with Go runtime and process figures.
 func New() *Metrics {
 	m := &Metrics{reg: prometheus.NewRegistry(), shared: newTally()}
-	m.shared.mu = new(sync.Mutex)
+	m.shared.own.Mu = new(sync.Mutex)
 	m.timeouts = prometheus.NewCounter(prometheus.CounterOpts{Name: "socketqueue_timeouts_total",
 		Help: "Requests that got no reply within their timeout."})
 	m.refused = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "socketqueue_refused_total",
@@ -81,7 +81,7 @@ func (m *Metrics) LoopTally(exec func(func()) bool) *Tally {
 		return nil
 	}
 	t := newTally()
-	t.exec = exec
+	t.own.Exec = exec
 	m.mu.Lock()
 	m.loops = append(m.loops, t)
 	m.mu.Unlock()

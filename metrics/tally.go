@@ -1,9 +1,9 @@
 package metrics
 
 import (
-	"sync"
 	"time"
 
+	"github.com/socketqueue/socketqueue-go/internal/owned"
 	"github.com/socketqueue/socketqueue-go/isocodec"
 )
 
@@ -17,8 +17,7 @@ import (
 //
 // Only the owner may call a loop tally's methods.
 type Tally struct {
-	mu   *sync.Mutex       // the shared tally's; nil on a loop's
-	exec func(func()) bool // runs fn on the owner and waits (nil: shared)
+	own owned.Owner[snapshot]
 
 	byMTI [10000]uint16 // MTI as a number -> 1 + its row in msgs
 	msgs  []mtiCounts
@@ -30,10 +29,6 @@ type Tally struct {
 
 	reply, roundTrip, journal hist
 	links                     []hist // by the index Metrics.Link gave
-
-	// last is the snapshot the previous scrape read, kept for when the
-	// owner does not answer (a stopped loop): scrape goroutine only.
-	last *snapshot
 }
 
 type mtiCounts struct {
@@ -98,9 +93,9 @@ func (t *Tally) Message(mti isocodec.MTI, d Direction) {
 	if !ok {
 		return
 	}
-	if t.mu != nil {
-		t.mu.Lock()
-		defer t.mu.Unlock()
+	if mu := t.own.Mu; mu != nil { // the shared tally (a defer only here)
+		mu.Lock()
+		defer mu.Unlock()
 	}
 	row := t.byMTI[n]
 	if row == 0 {
@@ -116,9 +111,9 @@ func (t *Tally) Code(mti isocodec.MTI, code []byte) {
 	if t == nil {
 		return
 	}
-	if t.mu != nil {
-		t.mu.Lock()
-		defer t.mu.Unlock()
+	if mu := t.own.Mu; mu != nil { // the shared tally (a defer only here)
+		mu.Lock()
+		defer mu.Unlock()
 	}
 	if i, ok := codeSlot(mti, code); ok {
 		if t.byCode == nil {
@@ -136,11 +131,12 @@ func (t *Tally) Code(mti isocodec.MTI, code []byte) {
 	if t.odd == nil {
 		t.odd = map[string]int{}
 	}
-	row, ok := t.odd[mti.String()+string(code)]
+	key := mti.String() + string(code)
+	row, ok := t.odd[key]
 	if !ok {
 		t.codes = append(t.codes, codeCount{mti: mti, code: string(code)})
 		row = len(t.codes)
-		t.odd[mti.String()+string(code)] = row
+		t.odd[key] = row
 	}
 	t.codes[row-1].n++
 }
@@ -151,9 +147,9 @@ func (t *Tally) Reply(wait, roundTrip time.Duration) {
 	if t == nil {
 		return
 	}
-	if t.mu != nil {
-		t.mu.Lock()
-		defer t.mu.Unlock()
+	if mu := t.own.Mu; mu != nil { // the shared tally (a defer only here)
+		mu.Lock()
+		defer mu.Unlock()
 	}
 	if wait > 0 {
 		t.reply.observe(latencyBounds, wait)
@@ -168,9 +164,9 @@ func (t *Tally) JournalWait(d time.Duration) {
 	if t == nil {
 		return
 	}
-	if t.mu != nil {
-		t.mu.Lock()
-		defer t.mu.Unlock()
+	if mu := t.own.Mu; mu != nil { // the shared tally (a defer only here)
+		mu.Lock()
+		defer mu.Unlock()
 	}
 	t.journal.observe(journalBounds, d)
 }
@@ -181,9 +177,9 @@ func (t *Tally) LinkRoundTrip(link int, d time.Duration) {
 	if t == nil || link < 0 {
 		return
 	}
-	if t.mu != nil {
-		t.mu.Lock()
-		defer t.mu.Unlock()
+	if mu := t.own.Mu; mu != nil { // the shared tally (a defer only here)
+		mu.Lock()
+		defer mu.Unlock()
 	}
 	for len(t.links) <= link {
 		t.links = append(t.links, hist{})
@@ -199,7 +195,7 @@ type snapshot struct {
 	links                     []hist
 }
 
-// copyTo fills s from t; on t's owner (or under t.mu).
+// copyTo fills s from t; on t's owner (or under its lock).
 func (t *Tally) copyTo(s *snapshot) {
 	s.msgs = append(s.msgs[:0], t.msgs...)
 	s.codes = append(s.codes[:0], t.codes...)
@@ -207,25 +203,6 @@ func (t *Tally) copyTo(s *snapshot) {
 	s.links = append(s.links[:0], t.links...)
 }
 
-// read is the tally's figures now, copied by its owner; when the owner
-// does not answer, those of the last read. Scrape goroutine only (the
-// Collector's lock).
-func (t *Tally) read() *snapshot {
-	if t.exec == nil {
-		s := &snapshot{}
-		t.mu.Lock()
-		t.copyTo(s)
-		t.mu.Unlock()
-		return s
-	}
-	// A fresh copy each time: an owner that answers after exec gave up
-	// writes into one nobody reads any more.
-	s := &snapshot{}
-	if t.exec(func() { t.copyTo(s) }) {
-		t.last = s
-	}
-	if t.last == nil {
-		return &snapshot{}
-	}
-	return t.last
-}
+// read is the tally's figures now, copied by its owner (see
+// owned.Owner.Copy). Scrape goroutine only (the collector's lock).
+func (t *Tally) read() *snapshot { return t.own.Copy(t.copyTo) }

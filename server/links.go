@@ -92,28 +92,25 @@ func (ls *links) pick(want int32) (int32, bool) {
 // on the link's own loop the caller flushes before it returns, elsewhere
 // the loop is woken. A client's request (not own) is counted.
 func (ls *links) send(id int32, msg []byte, el gnet.EventLoop, own bool) error {
-	l := ls.all[id]
 	how := sendWake
-	if el != nil && l.onLoop(el) {
+	if el != nil && ls.all[id].onLoop(el) {
 		how = sendOnLoop
 	}
+	return ls.queue(id, msg, how, own)
+}
+
+// sendHeld queues a client's msg on link id without waking its loop;
+// wakeHeld does, once for all held.
+func (ls *links) sendHeld(id int32, msg []byte) error { return ls.queue(id, msg, sendHeld, false) }
+
+func (ls *links) queue(id int32, msg []byte, how sendHow, own bool) error {
+	l := ls.all[id]
 	if err := l.send(msg, how); err != nil {
 		return err
 	}
 	if !own {
 		l.sent.Add(1)
 	}
-	return nil
-}
-
-// sendHeld queues a client's msg on link id without waking its loop;
-// wakeHeld does, once for all held.
-func (ls *links) sendHeld(id int32, msg []byte) error {
-	l := ls.all[id]
-	if err := l.send(msg, sendHeld); err != nil {
-		return err
-	}
-	l.sent.Add(1)
 	return nil
 }
 

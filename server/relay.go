@@ -183,15 +183,15 @@ type admission struct {
 // link (a client's), queued behind its terminal or sent. An error means
 // it was not taken and the client has not been called.
 func (rl *relay) admit(a admission) error {
+	if a.counts == nil {
+		a.counts = rl.tallies.of(a.el)
+	}
 	if !a.own {
 		if rl.stopping.Load() {
 			return ErrStopping
 		}
 		if !rl.bank.Ready() {
 			return ErrLinkDown
-		}
-		if a.counts == nil {
-			a.counts = rl.tallies.of(a.el)
 		}
 		rl.countRequest(a.counts, a.scan, a.msg)
 	}
@@ -210,9 +210,6 @@ func (rl *relay) admit(a admission) error {
 			// from the tick's start.
 			rl.sendOffLoop(r)
 		} else {
-			if a.counts == nil {
-				a.counts = rl.tallies.of(a.el)
-			}
 			rl.send(r, a.el, a.counts, a.now.UnixNano())
 		}
 	}
@@ -401,10 +398,10 @@ func (rl *relay) journalState(err error) {
 }
 
 // reply matches a response from the bank, read on link from (whose
-// loop el runs it, at now, counting in c), to its request and
-// delivers it, then sends the next request for that terminal. It reports false for a reply
-// nothing waited for, which it logs and drops: it never reaches another
-// client. A reply on another link than its request's is taken (some
+// loop el runs it, at now, counting in c), to its request and delivers
+// it, then sends the next request for that terminal. It reports false
+// for a reply nothing waited for, which it logs and drops: it never
+// reaches another client. A reply on another link than its request's is taken (some
 // hosts answer on any link) and counted.
 func (rl *relay) reply(s *isocodec.Scan, msg []byte, from int32, el gnet.EventLoop, c *counts, now int64) bool {
 	key, tid := dispatch.KeyOf(s, msg, rl.cfg.KeyFields)

@@ -13,12 +13,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"sort"
 	"strconv"
 	"sync"
 
 	json "github.com/goccy/go-json"
 
+	"github.com/socketqueue/socketqueue-go/internal/owned"
 	"github.com/socketqueue/socketqueue-go/isocodec"
 )
 
@@ -63,14 +65,12 @@ func (f *figures) add(o *figures, sign int64) {
 // LoopTally), or the shared one, which locks. Only the owner may count
 // in a loop's tally; a nil *Tally counts nothing.
 type Tally struct {
-	mu   *sync.Mutex       // the shared tally's
-	exec func(func()) bool // runs fn on the owner and waits (nil: shared)
-	f    figures
-	last *figures // what the last read got (Stats.read only)
+	own owned.Owner[figures]
+	f   figures
 }
 
 // New makes empty figures.
-func New() *Stats { return &Stats{shared: &Tally{mu: new(sync.Mutex)}} }
+func New() *Stats { return &Stats{shared: &Tally{own: owned.Owner[figures]{Mu: new(sync.Mutex)}}} }
 
 // LoopTally makes the tally of one event loop; exec runs a function on
 // that loop and reports whether it ran (a read waits for it, and uses the
@@ -79,7 +79,7 @@ func (s *Stats) LoopTally(exec func(func()) bool) *Tally {
 	if s == nil {
 		return nil
 	}
-	t := &Tally{exec: exec}
+	t := &Tally{own: owned.Owner[figures]{Exec: exec}}
 	s.mu.Lock()
 	s.loops = append(s.loops, t)
 	s.mu.Unlock()
@@ -106,23 +106,15 @@ func (s *Stats) Reply(m isocodec.MTI, code []byte, approved, refund bool, amount
 	s.Shared().Reply(m, code, approved, refund, amount)
 }
 
-func (t *Tally) lock() func() {
-	if t.mu == nil {
-		return func() {}
-	}
-	t.mu.Lock()
-	return t.mu.Unlock
-}
-
 // Packet counts one message handled.
 func (t *Tally) Packet(m isocodec.MTI) {
 	if t == nil {
 		return
 	}
 	if i, ok := m.Number(); ok {
-		if t.mu != nil {
-			t.mu.Lock()
-			defer t.mu.Unlock()
+		if mu := t.own.Mu; mu != nil { // the shared tally
+			mu.Lock()
+			defer mu.Unlock()
 		}
 		t.f.packets[i]++
 		t.f.total++
@@ -134,9 +126,9 @@ func (t *Tally) Purchase(amount int64) {
 	if t == nil {
 		return
 	}
-	if t.mu != nil {
-		t.mu.Lock()
-		defer t.mu.Unlock()
+	if mu := t.own.Mu; mu != nil {
+		mu.Lock()
+		defer mu.Unlock()
 	}
 	t.f.processed += amount
 }
@@ -150,9 +142,9 @@ func (t *Tally) Reply(m isocodec.MTI, code []byte, approved, refund bool, amount
 	if t == nil || class != '2' && class != '4' || !m.IsResponse() {
 		return
 	}
-	if t.mu != nil {
-		t.mu.Lock()
-		defer t.mu.Unlock()
+	if mu := t.own.Mu; mu != nil {
+		mu.Lock()
+		defer mu.Unlock()
 	}
 	f := &t.f
 	if !approved {
@@ -174,39 +166,15 @@ func (t *Tally) Reply(m isocodec.MTI, code []byte, approved, refund bool, amount
 	}
 }
 
-// copyTo fills f with t's figures; on t's owner (or under t.mu).
+// copyTo fills f with t's figures; on t's owner (or under its lock).
 func (t *Tally) copyTo(f *figures) {
-	faults := f.faults
 	*f = t.f
-	clear(faults)
-	if faults == nil {
-		faults = map[string]int64{}
-	}
-	for c, n := range t.f.faults {
-		faults[c] = n
-	}
-	f.faults = faults
+	f.faults = maps.Clone(t.f.faults)
 }
 
-// figures is t's figures now, copied by its owner; when the owner does
-// not answer, those of the last read. Under Stats.read.
-func (t *Tally) figures() *figures {
-	f := &figures{}
-	if t.exec == nil {
-		defer t.lock()()
-		t.copyTo(f)
-		return f
-	}
-	// A fresh copy each time: an owner that answers after exec gave up
-	// writes into one nobody reads any more.
-	if t.exec(func() { t.copyTo(f) }) {
-		t.last = f
-	}
-	if t.last == nil {
-		return &figures{}
-	}
-	return t.last
-}
+// figures is t's figures now, copied by its owner (see
+// owned.Owner.Copy). Under Stats.read.
+func (t *Tally) figures() *figures { return t.own.Copy(t.copyTo) }
 
 // now is the figures shown: base plus every tally. Under s.read.
 func (s *Stats) now() *figures {
