@@ -23,11 +23,23 @@ func TestFullDiskKeepsAnswers(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		roomFirst bool // room is made while the journal runs, not after Close
-	}{{"room made while running", true}, {"closed while full", false}} {
+		here      bool // committed by the caller (BeginLater, Wake), not the writer
+	}{
+		{"room made while running", true, false}, {"closed while full", false, false},
+		{"room made while running, committed by the caller", true, true}, {"closed while full, committed by the caller", false, true},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
 			disk := testdisk.Small(t, 1<<20)
 			dir := filepath.Join(disk, "journal")
 			j := open(t, dir, Options{NoSync: true, RetryEvery: 10 * time.Millisecond})
+			beginOne := j.Begin
+			if tc.here {
+				beginOne = func(msg []byte, tag any) (uint64, error) {
+					id, err := j.BeginLater(msg, tag)
+					j.Wake()
+					return id, err
+				}
+			}
 			var mu sync.Mutex
 			var states []error
 			writesAgain := make(chan struct{})
@@ -52,13 +64,19 @@ func TestFullDiskKeepsAnswers(t *testing.T) {
 			})
 			var sent []uint64 // at the bank, answers to come
 			for i := range 20 {
-				sent = append(sent, begin(t, j, fmt.Sprintf("purchase %d sent before the disk filled", i)))
+				done := make(chan struct{})
+				id, err := beginOne([]byte(fmt.Sprintf("purchase %d sent before the disk filled", i)), done)
+				if err != nil {
+					t.Fatal(err)
+				}
+				<-done
+				sent = append(sent, id)
 			}
 			filler := testdisk.Fill(t, disk)
 			msg := strings.Repeat("a purchase too many ", 200)
 			for failed := false; !failed; {
 				done := make(chan struct{})
-				if _, err := j.Begin([]byte(msg), done); err != nil {
+				if _, err := beginOne([]byte(msg), done); err != nil {
 					break
 				}
 				<-done
@@ -68,7 +86,7 @@ func TestFullDiskKeepsAnswers(t *testing.T) {
 				default:
 				}
 			}
-			if _, err := j.Begin([]byte("after"), make(chan struct{})); err == nil {
+			if _, err := beginOne([]byte("after"), make(chan struct{})); err == nil {
 				t.Fatal("Begin took a purchase on a full disk")
 			}
 			// The bank answers the first 15: their clients get them.
@@ -85,7 +103,7 @@ func TestFullDiskKeepsAnswers(t *testing.T) {
 				if err := j.Err(); err != nil {
 					t.Fatalf("told it writes again, but refuses: %v", err)
 				}
-				if _, err := j.Begin([]byte("a purchase once there is room"), make(chan struct{})); err != nil {
+				if _, err := beginOne([]byte("a purchase once there is room"), make(chan struct{})); err != nil {
 					t.Fatalf("Begin after recovery: %v", err)
 				}
 				if err := j.Flush(); err != nil {

@@ -67,19 +67,29 @@ type Journal struct {
 	queued       uint64 // operations queued since Open
 	durable      uint64 // of those, how many the finished commits carried
 	kicked       bool   // the writer has been told to commit what is queued
-	lazyArmed    bool   // the writer has been told to commit it within settleDelay
-	closed       bool
-	err          error      // the failed write, sync or rotation, until the writer recovers
-	flushed      *sync.Cond // on mu, after every commit
-	notify       func([]Begun, error)
-	onState      func(error)
+	// unwoken: a BeginLater is queued that no wake-up has covered yet.
+	unwoken   atomic.Bool
+	lazyArmed bool // the writer has been told to commit it within lazyDelay
+	// lazyDelay is settleDelay, longer in a test that must see Wake commit.
+	lazyDelay time.Duration
+	closed    bool
+	err       error      // the failed write, sync or rotation, until the writer recovers
+	flushed   *sync.Cond // on mu, after every commit
+	notify    func([]Begun, error)
+	onState   func(error)
 
 	kick chan struct{}
-	lazy chan struct{}
-	done chan struct{}
-	next atomic.Uint64 // the last id handed out
+	// failedHere: a commit off the writer failed; the writer is to retry.
+	failedHere chan struct{}
+	lazy       chan struct{}
+	done       chan struct{}
+	next       atomic.Uint64 // the last id handed out
 
-	// The writer's own: the current segment and where the next record goes.
+	// cmu is held by whoever commits: the writer, or with NoSync the
+	// goroutine that calls Wake (commitHere). What follows up to liveMu,
+	// and held below, are its.
+	cmu sync.Mutex
+	// The current segment and where the next record goes.
 	f        *os.File
 	path     string // f's name as a segment
 	seg      uint64
@@ -98,8 +108,8 @@ type Journal struct {
 
 	skipped []*Damage // what Open passed over (SkipDamage)
 
-	// The writer's own after a failure: the operations it could not
-	// write, and how many puts it let go to bound them.
+	// After a failure (under cmu): the operations that could not be
+	// written, and how many puts were let go to bound them.
 	held        []byte
 	heldDropped int
 	closeErr    error // what Close reports of what was held
@@ -165,9 +175,11 @@ func Open(dir string, opts ...Options) (*Journal, error) {
 		rec:          make([]byte, recordHeader, 64<<10),
 		spareRec:     make([]byte, recordHeader, 64<<10),
 		kick:         make(chan struct{}, 1),
+		failedHere:   make(chan struct{}, 1),
 		lazy:         make(chan struct{}, 1),
 		done:         make(chan struct{}),
 		live:         map[uint64]loc{},
+		lazyDelay:    settleDelay,
 		waiting:      make([]Begun, 0, 256),
 		spareWaiting: make([]Begun, 0, 256),
 	}
@@ -230,16 +242,18 @@ func removePrepared(dir string) error {
 // Skipped is the damage Open passed over (SkipDamage), for the log.
 func (j *Journal) Skipped() []*Damage { return j.skipped }
 
-// Notify sets what is told, from the journal's goroutine once per group
-// commit, which Begins are on disk (err nil) or were kept off it. Set it
-// before the first Begin.
+// Notify sets what is told, once per group commit, which Begins are on
+// disk (err nil) or were kept off it: from the journal's goroutine, or
+// from Wake's caller when it commits (NoSync). It must not block, nor
+// call Wake. Set it before the first Begin.
 func (j *Journal) Notify(fn func(batch []Begun, err error)) {
 	j.mu.Lock()
 	j.notify = fn
 	j.mu.Unlock()
 }
 
-// OnState sets what is told, from the journal's goroutine, when the
+// OnState sets what is told, from the goroutine that committed (as for
+// Notify), when the
 // journal fails (err: why; Begin refuses from then on) and when it
 // writes again (nil). It must not block. Set it before the first Begin.
 func (j *Journal) OnState(fn func(err error)) {
@@ -252,7 +266,16 @@ func (j *Journal) OnState(fn func(err error)) {
 // purchase comes back with tag through Notify once the record is on
 // disk. msg is copied. An error means the journal takes nothing (closed,
 // or failed before).
-func (j *Journal) Begin(msg []byte, tag any) (uint64, error) {
+func (j *Journal) Begin(msg []byte, tag any) (uint64, error) { return j.begin(msg, tag, false) }
+
+// BeginLater is Begin without waking the writer: a caller that begins
+// several purchases in one go (an event loop, a read's worth of
+// requests) calls Wake once after the last, so that they share a commit
+// instead of the first going alone while the rest queue behind its
+// write. Should Wake not come, they are committed within settleDelay.
+func (j *Journal) BeginLater(msg []byte, tag any) (uint64, error) { return j.begin(msg, tag, true) }
+
+func (j *Journal) begin(msg []byte, tag any, later bool) (uint64, error) {
 	j.mu.Lock()
 	if err := j.refusal(); err != nil {
 		j.mu.Unlock()
@@ -261,12 +284,51 @@ func (j *Journal) Begin(msg []byte, tag any) (uint64, error) {
 	id := j.next.Add(1)
 	j.rec = appendPutEntry(j.rec, id, Sent, 0, time.Time{}, "", msg)
 	j.waiting = append(j.waiting, Begun{id, tag})
-	kick := j.queuedLocked(true)
+	kick := j.queuedLocked(!later)
+	lazy := later && !j.kicked && !j.lazyArmed
+	if lazy {
+		j.lazyArmed = true
+	}
+	if later && !j.kicked {
+		j.unwoken.Store(true)
+	}
 	j.mu.Unlock()
 	if kick {
 		j.wake()
 	}
+	if lazy {
+		j.armLazy()
+	}
 	return id, nil
+}
+
+// Wake commits what BeginLater queued. Cheap when there is nothing to
+// commit, so that a loop may call it after each callback. With NoSync
+// the commit is a write to the operating system's cache, made here
+// rather than handed to the writer and back (two wake-ups of other
+// threads per commit, and the purchases' requests carried between
+// cores); Notify's callback then runs on the caller's goroutine, before
+// Wake returns. Otherwise, or while another commit is under way, the
+// writer is woken.
+func (j *Journal) Wake() {
+	if !j.unwoken.Load() || !j.unwoken.Swap(false) {
+		return
+	}
+	if j.opts.NoSync && j.commitHere() {
+		return
+	}
+	j.kickWriter()
+}
+
+// kickWriter wakes the writer for what is queued, unless it has been.
+func (j *Journal) kickWriter() {
+	j.mu.Lock()
+	kick := !j.kicked
+	j.kicked = true
+	j.mu.Unlock()
+	if kick {
+		j.wake()
+	}
 }
 
 // Settle forgets a purchase that was answered or reversed. It rides
@@ -323,10 +385,14 @@ func (j *Journal) queue(urgent bool, add func([]byte) []byte) {
 		j.wake()
 	}
 	if lazy {
-		select {
-		case j.lazy <- struct{}{}:
-		default:
-		}
+		j.armLazy()
+	}
+}
+
+func (j *Journal) armLazy() {
+	select {
+	case j.lazy <- struct{}{}:
+	default:
 	}
 }
 

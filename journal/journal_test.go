@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -227,14 +228,22 @@ func TestClosedJournalRefuses(t *testing.T) {
 }
 
 // TestKillNine: records whose Begin callback ran survive SIGKILL of the
-// process that wrote them.
+// process that wrote them, whether the writer committed them or, with
+// NoSync, the goroutine that began them (BeginLater and Wake), while
+// segments are replaced beside it.
 func TestKillNine(t *testing.T) {
 	if os.Getenv("JOURNAL_CHILD") != "" {
 		return
 	}
+	for _, here := range []bool{false, true} {
+		t.Run(fmt.Sprintf("committed by the caller %v", here), func(t *testing.T) { killNine(t, here) })
+	}
+}
+
+func killNine(t *testing.T, here bool) {
 	path := filepath.Join(t.TempDir(), "journal")
 	cmd := exec.Command(os.Args[0], "-test.run=TestChildWriter")
-	cmd.Env = append(os.Environ(), "JOURNAL_CHILD="+path)
+	cmd.Env = append(os.Environ(), "JOURNAL_CHILD="+path, "JOURNAL_CHILD_HERE="+strconv.FormatBool(here))
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -279,7 +288,21 @@ func TestChildWriter(t *testing.T) {
 	if path == "" {
 		t.Skip("run by TestKillNine")
 	}
-	j := open(t, path, Options{SegmentSize: 64 << 10})
+	here := os.Getenv("JOURNAL_CHILD_HERE") == "true"
+	j := open(t, path, Options{SegmentSize: 64 << 10, NoSync: here})
+	begin := j.Begin
+	if here {
+		// As an event loop does: a few begun, then one Wake for them.
+		n := 0
+		begin = func(msg []byte, tag any) (uint64, error) {
+			id, err := j.BeginLater(msg, tag)
+			if n++; n%7 == 0 {
+				j.Wake()
+			}
+			return id, err
+		}
+		defer j.Wake()
+	}
 	var wg sync.WaitGroup
 	j.Notify(func(batch []Begun, err error) {
 		if err != nil {
@@ -293,13 +316,14 @@ func TestChildWriter(t *testing.T) {
 	})
 	for i := range 500 {
 		wg.Add(1)
-		j.Begin([]byte("purchase "+strconv.Itoa(i)), true)
+		begin([]byte("purchase "+strconv.Itoa(i)), true)
 	}
+	j.Wake()
 	wg.Wait()
 	fmt.Println("durable 500")
 	// Keep writing, and rotating, until killed.
 	for i := 0; ; i++ {
-		id, _ := j.Begin([]byte("more "+strconv.Itoa(i)), nil)
+		id, _ := begin([]byte("more "+strconv.Itoa(i)), nil)
 		j.Settle(id)
 		if i%1000 == 0 {
 			j.Flush()
@@ -481,6 +505,103 @@ func BenchmarkSync(b *testing.B) {
 				if err := datasync(f); err != nil {
 					b.Fatal(err)
 				}
+			}
+		})
+	}
+}
+
+// goroutineID is the running goroutine's number, from its stack's first
+// line: which goroutine a callback ran on.
+func goroutineID() string {
+	var buf [64]byte
+	n := runtime.Stack(buf[:], false)
+	id, _, _ := strings.Cut(strings.TrimPrefix(string(buf[:n]), "goroutine "), " ")
+	return id
+}
+
+// TestBeginLater: purchases begun with BeginLater go in one commit at
+// Wake. With NoSync it is made on Wake's goroutine, Notify's callback
+// run before Wake returns; with syncs, by the writer. Begun and never
+// woken, they are committed all the same, within settleDelay.
+func TestBeginLater(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		noSync bool
+		wake   bool
+		here   bool // committed on the caller's goroutine
+	}{
+		{"no sync: committed by Wake's caller", true, true, true},
+		{"synced: committed by the writer", false, true, false},
+		{"no sync, never woken", true, false, false},
+		{"synced, never woken", false, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			j := open(t, filepath.Join(t.TempDir(), "journal"), Options{NoSync: tc.noSync})
+			defer j.Close()
+			if tc.wake {
+				j.lazyDelay = time.Hour // only Wake commits
+			}
+			type told struct {
+				ids []uint64
+				on  string
+			}
+			batches := make(chan told, 10)
+			j.Notify(func(batch []Begun, err error) {
+				if err != nil {
+					t.Error(err)
+				}
+				var ids []uint64
+				for _, b := range batch {
+					ids = append(ids, b.ID)
+				}
+				batches <- told{ids, goroutineID()}
+			})
+			var want []uint64
+			for i := range 3 {
+				id, err := j.BeginLater([]byte("purchase "+strconv.Itoa(i)), nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want = append(want, id)
+			}
+			caller := goroutineID()
+			if tc.wake {
+				j.Wake()
+			}
+			if tc.here {
+				select {
+				case b := <-batches:
+					if b.on != caller || !slices.Equal(b.ids, want) {
+						t.Fatalf("told %v on goroutine %s, want %v on the caller's, %s", b.ids, b.on, want, caller)
+					}
+				default:
+					t.Fatal("Wake returned before the commit it was to make")
+				}
+			} else {
+				var got []uint64
+				for len(got) < len(want) {
+					select {
+					case b := <-batches:
+						if b.on == caller {
+							t.Fatal("committed on the caller's goroutine with syncs")
+						}
+						got = append(got, b.ids...)
+					case <-time.After(10 * time.Second):
+						t.Fatalf("told %v of %v within 10 s", got, want)
+					}
+				}
+				if !slices.Equal(got, want) {
+					t.Fatalf("told %v, want %v", got, want)
+				}
+			}
+			j.Close()
+			j = open(t, j.dir, Options{NoSync: tc.noSync})
+			pend, err := j.Pending()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(pend) != len(want) {
+				t.Fatalf("%d pending after reopening, want %d", len(pend), len(want))
 			}
 		})
 	}

@@ -24,89 +24,157 @@ func (j *Journal) writer() {
 		select {
 		case <-j.kick:
 		case <-j.lazy:
-			timer.Reset(settleDelay)
+			timer.Reset(j.lazyDelay)
 			continue
 		case <-timer.C:
 		case <-retry.C:
 			retrying = true
+		case <-j.failedHere:
+			retry.Reset(j.opts.RetryEvery)
+			continue
 		}
 		timer.Stop()
-		j.mu.Lock()
-		rec, waiting, upTo, closed, failed := j.rec, j.waiting, j.queued, j.closed, j.err
-		j.rec, j.waiting = j.spareRec, j.spareWaiting
-		j.spareRec, j.spareWaiting = nil, nil
-		j.kicked, j.lazyArmed = false, false
-		notify, onState := j.notify, j.onState
-		j.mu.Unlock()
-
-		err := failed
-		if err != nil {
-			// Begin refuses now; what was queued before it did, and every
-			// settle since, waits in held.
-			j.hold(rec, waiting)
-			if notify != nil && len(waiting) > 0 {
-				notify(waiting, err)
-			}
-			if retrying || closed {
-				if rerr := j.recover(); rerr == nil {
-					err = nil
-					if onState != nil {
-						onState(nil)
-					}
-				} else if !closed {
-					retry.Reset(j.opts.RetryEvery)
-				}
-			}
-			if err != nil && closed {
-				j.keepUnrecorded()
-			}
-		} else {
-			base, written := j.off, false
-			if len(rec) > recordHeader {
-				if err = j.commit(rec); err != nil {
-					j.fail(err) // before notify: whoever hears of it finds Begin refusing
-					j.hold(rec, waiting)
-				}
-				written = err == nil
-			}
-			if notify != nil && len(waiting) > 0 {
-				notify(waiting, err)
-			}
-			if written {
-				if err = j.index(rec, base); err != nil {
-					j.fail(err)
-				}
-			}
-			// The commit's purchases are on their way; a segment to
-			// replace is replaced after, off their path.
-			if err == nil && j.off >= j.rotateAt {
-				if err = j.rotate(); err != nil {
-					j.fail(err)
-				}
-			}
-			if err != nil {
-				if onState != nil {
-					onState(err)
-				}
-				if closed {
-					if j.recover() != nil {
-						j.keepUnrecorded()
-					}
-				} else {
-					retry.Reset(j.opts.RetryEvery)
-				}
-			}
+		j.cmu.Lock()
+		t, _ := j.take(false)
+		again := j.commitTaken(t, retrying, true)
+		j.cmu.Unlock()
+		if again {
+			retry.Reset(j.opts.RetryEvery)
 		}
-		clear(waiting)
-		j.mu.Lock()
-		j.spareRec, j.spareWaiting = rec[:recordHeader], waiting[:0]
-		j.durable = upTo
-		j.flushed.Broadcast()
-		j.mu.Unlock()
-		if closed {
+		if t.closed {
 			return
 		}
 	}
+}
+
+// taken is what one commit takes from the queue.
+type taken struct {
+	rec     []byte
+	waiting []Begun
+	upTo    uint64
+	closed  bool
+	failed  error
+	notify  func([]Begun, error)
+	onState func(error)
+}
+
+// take takes what is queued for a commit, under cmu. healthy: only
+// while the journal is neither closed nor failed (a commit off the
+// writer leaves those to it), reported by ok.
+func (j *Journal) take(healthy bool) (t taken, ok bool) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if healthy && (j.closed || j.err != nil) {
+		return taken{}, false
+	}
+	t = taken{rec: j.rec, waiting: j.waiting, upTo: j.queued, closed: j.closed, failed: j.err,
+		notify: j.notify, onState: j.onState}
+	j.rec, j.waiting = j.spareRec, j.spareWaiting
+	j.spareRec, j.spareWaiting = nil, nil
+	j.kicked, j.lazyArmed = false, false
+	j.unwoken.Store(false) // what BeginLater queued goes in this commit
+	return t, true
+}
+
+// commitTaken writes t, tells its Begins, and applies it to the index,
+// under cmu; rotate: a full segment is replaced here too (else the
+// caller has the writer do it). It reports whether the journal failed
+// and is to try again in RetryEvery.
+func (j *Journal) commitTaken(t taken, retrying, rotate bool) (again bool) {
+	rec, waiting, notify, onState, closed := t.rec, t.waiting, t.notify, t.onState, t.closed
+	err := t.failed
+	if err != nil {
+		// Begin refuses now; what was queued before it did, and every
+		// settle since, waits in held.
+		j.hold(rec, waiting)
+		if notify != nil && len(waiting) > 0 {
+			notify(waiting, err)
+		}
+		if retrying || closed {
+			if rerr := j.recover(); rerr == nil {
+				err = nil
+				if onState != nil {
+					onState(nil)
+				}
+			} else if !closed {
+				again = true
+			}
+		}
+		if err != nil && closed {
+			j.keepUnrecorded()
+		}
+	} else {
+		base, written := j.off, false
+		if len(rec) > recordHeader {
+			if err = j.commit(rec); err != nil {
+				j.fail(err) // before notify: whoever hears of it finds Begin refusing
+				j.hold(rec, waiting)
+			}
+			written = err == nil
+		}
+		if notify != nil && len(waiting) > 0 {
+			notify(waiting, err)
+		}
+		if written {
+			if err = j.index(rec, base); err != nil {
+				j.fail(err)
+			}
+		}
+		// The commit's purchases are on their way; a segment to
+		// replace is replaced after, off their path.
+		if err == nil && rotate && j.off >= j.rotateAt {
+			if err = j.rotate(); err != nil {
+				j.fail(err)
+			}
+		}
+		if err != nil {
+			if onState != nil {
+				onState(err)
+			}
+			if closed {
+				if j.recover() != nil {
+					j.keepUnrecorded()
+				}
+			} else {
+				again = true
+			}
+		}
+	}
+	clear(waiting)
+	j.mu.Lock()
+	j.spareRec, j.spareWaiting = rec[:recordHeader], waiting[:0]
+	j.durable = t.upTo
+	j.flushed.Broadcast()
+	j.mu.Unlock()
+	return again
+}
+
+// commitHere commits what is queued on the caller's goroutine, if no
+// other commit is under way and the journal is healthy, and reports
+// whether it did. A failure is the writer's to retry; a full segment
+// the writer's to replace.
+func (j *Journal) commitHere() bool {
+	if !j.cmu.TryLock() {
+		return false
+	}
+	t, ok := j.take(true)
+	if !ok {
+		j.cmu.Unlock()
+		return false
+	}
+	again := j.commitTaken(t, false, false)
+	full := j.off >= j.rotateAt
+	j.cmu.Unlock()
+	if again {
+		select {
+		case j.failedHere <- struct{}{}:
+		default:
+		}
+	}
+	if full {
+		j.kickWriter()
+	}
+	return true
 }
 
 func (j *Journal) fail(err error) {

@@ -18,7 +18,10 @@
 //	                          link.flush; owns relay.loop
 //	gnet ticker               relay.expire, relay.sendDueReversals, idle checks,
 //	                          sendEcho; owns relay.tick
-//	journal writer            relay.journaledBatch -> relay.sendOffLoop
+//	journal writer            relay.journaledBatch -> relay.sendOffLoop; with
+//	                          --journalSync=os a loop's own commit runs it
+//	                          too, at the end of the loop's callback
+//	                          (relay.endCallback)
 //	any                       relay.sendOffLoop, Client.Fail, Client.Gone,
 //	                          link.send (it wakes the link's loop)
 //

@@ -92,6 +92,7 @@ func (p *posConn) traffic() gnet.Action {
 	}
 	p.in.Keep(off)
 	g.links.flushOrSoon(p.loop, now.UnixNano())
+	g.relay.endCallback()
 	if action == gnet.None && p.tls != nil && p.tls.Ended() != nil {
 		return p.peerEnded(p.tls.Ended())
 	}

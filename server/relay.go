@@ -32,6 +32,14 @@ type purchaseJournal interface {
 	Stats() journal.Stats
 }
 
+// batchingJournal is a purchaseJournal an event loop can fill before
+// it wakes its writer: BeginLater queues, Wake (after the loop's
+// callback) commits all that was queued as one.
+type batchingJournal interface {
+	BeginLater(msg []byte, tag any) (uint64, error)
+	Wake()
+}
+
 // terminalLock holds a request's terminal across instances without a
 // reversal to record; answered through the journal's Notify like Begin.
 type terminalLock interface {
@@ -71,6 +79,9 @@ type relay struct {
 	table   *dispatch.Table
 	bank    bankLinks
 	journal purchaseJournal // nil: purchases are not recorded
+	// batching is journal when it can be filled by a callback before it
+	// commits (nil: every Begin commits).
+	batching batchingJournal
 	// lock, in a cluster, holds the terminal of a client's request that
 	// is not journaled across instances, as the journal's record does a
 	// purchase's (nil: the local table's lock is the only one).
@@ -145,6 +156,7 @@ func newRelay(cfg *Config, bank bankLinks) *relay {
 	rl.rev = reversal.New(reversal.Config{Dialect: cfg.Dialect, RepeatMTI: cfg.ReversalRepeatMTI,
 		Disabled: cfg.NoAutoReversal, Store: store, Log: cfg.Log})
 	if rl.journal != nil {
+		rl.batching, _ = rl.journal.(batchingJournal)
 		rl.journal.Notify(rl.journaledBatch)
 		rl.journal.OnState(rl.journalState)
 	}
@@ -234,8 +246,8 @@ func (rl *relay) pickFor(r *dispatch.Request) (int32, bool) {
 // send writes r to the bank on a link the policy picks, and on failure
 // the requests its terminal's turn passes to; el is the caller's event
 // loop (nil: none), c where it counts, and now the time of its
-// callback (Unix ns). A purchase is journaled first; it goes on from the
-// journal's goroutine once its record is on disk.
+// callback (Unix ns). A purchase is journaled first; it goes on once its
+// record is on disk (journaledBatch).
 func (rl *relay) send(r *dispatch.Request, el gnet.EventLoop, c *counts, now int64) {
 	for r != nil {
 		if r.Client.Gone() {
@@ -254,7 +266,13 @@ func (rl *relay) send(r *dispatch.Request, el gnet.EventLoop, c *counts, now int
 			// commit per loop batch, tried, stalled every client for
 			// each sync).
 			r.Begun = now
-			if _, err := rl.journal.Begin(r.Msg, r); err != nil {
+			var err error
+			if el != nil && rl.batching != nil {
+				_, err = rl.batching.BeginLater(r.Msg, r) // woken by endCallback
+			} else {
+				_, err = rl.journal.Begin(r.Msg, r)
+			}
+			if err != nil {
 				rl.journaled(r, 0, err, 0)
 			}
 			return
@@ -296,9 +314,18 @@ func (rl *relay) send(r *dispatch.Request, el gnet.EventLoop, c *counts, now int
 	}
 }
 
+// endCallback ends an event loop's callback: the purchases it began go
+// to the journal's writer as one commit.
+func (rl *relay) endCallback() {
+	if rl.batching != nil {
+		rl.batching.Wake()
+	}
+}
+
 // journaledBatch continues send for the purchases of a group commit; it
-// runs on the journal's goroutine, and their writes to the bank share
-// one wake-up of the link's loop, once all are queued.
+// runs where the commit was made (the journal's goroutine, or a loop at
+// endCallback), and their writes to the bank share one wake-up of the
+// link's loop, once all are queued.
 func (rl *relay) journaledBatch(batch []journal.Begun, err error) {
 	now := rl.now().UnixNano()
 	m := rl.tallies.of(nil).m
@@ -383,7 +410,7 @@ func (rl *relay) journaledHeld(r *dispatch.Request, id uint64, err error, now in
 	}
 }
 
-// journalState hears, from the journal's goroutine, that it failed or
+// journalState hears, from where a commit was made, that it failed or
 // writes again.
 func (rl *relay) journalState(err error) {
 	if err != nil {

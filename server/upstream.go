@@ -45,6 +45,7 @@ func (g *Gateway) upstreamTraffic(c gnet.Conn, u *upstreamConn) gnet.Action {
 	u.in.Keep(off)
 	g.links.flush(c.EventLoop(), now) // replies free turns that may go on any link here
 	g.flushDirty(l)
+	g.relay.endCallback()
 	return action
 }
 
