@@ -69,19 +69,23 @@ type Journal struct {
 	kicked       bool   // the writer has been told to commit what is queued
 	// unwoken: a BeginLater is queued that no wake-up has covered yet.
 	unwoken   atomic.Bool
-	lazyArmed bool // the writer has been told to commit it within lazyDelay
+	lazyArmed bool // lazy is set to kick the writer within lazyDelay
 	// lazyDelay is settleDelay, longer in a test that must see Wake commit.
 	lazyDelay time.Duration
-	closed    bool
-	err       error      // the failed write, sync or rotation, until the writer recovers
-	flushed   *sync.Cond // on mu, after every commit
-	notify    func([]Begun, error)
-	onState   func(error)
+	// lazy kicks the writer for what is queued without waking it
+	// (settles, BeginLater): a timer set where the operation is queued,
+	// rather than a message to the writer, whose wake-up to set a timer
+	// of its own cost as much as a commit.
+	lazy    *time.Timer
+	closed  bool
+	err     error      // the failed write, sync or rotation, until the writer recovers
+	flushed *sync.Cond // on mu, after every commit
+	notify  func([]Begun, error)
+	onState func(error)
 
 	kick chan struct{}
 	// failedHere: a commit off the writer failed; the writer is to retry.
 	failedHere chan struct{}
-	lazy       chan struct{}
 	done       chan struct{}
 	next       atomic.Uint64 // the last id handed out
 
@@ -176,7 +180,6 @@ func Open(dir string, opts ...Options) (*Journal, error) {
 		spareRec:     make([]byte, recordHeader, 64<<10),
 		kick:         make(chan struct{}, 1),
 		failedHere:   make(chan struct{}, 1),
-		lazy:         make(chan struct{}, 1),
 		done:         make(chan struct{}),
 		live:         map[uint64]loc{},
 		lazyDelay:    settleDelay,
@@ -184,6 +187,8 @@ func Open(dir string, opts ...Options) (*Journal, error) {
 		spareWaiting: make([]Begun, 0, 256),
 	}
 	j.flushed = sync.NewCond(&j.mu)
+	j.lazy = time.AfterFunc(time.Hour, j.kickWriter)
+	j.lazy.Stop()
 	j.next.Store(next)
 	j.indexed = next // every id recovered is at most next
 	j.skipped = append(skipped, rp.skipped...)
@@ -285,19 +290,13 @@ func (j *Journal) begin(msg []byte, tag any, later bool) (uint64, error) {
 	j.rec = appendPutEntry(j.rec, id, Sent, 0, time.Time{}, "", msg)
 	j.waiting = append(j.waiting, Begun{id, tag})
 	kick := j.queuedLocked(!later)
-	lazy := later && !j.kicked && !j.lazyArmed
-	if lazy {
-		j.lazyArmed = true
-	}
 	if later && !j.kicked {
+		j.armLazyLocked()
 		j.unwoken.Store(true)
 	}
 	j.mu.Unlock()
 	if kick {
 		j.wake()
-	}
-	if lazy {
-		j.armLazy()
 	}
 	return id, nil
 }
@@ -376,23 +375,21 @@ func (j *Journal) queue(urgent bool, add func([]byte) []byte) {
 	// After a failure too: the writer holds what it cannot write yet.
 	j.rec = add(j.rec)
 	kick := j.queuedLocked(urgent)
-	lazy := !urgent && !j.kicked && !j.lazyArmed
-	if lazy {
-		j.lazyArmed = true
+	if !urgent && !j.kicked {
+		j.armLazyLocked()
 	}
 	j.mu.Unlock()
 	if kick {
 		j.wake()
 	}
-	if lazy {
-		j.armLazy()
-	}
 }
 
-func (j *Journal) armLazy() {
-	select {
-	case j.lazy <- struct{}{}:
-	default:
+// armLazyLocked has the writer kicked within lazyDelay, unless it is to
+// be already.
+func (j *Journal) armLazyLocked() {
+	if !j.lazyArmed {
+		j.lazyArmed = true
+		j.lazy.Reset(j.lazyDelay)
 	}
 }
 

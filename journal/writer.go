@@ -15,25 +15,19 @@ import (
 // beside the journal (unrecorded.go).
 func (j *Journal) writer() {
 	defer close(j.done)
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
+	defer j.lazy.Stop()
 	retry := time.NewTimer(time.Hour)
 	retry.Stop()
 	for {
 		retrying := false
 		select {
 		case <-j.kick:
-		case <-j.lazy:
-			timer.Reset(j.lazyDelay)
-			continue
-		case <-timer.C:
 		case <-retry.C:
 			retrying = true
 		case <-j.failedHere:
 			retry.Reset(j.opts.RetryEvery)
 			continue
 		}
-		timer.Stop()
 		j.cmu.Lock()
 		t, _ := j.take(false)
 		again := j.commitTaken(t, retrying, true)
@@ -71,6 +65,9 @@ func (j *Journal) take(healthy bool) (t taken, ok bool) {
 		notify: j.notify, onState: j.onState}
 	j.rec, j.waiting = j.spareRec, j.spareWaiting
 	j.spareRec, j.spareWaiting = nil, nil
+	if j.lazyArmed {
+		j.lazy.Stop()
+	}
 	j.kicked, j.lazyArmed = false, false
 	j.unwoken.Store(false) // what BeginLater queued goes in this commit
 	return t, true
