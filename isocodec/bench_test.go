@@ -26,6 +26,36 @@ func BenchmarkScanCheckKey(b *testing.B) {
 	}
 }
 
+// BenchmarkCheckLocalTime: the expiry check's reading of field 12 in a
+// zone with changes of offset, through a time.Date per message and
+// through a connection's LocalDays.
+func BenchmarkCheckLocalTime(b *testing.B) {
+	msg := readFixture(b, "sv_200_purchase.bin")
+	loc, err := time.LoadLocation("Europe/Moscow")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var s Scan
+	if err := SmartVista.Layout.Scan(msg, &s); err != nil {
+		b.Fatal(err)
+	}
+	now := time.Date(2016, 6, 7, 17, 38, 0, 0, loc)
+	for _, held := range []bool{false, true} {
+		b.Run(map[bool]string{false: "time.Date", true: "LocalDays"}[held], func(b *testing.B) {
+			opt := CheckOptions{Now: now, Location: loc, Window: 1000 * time.Hour}
+			if held {
+				opt.Days = &LocalDays{}
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if errs := SmartVista.checkExpiry(msg, &s, opt, nil); len(errs) != 0 {
+					b.Fatal(errs)
+				}
+			}
+		})
+	}
+}
+
 func BenchmarkFramingSplit(b *testing.B) {
 	frame := readFixture(b, "sv_200_purchase_header.bin")
 	f, _ := NewFraming(FramingConfig{})

@@ -20,6 +20,9 @@ type CheckOptions struct {
 	Window time.Duration
 	// Location is the clock's zone for local times; nil means time.Local.
 	Location *time.Location
+	// Days, when set, is the caller's own LocalDays for the expiry
+	// check (nil: a time.Date per message).
+	Days *LocalDays
 }
 
 // Check validates a scanned message for sending to the host: mandatory
@@ -138,7 +141,7 @@ func (d *Dialect) checkExpiry(msg []byte, s *Scan, opt CheckOptions, errs FieldE
 	if loc == nil {
 		loc = time.Local
 	}
-	var t time.Time
+	var t int64 // the terminal's time, Unix
 	var ok bool
 	var format string
 	switch d.Rules.LocalTime {
@@ -146,13 +149,13 @@ func (d *Dialect) checkExpiry(msg []byte, s *Scan, opt CheckOptions, errs FieldE
 		if !s.Has(12) {
 			return errs // absence is the mandatory check's business
 		}
-		t, ok = parseYYMMDDhhmmss(d.digits12(msg, s, 12), loc)
+		t, ok = parseYYMMDDhhmmss(d.digits12(msg, s, 12), loc, opt.Days)
 		format = "YYMMDDhhmmss"
 	case LocalTimeField12And13:
 		if !s.Has(12) || !s.Has(13) {
 			return errs
 		}
-		t, ok = parseMMDDhhmmss(d.digits12(msg, s, 13), d.digits12(msg, s, 12), opt.Now.In(loc))
+		t, ok = parseMMDDhhmmss(d.digits12(msg, s, 13), d.digits12(msg, s, 12), opt.Now, loc, opt.Days)
 		format = "hhmmss, with field 13 MMDD"
 	default:
 		return errs
@@ -165,9 +168,9 @@ func (d *Dialect) checkExpiry(msg []byte, s *Scan, opt CheckOptions, errs FieldE
 	if opt.Window > 0 {
 		window = opt.Window
 	}
-	if diff := opt.Now.Sub(t); diff > window || diff < -window {
+	if diff := time.Duration(opt.Now.UnixNano() - t*int64(time.Second)); diff > window || diff < -window {
 		return append(errs, FieldError{Field: 12, Offset: -1, Err: fmt.Errorf("%w: %s (%s) is %s from the gateway's time %s; allowed within %s",
-			ErrExpired, t.Format("2006-01-02 15:04:05"), format, absDur(diff).Round(time.Second), opt.Now.In(loc).Format("2006-01-02 15:04:05"), window)})
+			ErrExpired, time.Unix(t, 0).In(loc).Format("2006-01-02 15:04:05"), format, absDur(diff).Round(time.Second), opt.Now.In(loc).Format("2006-01-02 15:04:05"), window)})
 	}
 	return errs
 }
@@ -192,7 +195,7 @@ func num(b []byte) (int, bool) {
 	return v, true
 }
 
-func parseYYMMDDhhmmss(b [12]byte, loc *time.Location) (time.Time, bool) {
+func parseYYMMDDhhmmss(b [12]byte, loc *time.Location, days *LocalDays) (int64, bool) {
 	yy, ok1 := num(b[0:2])
 	mo, ok2 := num(b[2:4])
 	dd, ok3 := num(b[4:6])
@@ -200,30 +203,45 @@ func parseYYMMDDhhmmss(b [12]byte, loc *time.Location) (time.Time, bool) {
 	mi, ok5 := num(b[8:10])
 	ss, ok6 := num(b[10:12])
 	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || !validClock(mo, dd, hh, mi, ss) {
-		return time.Time{}, false
+		return 0, false
 	}
-	return time.Date(2000+yy, time.Month(mo), dd, hh, mi, ss, 0, loc), true
+	return days.Unix(2000+yy, mo, dd, hh, mi, ss, loc), true
 }
+
+// halfYear: a year-less date this near now (seconds) is in now's year;
+// the same date a year either side is farther.
+const halfYear = 182 * 24 * 3600
 
 // parseMMDDhhmmss places a year-less date in the year that brings it
 // nearest to now, so that 31 Dec at 00:00:10 on 1 Jan is 10 s old.
-func parseMMDDhhmmss(date, clock [12]byte, now time.Time) (time.Time, bool) {
+func parseMMDDhhmmss(date, clock [12]byte, now time.Time, loc *time.Location, days *LocalDays) (int64, bool) {
 	mo, ok1 := num(date[0:2])
 	dd, ok2 := num(date[2:4])
 	hh, ok3 := num(clock[0:2])
 	mi, ok4 := num(clock[2:4])
 	ss, ok5 := num(clock[4:6])
 	if !(ok1 && ok2 && ok3 && ok4 && ok5) || !validClock(mo, dd, hh, mi, ss) {
-		return time.Time{}, false
+		return 0, false
 	}
-	best := time.Time{}
-	for y := now.Year() - 1; y <= now.Year()+1; y++ {
-		t := time.Date(y, time.Month(mo), dd, hh, mi, ss, 0, now.Location())
-		if best.IsZero() || absDur(now.Sub(t)) < absDur(now.Sub(best)) {
+	year, at := now.In(loc).Year(), now.Unix()
+	best := days.Unix(year, mo, dd, hh, mi, ss, loc)
+	if absSeconds(at-best) <= halfYear {
+		return best, true
+	}
+	// Near New Year: the neighbours' years, off the held day.
+	for _, y := range [2]int{year - 1, year + 1} {
+		if t := time.Date(y, time.Month(mo), dd, hh, mi, ss, 0, loc).Unix(); absSeconds(at-t) < absSeconds(at-best) {
 			best = t
 		}
 	}
 	return best, true
+}
+
+func absSeconds(s int64) int64 {
+	if s < 0 {
+		return -s
+	}
+	return s
 }
 
 func validClock(mo, dd, hh, mi, ss int) bool {

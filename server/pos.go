@@ -28,7 +28,8 @@ type posConn struct {
 	in    isocodec.Inbound
 	scan  isocodec.Scan // bare framing leaves each message's scan here
 	errs  isocodec.FieldErrors
-	out   []byte // framed replies not yet written (link loop only)
+	days  isocodec.LocalDays // the day of its terminal's local times
+	out   []byte             // framed replies not yet written (link loop only)
 	dirty bool
 
 	closed   atomic.Bool
@@ -176,7 +177,7 @@ func (p *posConn) request(msg []byte, now time.Time) bool {
 	if e := g.log.Debug(); e.Enabled() {
 		g.dump(e, "from POS "+p.peer, msg)
 	}
-	p.errs = d.Check(msg, &p.scan, isocodec.CheckOptions{Now: now, Window: g.cfg.ExpiryWindow, Location: g.cfg.Location}, p.errs[:0])
+	p.errs = d.Check(msg, &p.scan, isocodec.CheckOptions{Now: now, Window: g.cfg.ExpiryWindow, Location: g.cfg.Location, Days: &p.days}, p.errs[:0])
 	if len(p.errs) > 0 || p.scan.MTI.IsResponse() {
 		ev := g.log.Warn().Str("peer", p.peer).Str("mti", p.scan.MTI.String())
 		if len(p.errs) > 0 {
