@@ -80,9 +80,18 @@ func sealRecord(rec []byte, seg uint64) {
 }
 
 func recordSum(seg uint64, lengthAndPayload []byte) uint32 {
-	var s [8]byte
-	binary.BigEndian.PutUint64(s[:], seg)
-	return crc32.Update(crc32.Update(0, castagnoli, s[:]), castagnoli, lengthAndPayload)
+	return crc32.Update(segSum(seg), castagnoli, lengthAndPayload)
+}
+
+// segSum is the checksum of seg's 8 bytes, big-endian, a byte at a
+// time: the bytes as a slice would escape through crc32's assembly, an
+// allocation per commit.
+func segSum(seg uint64) uint32 {
+	crc := ^uint32(0)
+	for shift := 56; shift >= 0; shift -= 8 {
+		crc = castagnoli[byte(crc)^byte(seg>>shift)] ^ crc>>8
+	}
+	return ^crc
 }
 
 func appendHeader(dst []byte, next uint64) []byte {
