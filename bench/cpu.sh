@@ -1,0 +1,41 @@
+#!/bin/bash
+# The gateway's CPU per relayed message for one build and journal mode:
+# utime + stime from /proc over the measured run of bench/load, divided
+# by the requests it counted, and the read and write system calls a
+# message. Run two builds in turn to compare them on a noisy machine.
+# Usage: bench/cpu.sh BINARY [off|os|disk] [ROUNDS] [MODE]
+#   MODE: pipelined (4 x 64, the default) or framed (64 connections).
+# Starts an emulator on 15000 unless one listens there; DUR sets the
+# measured time (default 5s).
+set -euo pipefail
+BIN=${1:?gateway binary}; J=${2:-off}; N=${3:-1}; MODE=${4:-pipelined}
+PORT=${PORT:-12014}; ADMIN=$((PORT + 1000))
+tmp=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$tmp"' EXIT
+go build -o "$tmp/load" ./bench/load
+if ! ss -ltn | grep -q ':15000 '; then
+	"$BIN" --echoServerPort=15000 --bankHistory=65536 >/dev/null 2>&1 &
+	sleep 1
+fi
+case $J in off) JA=(--journal=off) ;; *) JA=(--journal=on "--journalSync=$J") ;; esac
+case $MODE in
+pipelined) LOAD=(--mode=pipelined --conns=4 --inflight=64) ;;
+framed) LOAD=(--mode=framed --conns=64) ;;
+*) echo "mode: pipelined or framed" >&2; exit 2 ;;
+esac
+"$BIN" --listenPort=$PORT --upstreamHost=127.0.0.1 --upstreamPort=15000 --listenFraming=header \
+	--dataDir="$tmp/data" --maxQueue=100000 --adminPort=$ADMIN "${JA[@]}" >/dev/null 2>&1 &
+G=$!
+for _ in $(seq 50); do curl -sf "localhost:$ADMIN/healthz" >/dev/null && break; sleep 0.1; done
+"$tmp/load" "${LOAD[@]}" --addr=127.0.0.1:$PORT --duration=1s --warmup=0s >/dev/null 2>&1
+for _ in $(seq "$N"); do
+	read -r u0 s0 < <(awk '{print $14, $15}' /proc/$G/stat)
+	read -r r0 w0 < <(awk '/^syscr|^syscw/{printf "%s ", $2}' /proc/$G/io; echo)
+	out=$("$tmp/load" "${LOAD[@]}" --addr=127.0.0.1:$PORT --duration="${DUR:-5s}" --warmup=0s 2>&1)
+	read -r u1 s1 < <(awk '{print $14, $15}' /proc/$G/stat)
+	read -r r1 w1 < <(awk '/^syscr|^syscw/{printf "%s ", $2}' /proc/$G/io; echo)
+	n=$(echo "$out" | grep -o '"requests":[0-9]*' | grep -o '[0-9]*')
+	# /proc counts ticks of 10 ms: 1e4 µs.
+	awk -v j="$J" -v m="$MODE" -v n="$n" -v u=$((u1 - u0)) -v s=$((s1 - s0)) -v r=$((r1 - r0)) -v w=$((w1 - w0)) 'BEGIN {
+		printf "%s journal %s: user %.2f sys %.2f total %.2f µs a message, %.3f reads %.3f writes (%d messages)\n",
+			m, j, u*1e4/n, s*1e4/n, (u+s)*1e4/n, r/n, w/n, n }'
+done
