@@ -28,6 +28,12 @@
 //   - A damaged journal (not as a crash leaves one) is refused at Open
 //     with the file and offset, unless SkipDamage (replay.go).
 //
+// Commits are made one at a time (cmu), by the journal's writer
+// goroutine, or with NoSync by the goroutine that calls Wake for what it
+// queued with BeginLater: a write to the OS cache costs less than the
+// hand-off to the writer and back. Failures, their retries and the
+// replacement of a full segment stay the writer's.
+//
 // One sync per group commit, on a file whose blocks were written before
 // (a recycled or zero-filled segment), so that the sync carries data and
 // no file-size metadata: about half the latency of an append here, and
