@@ -81,7 +81,9 @@ type Journal struct {
 	err     error      // the failed write, sync or rotation, until the writer recovers
 	flushed *sync.Cond // on mu, after every commit
 	notify  func([]Begun, error)
-	onState func(error)
+	// notifyHere, for commits made by Wake's caller; nil: notify.
+	notifyHere func([]Begun, error)
+	onState    func(error)
 
 	kick chan struct{}
 	// failedHere: a commit off the writer failed; the writer is to retry.
@@ -257,6 +259,16 @@ func (j *Journal) Notify(fn func(batch []Begun, err error)) {
 	j.mu.Unlock()
 }
 
+// NotifyHere sets what is told instead of Notify's callback of a commit
+// Wake made on its caller's goroutine, so that the caller can finish
+// what the commit's purchases need (their writes on its own loop) once
+// Wake returns. Set it before the first Begin.
+func (j *Journal) NotifyHere(fn func(batch []Begun, err error)) {
+	j.mu.Lock()
+	j.notifyHere = fn
+	j.mu.Unlock()
+}
+
 // OnState sets what is told, from the goroutine that committed (as for
 // Notify), when the
 // journal fails (err: why; Begin refuses from then on) and when it
@@ -308,15 +320,16 @@ func (j *Journal) begin(msg []byte, tag any, later bool) (uint64, error) {
 // threads per commit, and the purchases' requests carried between
 // cores); Notify's callback then runs on the caller's goroutine, before
 // Wake returns. Otherwise, or while another commit is under way, the
-// writer is woken.
-func (j *Journal) Wake() {
+// writer is woken. It reports whether it made the commit.
+func (j *Journal) Wake() bool {
 	if !j.unwoken.Load() || !j.unwoken.Swap(false) {
-		return
+		return false
 	}
 	if j.opts.NoSync && j.commitHere() {
-		return
+		return true
 	}
 	j.kickWriter()
+	return false
 }
 
 // kickWriter wakes the writer for what is queued, unless it has been.

@@ -521,8 +521,9 @@ func goroutineID() string {
 }
 
 // TestBeginLater: purchases begun with BeginLater go in one commit at
-// Wake. With NoSync it is made on Wake's goroutine, Notify's callback
-// run before Wake returns; with syncs, by the writer. Begun and never
+// Wake. With NoSync it is made on Wake's goroutine, NotifyHere's
+// callback run before Wake returns (and Wake says so); with syncs, by
+// the writer, told through Notify's. Begun and never
 // woken, they are committed all the same, within settleDelay.
 func TestBeginLater(t *testing.T) {
 	for _, tc := range []struct {
@@ -543,20 +544,25 @@ func TestBeginLater(t *testing.T) {
 				j.lazyDelay = time.Hour // only Wake commits
 			}
 			type told struct {
-				ids []uint64
-				on  string
+				ids  []uint64
+				on   string
+				here bool // through NotifyHere's callback
 			}
 			batches := make(chan told, 10)
-			j.Notify(func(batch []Begun, err error) {
-				if err != nil {
-					t.Error(err)
+			tell := func(here bool) func([]Begun, error) {
+				return func(batch []Begun, err error) {
+					if err != nil {
+						t.Error(err)
+					}
+					var ids []uint64
+					for _, b := range batch {
+						ids = append(ids, b.ID)
+					}
+					batches <- told{ids, goroutineID(), here}
 				}
-				var ids []uint64
-				for _, b := range batch {
-					ids = append(ids, b.ID)
-				}
-				batches <- told{ids, goroutineID()}
-			})
+			}
+			j.Notify(tell(false))
+			j.NotifyHere(tell(true))
 			var want []uint64
 			for i := range 3 {
 				id, err := j.BeginLater([]byte("purchase "+strconv.Itoa(i)), nil)
@@ -567,13 +573,15 @@ func TestBeginLater(t *testing.T) {
 			}
 			caller := goroutineID()
 			if tc.wake {
-				j.Wake()
+				if here := j.Wake(); here != tc.here {
+					t.Fatalf("Wake reported committing itself %v, want %v", here, tc.here)
+				}
 			}
 			if tc.here {
 				select {
 				case b := <-batches:
-					if b.on != caller || !slices.Equal(b.ids, want) {
-						t.Fatalf("told %v on goroutine %s, want %v on the caller's, %s", b.ids, b.on, want, caller)
+					if b.on != caller || !slices.Equal(b.ids, want) || !b.here {
+						t.Fatalf("told %v on goroutine %s (NotifyHere %v), want %v on the caller's, %s, through NotifyHere", b.ids, b.on, b.here, want, caller)
 					}
 				default:
 					t.Fatal("Wake returned before the commit it was to make")
@@ -583,8 +591,8 @@ func TestBeginLater(t *testing.T) {
 				for len(got) < len(want) {
 					select {
 					case b := <-batches:
-						if b.on == caller {
-							t.Fatal("committed on the caller's goroutine with syncs")
+						if b.on == caller || b.here {
+							t.Fatalf("committed on the caller's goroutine (NotifyHere %v) with the writer to commit", b.here)
 						}
 						got = append(got, b.ids...)
 					case <-time.After(10 * time.Second):

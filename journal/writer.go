@@ -49,7 +49,9 @@ type taken struct {
 	closed  bool
 	failed  error
 	notify  func([]Begun, error)
-	onState func(error)
+	// notifyHere replaces notify in a commit made by Wake's caller.
+	notifyHere func([]Begun, error)
+	onState    func(error)
 }
 
 // take takes what is queued for a commit, under cmu. healthy: only
@@ -62,7 +64,7 @@ func (j *Journal) take(healthy bool) (t taken, ok bool) {
 		return taken{}, false
 	}
 	t = taken{rec: j.rec, waiting: j.waiting, upTo: j.queued, closed: j.closed, failed: j.err,
-		notify: j.notify, onState: j.onState}
+		notify: j.notify, notifyHere: j.notifyHere, onState: j.onState}
 	j.rec, j.waiting = j.spareRec, j.spareWaiting
 	j.spareRec, j.spareWaiting = nil, nil
 	if j.lazyArmed {
@@ -158,6 +160,9 @@ func (j *Journal) commitHere() bool {
 	if !ok {
 		j.cmu.Unlock()
 		return false
+	}
+	if t.notifyHere != nil {
+		t.notify = t.notifyHere
 	}
 	again := j.commitTaken(t, false, false)
 	full := j.off >= j.rotateAt

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"io"
 	"net"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/socketqueue/socketqueue-go/bank"
 	"github.com/socketqueue/socketqueue-go/isocodec"
+	"github.com/socketqueue/socketqueue-go/journal"
 )
 
 // TestUpstreamRestart: the bank goes away with requests in flight; they
@@ -280,5 +282,31 @@ func TestHeldSendsWakeOnce(t *testing.T) {
 	defer l.mu.Unlock()
 	if l.held {
 		t.Fatal("still held after wakeHeld")
+	}
+}
+
+// TestLoopCommitWakesOtherLoopsLink: with the journal in the OS cache
+// and two loops, a POS client's loop commits its purchase itself; when
+// the bank link is on the other loop, that loop is woken for it, so a
+// lone purchase with no other traffic to carry it goes at once (left
+// held, it would wait for its timeout).
+func TestLoopCommitWakesOtherLoopsLink(t *testing.T) {
+	b := startBank(t, bank.Faults{}, "")
+	j := openJournal(t, filepath.Join(t.TempDir(), "journal"), journal.Options{NoSync: true})
+	g := startGateway(t, b.Addr().String(), func(c *Config) {
+		c.Journal = j
+		c.Loops = 2
+		c.QueueTimeout = 2 * time.Second
+	})
+	// Connections go to the loops in turn: four, one at a time, put
+	// purchases on both.
+	for i := 1; i <= 4; i++ {
+		reply, err := bareExchange(g.POSAddr().String(), pack(t, purchaseFields(i, tid(i), "000000000100")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f := unpack(t, reply); f[0] != "0210" || f[39] != "000" {
+			t.Fatalf("purchase %d: %v", i, f)
+		}
 	}
 }

@@ -120,6 +120,14 @@ func (ls *links) wakeHeld() {
 	}
 }
 
+func (ls *links) wakeHeldOff(el gnet.EventLoop) {
+	for _, l := range ls.all {
+		if !l.onLoop(el) {
+			l.wakeHeld()
+		}
+	}
+}
+
 // flushOrSoon has every link on el write what el's callback queued.
 func (ls *links) flushOrSoon(el gnet.EventLoop, now int64) {
 	for _, l := range ls.all {

@@ -92,8 +92,8 @@ func (p *posConn) traffic() gnet.Action {
 		}
 	}
 	p.in.Keep(off)
+	g.relay.endCallback(p.loop)
 	g.links.flushOrSoon(p.loop, now.UnixNano())
-	g.relay.endCallback()
 	if action == gnet.None && p.tls != nil && p.tls.Ended() != nil {
 		return p.peerEnded(p.tls.Ended())
 	}

@@ -37,7 +37,10 @@ type purchaseJournal interface {
 // callback) commits all that was queued as one.
 type batchingJournal interface {
 	BeginLater(msg []byte, tag any) (uint64, error)
-	Wake()
+	// Wake reports whether it made the commit itself, having called
+	// NotifyHere's callback, not Notify's.
+	Wake() bool
+	NotifyHere(fn func(batch []journal.Begun, err error))
 }
 
 // terminalLock holds a request's terminal across instances without a
@@ -63,6 +66,9 @@ type bankLinks interface {
 	// batch from off the loops goes in one write per link.
 	sendHeld(link int32, msg []byte) error
 	wakeHeld()
+	// wakeHeldOff is wakeHeld for the links that are not on el, whose
+	// caller writes its own links' held sends before it returns.
+	wakeHeldOff(el gnet.EventLoop)
 	// roundTrip records a reply's round trip on link, on its loop,
 	// whose tally m counts it.
 	roundTrip(link int32, d time.Duration, m *metrics.Tally)
@@ -157,6 +163,9 @@ func newRelay(cfg *Config, bank bankLinks) *relay {
 		Disabled: cfg.NoAutoReversal, Store: store, Log: cfg.Log})
 	if rl.journal != nil {
 		rl.batching, _ = rl.journal.(batchingJournal)
+		if rl.batching != nil {
+			rl.batching.NotifyHere(rl.journaledHere)
+		}
 		rl.journal.Notify(rl.journaledBatch)
 		rl.journal.OnState(rl.journalState)
 	}
@@ -314,11 +323,13 @@ func (rl *relay) send(r *dispatch.Request, el gnet.EventLoop, c *counts, now int
 	}
 }
 
-// endCallback ends an event loop's callback: the purchases it began go
-// to the journal's writer as one commit.
-func (rl *relay) endCallback() {
-	if rl.batching != nil {
-		rl.batching.Wake()
+// endCallback ends el's callback, before its links are flushed: the
+// purchases it began go to the journal as one commit. Made here, their
+// sends wait on el's links for the caller's flush; other loops' links
+// are woken.
+func (rl *relay) endCallback(el gnet.EventLoop) {
+	if rl.batching != nil && rl.batching.Wake() {
+		rl.bank.wakeHeldOff(el)
 	}
 }
 
@@ -327,6 +338,13 @@ func (rl *relay) endCallback() {
 // endCallback), and their writes to the bank share one wake-up of the
 // link's loop, once all are queued.
 func (rl *relay) journaledBatch(batch []journal.Begun, err error) {
+	rl.journaledHere(batch, err)
+	rl.bank.wakeHeld()
+}
+
+// journaledHere is journaledBatch with the sends left held on their
+// links: for the commit a loop made itself (endCallback wakes them).
+func (rl *relay) journaledHere(batch []journal.Begun, err error) {
 	now := rl.now().UnixNano()
 	m := rl.tallies.of(nil).m
 	for _, b := range batch {
@@ -334,7 +352,6 @@ func (rl *relay) journaledBatch(batch []journal.Begun, err error) {
 		m.JournalWait(time.Duration(now - r.Begun))
 		rl.journaledHeld(r, b.ID, err, now)
 	}
-	rl.bank.wakeHeld()
 }
 
 // journaled continues send once r's record is on disk (at now, Unix

@@ -29,9 +29,9 @@ func eventually(t testing.TB, what string, cond func() bool) {
 	}
 }
 
-func openJournal(t testing.TB, path string) *journal.Journal {
+func openJournal(t testing.TB, path string, opts ...journal.Options) *journal.Journal {
 	t.Helper()
-	j, err := journal.Open(path)
+	j, err := journal.Open(path, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,18 +63,28 @@ func checkLedger(t testing.TB, b *bank.Server, wantMuted int) {
 }
 
 // TestReverseUnanswered: the bank never answers every 5th of 100
-// purchases; exactly those are reversed, journal on and off.
+// purchases; exactly those are reversed, journal synced, in the OS cache
+// (committed by the loops themselves, the bank link on one of two loops
+// or on the clients' only one) and off.
 func TestReverseUnanswered(t *testing.T) {
-	for _, withJournal := range []bool{true, false} {
-		t.Run(map[bool]string{true: "journal", false: "no journal"}[withJournal], func(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		journal bool
+		noSync  bool
+		loops   int
+	}{
+		{"journal", true, false, 1}, {"journal os", true, true, 1}, {"journal os, 2 loops", true, true, 2}, {"no journal", false, false, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
 			b := startBank(t, bank.Faults{MuteEvery: 5}, "")
 			var j *journal.Journal
-			if withJournal {
-				j = openJournal(t, filepath.Join(t.TempDir(), "journal"))
+			if tc.journal {
+				j = openJournal(t, filepath.Join(t.TempDir(), "journal"), journal.Options{NoSync: tc.noSync})
 			}
 			g := startGateway(t, b.Addr().String(), func(c *Config) {
 				c.QueueTimeout = 300 * time.Millisecond
 				c.Journal = j
+				c.Loops = tc.loops
 			})
 			var wg sync.WaitGroup
 			for i := 1; i <= 100; i++ {

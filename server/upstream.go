@@ -43,9 +43,9 @@ func (g *Gateway) upstreamTraffic(c gnet.Conn, u *upstreamConn) gnet.Action {
 		action = gnet.Close
 	}
 	u.in.Keep(off)
+	g.relay.endCallback(c.EventLoop())
 	g.links.flush(c.EventLoop(), now) // replies free turns that may go on any link here
 	g.flushDirty(l)
-	g.relay.endCallback()
 	return action
 }
 
