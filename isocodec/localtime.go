@@ -14,7 +14,8 @@ import "time"
 // Not safe for concurrent use: one per goroutine (a POS connection's).
 type LocalDays struct {
 	loc   *time.Location
-	key   int   // y*10000 + mo*100 + dd of the day held; 0: none
+	key   int   // y*10000 + mo*100 + dd of the day last asked for; 0: none
+	held  bool  // key's day is held: start is its first second
 	start int64 // the day's first second (Unix)
 }
 
@@ -24,19 +25,19 @@ func (c *LocalDays) Unix(y, mo, dd, hh, mi, ss int, loc *time.Location) int64 {
 	secs := int64(hh*3600 + mi*60 + ss)
 	key := y*10000 + mo*100 + dd
 	if c != nil && c.key == key && c.loc == loc {
-		return c.start + secs
+		if c.held {
+			return c.start + secs
+		}
+	} else if c != nil {
+		c.hold(y, mo, dd, key, loc) // once a day, held or not
 	}
-	t := time.Date(y, time.Month(mo), dd, hh, mi, ss, 0, loc).Unix()
-	if c != nil && c.key != key {
-		c.hold(y, mo, dd, key, loc)
-	}
-	return t
+	return time.Date(y, time.Month(mo), dd, hh, mi, ss, 0, loc).Unix()
 }
 
 // hold makes the day y-mo-dd the one held, if its midnight exists as
 // such: not a date time.Date normalizes (31 April), nor in a gap.
 func (c *LocalDays) hold(y, mo, dd, key int, loc *time.Location) {
-	c.key = 0
+	c.loc, c.key, c.held = loc, key, false
 	m := time.Date(y, time.Month(mo), dd, 0, 0, 0, 0, loc)
 	if m.Year() != y || int(m.Month()) != mo || m.Day() != dd || m.Hour() != 0 || m.Minute() != 0 || m.Second() != 0 {
 		return
@@ -46,5 +47,5 @@ func (c *LocalDays) hold(y, mo, dd, key int, loc *time.Location) {
 	if _, end := m.ZoneBounds(); !end.IsZero() && end.Unix()-m.Unix() < 2*24*3600 {
 		return
 	}
-	c.loc, c.key, c.start = loc, key, m.Unix()
+	c.held, c.start = true, m.Unix()
 }

@@ -250,9 +250,9 @@ func removePrepared(dir string) error {
 func (j *Journal) Skipped() []*Damage { return j.skipped }
 
 // Notify sets what is told, once per group commit, which Begins are on
-// disk (err nil) or were kept off it: from the journal's goroutine, or
-// from Wake's caller when it commits (NoSync). It must not block, nor
-// call Wake. Set it before the first Begin.
+// disk (err nil) or were kept off it: from the journal's goroutine, or,
+// without NotifyHere, from Wake's caller when it commits (NoSync). It
+// must not block, nor call Wake. Set it before the first Begin.
 func (j *Journal) Notify(fn func(batch []Begun, err error)) {
 	j.mu.Lock()
 	j.notify = fn
@@ -318,8 +318,8 @@ func (j *Journal) begin(msg []byte, tag any, later bool) (uint64, error) {
 // the commit is a write to the operating system's cache, made here
 // rather than handed to the writer and back (two wake-ups of other
 // threads per commit, and the purchases' requests carried between
-// cores); Notify's callback then runs on the caller's goroutine, before
-// Wake returns. Otherwise, or while another commit is under way, the
+// cores); NotifyHere's callback (else Notify's) then runs on the
+// caller's goroutine, before Wake returns. Otherwise, or while another commit is under way, the
 // writer is woken. It reports whether it made the commit.
 func (j *Journal) Wake() bool {
 	if !j.unwoken.Load() || !j.unwoken.Swap(false) {

@@ -49,22 +49,24 @@ type taken struct {
 	closed  bool
 	failed  error
 	notify  func([]Begun, error)
-	// notifyHere replaces notify in a commit made by Wake's caller.
-	notifyHere func([]Begun, error)
-	onState    func(error)
+	onState func(error)
 }
 
-// take takes what is queued for a commit, under cmu. healthy: only
-// while the journal is neither closed nor failed (a commit off the
-// writer leaves those to it), reported by ok.
-func (j *Journal) take(healthy bool) (t taken, ok bool) {
+// take takes what is queued for a commit, under cmu. here: for a
+// commit by Wake's caller, told through NotifyHere's callback if set,
+// and only while the journal is neither closed nor failed (those are
+// the writer's), reported by ok.
+func (j *Journal) take(here bool) (t taken, ok bool) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if healthy && (j.closed || j.err != nil) {
+	if here && (j.closed || j.err != nil) {
 		return taken{}, false
 	}
 	t = taken{rec: j.rec, waiting: j.waiting, upTo: j.queued, closed: j.closed, failed: j.err,
-		notify: j.notify, notifyHere: j.notifyHere, onState: j.onState}
+		notify: j.notify, onState: j.onState}
+	if here && j.notifyHere != nil {
+		t.notify = j.notifyHere
+	}
 	j.rec, j.waiting = j.spareRec, j.spareWaiting
 	j.spareRec, j.spareWaiting = nil, nil
 	if j.lazyArmed {
@@ -160,9 +162,6 @@ func (j *Journal) commitHere() bool {
 	if !ok {
 		j.cmu.Unlock()
 		return false
-	}
-	if t.notifyHere != nil {
-		t.notify = t.notifyHere
 	}
 	again := j.commitTaken(t, false, false)
 	full := j.off >= j.rotateAt

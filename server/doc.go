@@ -19,9 +19,9 @@
 //	gnet ticker               relay.expire, relay.sendDueReversals, idle checks,
 //	                          sendEcho; owns relay.tick
 //	journal writer            relay.journaledBatch -> relay.sendOffLoop; with
-//	                          --journalSync=os a loop's own commit runs it
-//	                          too, at the end of the loop's callback
-//	                          (relay.endCallback)
+//	                          --journalSync=os a loop's own commit, at the
+//	                          end of its callback (relay.endCallback), runs
+//	                          relay.journaledHere on the loop
 //	any                       relay.sendOffLoop, Client.Fail, Client.Gone,
 //	                          link.send (it wakes the link's loop)
 //

@@ -333,10 +333,9 @@ func (rl *relay) endCallback(el gnet.EventLoop) {
 	}
 }
 
-// journaledBatch continues send for the purchases of a group commit; it
-// runs where the commit was made (the journal's goroutine, or a loop at
-// endCallback), and their writes to the bank share one wake-up of the
-// link's loop, once all are queued.
+// journaledBatch continues send for the purchases of a group commit the
+// journal's writer made, on its goroutine; their writes to the bank
+// share one wake-up of the link's loop, once all are queued.
 func (rl *relay) journaledBatch(batch []journal.Begun, err error) {
 	rl.journaledHere(batch, err)
 	rl.bank.wakeHeld()
