@@ -4,9 +4,11 @@
 # by the requests it counted, and the read and write system calls a
 # message. Run two builds in turn to compare them on a noisy machine.
 # Usage: bench/cpu.sh BINARY [off|os|disk] [ROUNDS] [MODE]
-#   MODE: pipelined (4 x 64, the default) or framed (64 connections).
+#   MODE: pipelined (4 x 64, the default), framed (64 connections) or
+#   bare (64 clients, a connection a message, the POS port bare).
 # Starts an emulator on 15000 unless one listens there; DUR sets the
-# measured time (default 5s).
+# measured time (default 5s). SYSCALLS=1 also counts every system call
+# of the gateway a message with perf (root), by name.
 set -euo pipefail
 BIN=${1:?gateway binary}; J=${2:-off}; N=${3:-1}; MODE=${4:-pipelined}
 PORT=${PORT:-12014}; ADMIN=$((PORT + 1000))
@@ -20,9 +22,11 @@ case $J in off) JA=(--journal=off) ;; *) JA=(--journal=on "--journalSync=$J") ;;
 case $MODE in
 pipelined) LOAD=(--mode=pipelined --conns=4 --inflight=64) ;;
 framed) LOAD=(--mode=framed --conns=64) ;;
-*) echo "mode: pipelined or framed" >&2; exit 2 ;;
+bare) LOAD=(--mode=bare --conns=64) ;;
+*) echo "mode: pipelined, framed or bare" >&2; exit 2 ;;
 esac
-"$BIN" --listenPort=$PORT --upstreamHost=127.0.0.1 --upstreamPort=15000 --listenFraming=header \
+FRAMING=header; [ "$MODE" = bare ] && FRAMING=bare
+"$BIN" --listenPort=$PORT --upstreamHost=127.0.0.1 --upstreamPort=15000 --listenFraming=$FRAMING \
 	--dataDir="$tmp/data" --maxQueue=100000 --adminPort=$ADMIN "${JA[@]}" >/dev/null 2>&1 &
 G=$!
 for _ in $(seq 50); do curl -sf "localhost:$ADMIN/healthz" >/dev/null && break; sleep 0.1; done
@@ -30,7 +34,12 @@ for _ in $(seq 50); do curl -sf "localhost:$ADMIN/healthz" >/dev/null && break; 
 for _ in $(seq "$N"); do
 	read -r u0 s0 < <(awk '{print $14, $15}' /proc/$G/stat)
 	read -r r0 w0 < <(awk '/^syscr|^syscw/{printf "%s ", $2}' /proc/$G/io; echo)
+	if [ "${SYSCALLS:-}" = 1 ]; then
+		perf stat -x, -e 'syscalls:sys_enter_*' -p "$G" -o "$tmp/perf" &
+		P=$!
+	fi
 	out=$("$tmp/load" "${LOAD[@]}" --addr=127.0.0.1:$PORT --duration="${DUR:-5s}" --warmup=0s 2>&1)
+	[ "${SYSCALLS:-}" = 1 ] && kill -INT $P && wait $P || true
 	read -r u1 s1 < <(awk '{print $14, $15}' /proc/$G/stat)
 	read -r r1 w1 < <(awk '/^syscr|^syscw/{printf "%s ", $2}' /proc/$G/io; echo)
 	n=$(echo "$out" | grep -o '"requests":[0-9]*' | grep -o '[0-9]*')
@@ -38,4 +47,8 @@ for _ in $(seq "$N"); do
 	awk -v j="$J" -v m="$MODE" -v n="$n" -v u=$((u1 - u0)) -v s=$((s1 - s0)) -v r=$((r1 - r0)) -v w=$((w1 - w0)) 'BEGIN {
 		printf "%s journal %s: user %.2f sys %.2f total %.2f µs a message, %.3f reads %.3f writes (%d messages)\n",
 			m, j, u*1e4/n, s*1e4/n, (u+s)*1e4/n, r/n, w/n, n }'
+	if [ "${SYSCALLS:-}" = 1 ]; then
+		awk -F, -v n="$n" '$1 ~ /^[0-9]+$/ && $1 > 0 { sub("syscalls:sys_enter_", "", $3); t += $1; printf "  %-16s %.3f\n", $3, $1/n }
+			END { printf "  %-16s %.3f system calls a message\n", "all", t/n }' "$tmp/perf" | sort -k2 -rn
+	fi
 done

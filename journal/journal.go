@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -37,6 +38,11 @@ type Options struct {
 	// aside (".damaged"). Without it, Open refuses a damaged journal
 	// with a *Damage naming the file and offset.
 	SkipDamage bool
+	// LazyCommit bounds how long an operation queued without a wake-up
+	// (a settle, or a BeginLater that no Wake covered) waits for its
+	// commit (settleDelay when 0). A test that must see its Wakes commit
+	// sets it long.
+	LazyCommit time.Duration
 }
 
 // DefaultSegmentSize holds about 100 000 purchases.
@@ -69,9 +75,8 @@ type Journal struct {
 	kicked       bool   // the writer has been told to commit what is queued
 	// unwoken: a BeginLater is queued that no wake-up has covered yet.
 	unwoken   atomic.Bool
-	lazyArmed bool // lazy is set to kick the writer within lazyDelay
-	// lazyDelay is settleDelay, longer in a test that must see Wake commit.
-	lazyDelay time.Duration
+	lazyArmed bool          // lazy is set to kick the writer within lazyDelay
+	lazyDelay time.Duration // Options.LazyCommit
 	// lazy kicks the writer for what is queued without waking it
 	// (settles, BeginLater): a timer set where the operation is queued,
 	// rather than a message to the writer, whose wake-up to set a timer
@@ -184,7 +189,7 @@ func Open(dir string, opts ...Options) (*Journal, error) {
 		failedHere:   make(chan struct{}, 1),
 		done:         make(chan struct{}),
 		live:         map[uint64]loc{},
-		lazyDelay:    settleDelay,
+		lazyDelay:    cmp.Or(o.LazyCommit, settleDelay),
 		waiting:      make([]Begun, 0, 256),
 		spareWaiting: make([]Begun, 0, 256),
 	}
@@ -331,6 +336,11 @@ func (j *Journal) Wake() bool {
 	j.kickWriter()
 	return false
 }
+
+// Unwoken reports whether BeginLater queued purchases that no Wake (nor
+// commit) has taken yet. It is an atomic load: a loop may ask it after
+// each callback.
+func (j *Journal) Unwoken() bool { return j.unwoken.Load() }
 
 // kickWriter wakes the writer for what is queued, unless it has been.
 func (j *Journal) kickWriter() {

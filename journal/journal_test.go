@@ -538,11 +538,12 @@ func TestBeginLater(t *testing.T) {
 		{"synced, never woken", false, false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			j := open(t, filepath.Join(t.TempDir(), "journal"), Options{NoSync: tc.noSync})
-			defer j.Close()
+			opts := Options{NoSync: tc.noSync}
 			if tc.wake {
-				j.lazyDelay = time.Hour // only Wake commits
+				opts.LazyCommit = time.Hour // only Wake commits
 			}
+			j := open(t, filepath.Join(t.TempDir(), "journal"), opts)
+			defer j.Close()
 			type told struct {
 				ids  []uint64
 				on   string

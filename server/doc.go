@@ -20,7 +20,9 @@
 //	                          sendEcho; owns relay.tick
 //	journal writer            relay.journaledBatch -> relay.sendOffLoop; with
 //	                          --journalSync=os a loop's own commit, at the
-//	                          end of its callback (relay.endCallback), runs
+//	                          end of its callback (relay.endCallback; a
+//	                          small POS read's at the start of the link's
+//	                          callback it wakes, endPOSCallback), runs
 //	                          relay.journaledHere on the loop
 //	any                       relay.sendOffLoop, Client.Fail, Client.Gone,
 //	                          link.send (it wakes the link's loop)

@@ -193,6 +193,25 @@ func (l *link) wakeHeld() {
 	}
 }
 
+// wake has the link's callback run on its loop (unless a wake-up is
+// already on its way), and reports false if the link is down.
+func (l *link) wake() bool {
+	l.mu.Lock()
+	c := l.conn
+	wake := c != nil && !l.woken
+	if wake {
+		l.woken = true
+	}
+	l.mu.Unlock()
+	switch {
+	case c == nil:
+		return false
+	case wake:
+		return c.Wake(nil) == nil
+	}
+	return true
+}
+
 // soonBelow: less pending than this (a request or three, as from a
 // terminal that sends one at a time) waits for the loop's other ready
 // connections; more (a pipelining client's batch) is written at once.

@@ -290,9 +290,47 @@ func TestHeldSendsWakeOnce(t *testing.T) {
 // the bank link is on the other loop, that loop is woken for it, so a
 // lone purchase with no other traffic to carry it goes at once (left
 // held, it would wait for its timeout).
+// TestLonePurchasesCommitOnLinksWake: a terminal's lone purchase is
+// committed by the callback of the link on its loop, woken for it
+// (endPOSCallback). With no commit by the journal's timer, a purchase
+// that wake-up failed to commit would never be answered.
+func TestLonePurchasesCommitOnLinksWake(t *testing.T) {
+	b := startBank(t, bank.Faults{}, "")
+	j := openJournal(t, filepath.Join(t.TempDir(), "journal"), journal.Options{NoSync: true, LazyCommit: time.Hour})
+	g := startGateway(t, b.Addr().String(), func(c *Config) {
+		c.Journal = j
+		c.QueueTimeout = 2 * time.Second
+	})
+	for i := 1; i <= 3; i++ {
+		approvedAlone(t, g, i)
+	}
+	// Terminals at once, so that some share a round.
+	replies := make(chan []byte, 16)
+	for i := 10; i < 26; i++ {
+		msg := pack(t, purchaseFields(i, tid(i), "000000000100"))
+		go func() {
+			reply, err := bareExchange(g.POSAddr().String(), msg)
+			if err != nil {
+				reply = []byte(err.Error())
+			}
+			replies <- reply
+		}()
+	}
+	for range 16 {
+		reply := <-replies
+		if f := unpack(t, reply); f[0] != "0210" || f[39] != "000" {
+			t.Fatalf("purchase: %v", f)
+		}
+	}
+	if s := j.Stats(); s.Commits > 19 {
+		t.Fatalf("%d commits for 19 purchases", s.Commits)
+	}
+}
+
 func TestLoopCommitWakesOtherLoopsLink(t *testing.T) {
 	b := startBank(t, bank.Faults{}, "")
-	j := openJournal(t, filepath.Join(t.TempDir(), "journal"), journal.Options{NoSync: true})
+	// No commit by the journal's timer: each must come from a Wake.
+	j := openJournal(t, filepath.Join(t.TempDir(), "journal"), journal.Options{NoSync: true, LazyCommit: time.Hour})
 	g := startGateway(t, b.Addr().String(), func(c *Config) {
 		c.Journal = j
 		c.Loops = 2
@@ -301,12 +339,19 @@ func TestLoopCommitWakesOtherLoopsLink(t *testing.T) {
 	// Connections go to the loops in turn: four, one at a time, put
 	// purchases on both.
 	for i := 1; i <= 4; i++ {
-		reply, err := bareExchange(g.POSAddr().String(), pack(t, purchaseFields(i, tid(i), "000000000100")))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if f := unpack(t, reply); f[0] != "0210" || f[39] != "000" {
-			t.Fatalf("purchase %d: %v", i, f)
-		}
+		approvedAlone(t, g, i)
+	}
+}
+
+// approvedAlone sends purchase i on a connection of its own and fails
+// t unless it is approved.
+func approvedAlone(t *testing.T, g *Gateway, i int) {
+	t.Helper()
+	reply, err := bareExchange(g.POSAddr().String(), pack(t, purchaseFields(i, tid(i), "000000000100")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := unpack(t, reply); f[0] != "0210" || f[39] != "000" {
+		t.Fatalf("purchase %d: %v", i, f)
 	}
 }

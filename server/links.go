@@ -128,6 +128,15 @@ func (ls *links) wakeHeldOff(el gnet.EventLoop) {
 	}
 }
 
+func (ls *links) wakeOn(el gnet.EventLoop) bool {
+	for _, l := range ls.all {
+		if l.onLoop(el) && l.wake() {
+			return true
+		}
+	}
+	return false
+}
+
 // flushOrSoon has every link on el write what el's callback queued.
 func (ls *links) flushOrSoon(el gnet.EventLoop, now int64) {
 	for _, l := range ls.all {

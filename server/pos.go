@@ -92,7 +92,7 @@ func (p *posConn) traffic() gnet.Action {
 		}
 	}
 	p.in.Keep(off)
-	g.relay.endCallback(p.loop)
+	g.relay.endPOSCallback(p.loop, off < soonBelow)
 	g.links.flushOrSoon(p.loop, now.UnixNano())
 	if action == gnet.None && p.tls != nil && p.tls.Ended() != nil {
 		return p.peerEnded(p.tls.Ended())

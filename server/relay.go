@@ -40,6 +40,9 @@ type batchingJournal interface {
 	// Wake reports whether it made the commit itself, having called
 	// NotifyHere's callback, not Notify's.
 	Wake() bool
+	// Unwoken reports whether BeginLater queued what Wake has not
+	// taken.
+	Unwoken() bool
 	NotifyHere(fn func(batch []journal.Begun, err error))
 }
 
@@ -69,6 +72,9 @@ type bankLinks interface {
 	// wakeHeldOff is wakeHeld for the links that are not on el, whose
 	// caller writes its own links' held sends before it returns.
 	wakeHeldOff(el gnet.EventLoop)
+	// wakeOn has a link on el run its callback after el's other ready
+	// connections, and reports false if el has no link up; on el.
+	wakeOn(el gnet.EventLoop) bool
 	// roundTrip records a reply's round trip on link, on its loop,
 	// whose tally m counts it.
 	roundTrip(link int32, d time.Duration, m *metrics.Tally)
@@ -327,10 +333,25 @@ func (rl *relay) send(r *dispatch.Request, el gnet.EventLoop, c *counts, now int
 // purchases it began go to the journal as one commit. Made here, their
 // sends wait on el's links for the caller's flush; other loops' links
 // are woken.
-func (rl *relay) endCallback(el gnet.EventLoop) {
+func (rl *relay) endCallback(el gnet.EventLoop) bool {
 	if rl.batching != nil && rl.batching.Wake() {
 		rl.bank.wakeHeldOff(el)
+		return true
 	}
+	return false
+}
+
+// endPOSCallback ends a POS client's callback on el. The purchases of a
+// small read (a terminal's one request) wait, as its sends do
+// (soonBelow), for el's other ready connections: a link on el is woken,
+// and its callback commits them all at once (upstreamTraffic), so that
+// 64 terminals' round costs one write to the journal, not 64. A larger
+// read, or a loop with no link, commits now.
+func (rl *relay) endPOSCallback(el gnet.EventLoop, small bool) {
+	if small && rl.batching != nil && rl.batching.Unwoken() && rl.bank.wakeOn(el) {
+		return
+	}
+	rl.endCallback(el)
 }
 
 // journaledBatch continues send for the purchases of a group commit the

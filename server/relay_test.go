@@ -45,6 +45,7 @@ func (l *memLink) send(_ int32, msg []byte, _ gnet.EventLoop, _ bool) error {
 func (l *memLink) sendHeld(link int32, msg []byte) error { return l.send(link, msg, nil, false) }
 func (l *memLink) wakeHeld()                             {}
 func (l *memLink) wakeHeldOff(gnet.EventLoop)            {}
+func (l *memLink) wakeOn(gnet.EventLoop) bool            { return false }
 
 // take returns what was sent since the last call.
 func (l *memLink) take() [][]byte {

@@ -21,7 +21,13 @@ func (g *Gateway) upstreamTraffic(c gnet.Conn, u *upstreamConn) gnet.Action {
 	l := u.link
 	now := g.now().UnixNano()
 	l.st.now = now
-	l.flush(now)
+	if g.relay.endCallback(c.EventLoop()) {
+		// What POS callbacks left to this round (endPOSCallback),
+		// committed: their sends wait on this loop's links.
+		g.links.flush(c.EventLoop(), now)
+	} else {
+		l.flush(now)
+	}
 	buf := u.in.Take(c)
 	if len(buf) == 0 {
 		return gnet.None
