@@ -203,8 +203,14 @@ func (g *Gateway) Start() error {
 		gnet.WithLoadBalancing(gnet.LeastConnections),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 		gnet.WithReuseAddr(true),
+		gnet.WithReusePort(reusePort(cfg.Loops)),
 		gnet.WithTicker(true),
 		gnet.WithLogger(logging.Gnet(g.log)),
+	}
+	if reusePort(cfg.Loops) {
+		if err := exclusive(addrs); err != nil {
+			return fmt.Errorf("server: %w", err)
+		}
 	}
 	go func() {
 		err := gnet.Rotate(g, addrs, opts...)

@@ -254,23 +254,34 @@ func TestHTTPEveryErrorAtOnce(t *testing.T) {
 
 // A port already taken fails the start with its address, and what had
 // been opened before it is closed again: the start returns instead of
-// waiting on a server that never stops.
+// waiting on a server that never stops. A gateway's own listeners (set
+// SO_REUSEPORT, reuseport.go) are not shared with a second gateway
+// either: it fails to start, and the first keeps every client.
 func TestStartFailsOnTakenPort(t *testing.T) {
 	taken, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer taken.Close()
-	for _, port := range []string{"admin", "http"} {
-		t.Run(port, func(t *testing.T) {
+	bank := startBank(t, bank.Faults{}, "")
+	first := startGateway(t, bank.Addr().String(), nil)
+	listening := startGateway(t, "", func(c *Config) { c.UpstreamListen = "127.0.0.1:0" })
+	for _, tc := range []struct {
+		port  string
+		addr  string
+		takes func(*Config, string)
+	}{
+		{"admin", taken.Addr().String(), func(c *Config, a string) { c.AdminAddr = a }},
+		{"http", taken.Addr().String(), func(c *Config, a string) { c.HTTPAddr = a }},
+		{"pos", taken.Addr().String(), func(c *Config, a string) { c.POSAddr = a }},
+		{"pos of a gateway", first.POSAddr().String(), func(c *Config, a string) { c.POSAddr = a }},
+		{"bank listener of a gateway", listening.UpstreamListenAddr().String(), func(c *Config, a string) { c.UpstreamAddr, c.UpstreamListen = "", a }},
+	} {
+		t.Run(tc.port, func(t *testing.T) {
 			cfg := Config{Dialect: sv, HostFraming: ascii4(t), POSFraming: bareFraming(t),
 				POSAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0",
 				UpstreamAddr: "127.0.0.1:1", MaxQueue: 10, QueueTimeout: time.Second, Log: testLog()}
-			if port == "admin" {
-				cfg.AdminAddr = taken.Addr().String()
-			} else {
-				cfg.HTTPAddr = taken.Addr().String()
-			}
+			tc.takes(&cfg, tc.addr)
 			g, err := New(cfg)
 			if err != nil {
 				t.Fatal(err)
@@ -279,19 +290,22 @@ func TestStartFailsOnTakenPort(t *testing.T) {
 			go func() { done <- g.Start() }()
 			select {
 			case err := <-done:
-				if err == nil || !strings.Contains(err.Error(), taken.Addr().String()) {
-					t.Fatalf("Start: %v, want an error naming %s", err, taken.Addr())
+				if err == nil || !strings.Contains(err.Error(), tc.addr) {
+					t.Fatalf("Start: %v, want an error naming %s", err, tc.addr)
 				}
 			case <-time.After(20 * time.Second):
 				t.Fatal("Start did not return on a taken port")
 			}
 			// The ports it had opened are free again.
-			if port == "admin" {
+			if tc.port == "admin" {
 				if c, err := net.Dial("tcp", g.HTTPAddr().String()); err == nil {
 					c.Close()
 					t.Error("the HTTP API still accepts after the failed start")
 				}
 			}
 		})
+	}
+	for i := 1; i <= 8; i++ {
+		approvedAlone(t, first, i)
 	}
 }
