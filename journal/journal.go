@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/socketqueue/socketqueue-go/clock"
 )
 
 // Begun is a purchase Begin recorded: its id and the caller's tag.
@@ -43,6 +45,8 @@ type Options struct {
 	// commit (settleDelay when 0). A test that must see its Wakes commit
 	// sets it long.
 	LazyCommit time.Duration
+	// Clock times the writes (clock.System when nil).
+	Clock clock.Clock
 }
 
 // DefaultSegmentSize holds about 100 000 purchases.
@@ -116,6 +120,8 @@ type Journal struct {
 
 	open          atomic.Int64 // live entries not given up
 	commits, nops atomic.Int64
+	writes        atomic.Int64 // records written (and synced), and the
+	writeNanos    atomic.Int64 // time that took, added up
 
 	skipped []*Damage // what Open passed over (SkipDamage)
 
@@ -138,6 +144,9 @@ func Open(dir string, opts ...Options) (*Journal, error) {
 	}
 	if o.RetryEvery <= 0 {
 		o.RetryEvery = time.Second
+	}
+	if o.Clock == nil {
+		o.Clock = clock.System{}
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
@@ -337,6 +346,10 @@ func (j *Journal) Wake() bool {
 	return false
 }
 
+// CommitsOnWake reports whether Wake commits on its caller's goroutine
+// (NoSync) rather than waking the writer.
+func (j *Journal) CommitsOnWake() bool { return j.opts.NoSync }
+
 // Unwoken reports whether BeginLater queued purchases that no Wake (nor
 // commit) has taken yet. It is an atomic load: a loop may ask it after
 // each callback.
@@ -504,11 +517,17 @@ func (j *Journal) Err() error {
 type Stats struct {
 	Commits, Ops int64
 	Open         int // purchases and reversals not settled
+	// Writes is the records written, and WriteTime what their writes
+	// and syncs took, added up: over Writes, the latency a purchase
+	// waits at least once.
+	Writes    int64
+	WriteTime time.Duration
 }
 
 // Stats reads the figures (atomics; cheap).
 func (j *Journal) Stats() Stats {
-	return Stats{Commits: j.commits.Load(), Ops: j.nops.Load(), Open: int(j.open.Load())}
+	return Stats{Commits: j.commits.Load(), Ops: j.nops.Load(), Open: int(j.open.Load()),
+		Writes: j.writes.Load(), WriteTime: time.Duration(j.writeNanos.Load())}
 }
 
 // Close commits what is queued and closes the file.

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -631,5 +632,33 @@ func TestRecordSum(t *testing.T) {
 	rec := append(make([]byte, recordHeader), 'x')
 	if n := testing.AllocsPerRun(100, func() { sealRecord(rec, 7) }); n != 0 {
 		t.Fatalf("sealRecord: %v allocations", n)
+	}
+}
+
+// stepClock moves on by step at each reading.
+type stepClock struct {
+	at   atomic.Int64
+	step time.Duration
+}
+
+func (c *stepClock) Now() time.Time { return time.Unix(0, c.at.Add(int64(c.step))) }
+
+// TestWriteTime: each record written adds what its write and sync took,
+// read from the journal's clock, and counts once.
+func TestWriteTime(t *testing.T) {
+	for _, noSync := range []bool{true, false} {
+		t.Run(map[bool]string{true: "no sync", false: "synced"}[noSync], func(t *testing.T) {
+			clk := &stepClock{step: time.Millisecond}
+			j := open(t, filepath.Join(t.TempDir(), "journal"), Options{NoSync: noSync, Clock: clk})
+			defer j.Close()
+			durableSignals(t, j)
+			for i := range 3 {
+				begin(t, j, "purchase "+strconv.Itoa(i))
+			}
+			s := j.Stats()
+			if s.Writes < 3 || s.WriteTime != time.Duration(s.Writes)*time.Millisecond {
+				t.Fatalf("%d writes took %v, want 1 ms each", s.Writes, s.WriteTime)
+			}
+		})
 	}
 }

@@ -190,6 +190,7 @@ func (j *Journal) fail(err error) {
 func (j *Journal) commit(rec []byte) error {
 	sealRecord(rec, j.seg)
 	n := len(rec)
+	start := j.opts.Clock.Now()
 	// In the same write: a crash cannot part a record from its mark.
 	_, err := j.f.WriteAt(append(rec, endMark[:]...), j.off)
 	if err != nil {
@@ -203,6 +204,8 @@ func (j *Journal) commit(rec []byte) error {
 		}
 	}
 	j.off += int64(n)
+	j.writeNanos.Add(int64(j.opts.Clock.Now().Sub(start)))
+	j.writes.Add(1)
 	return nil
 }
 

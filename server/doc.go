@@ -18,7 +18,10 @@
 //	                          link.flush; owns relay.loop
 //	gnet ticker               relay.expire, relay.sendDueReversals, idle checks,
 //	                          sendEcho; owns relay.tick
-//	journal writer            relay.journaledBatch -> relay.sendOffLoop; with
+//	journal writer            relay.journaledBatch -> relay.handOff (a link's
+//	                          loop runs the commit's purchases, runHanded, at
+//	                          the start of its callback), or on a failure
+//	                          relay.sendOffLoop; with
 //	                          --journalSync=os a loop's own commit, at the
 //	                          end of its callback (relay.endCallback; a
 //	                          small POS read's at the start of the link's

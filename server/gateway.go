@@ -412,6 +412,10 @@ func (g *Gateway) OnClose(c gnet.Conn, err error) gnet.Action {
 	case *upstreamConn:
 		if x.link.detach(c, err) {
 			g.failLink(x.link.id, ErrLinkDropped)
+			// A handoff may have woken this link just before it went.
+			if g.relay.runHanded(c.EventLoop()) {
+				g.links.flush(c.EventLoop(), g.now().UnixNano())
+			}
 		}
 	case *posConn:
 		x.closed.Store(true)
@@ -640,5 +644,7 @@ func (g *Gateway) registerMetrics(m *metrics.Metrics) {
 	}
 	if g.journal != nil {
 		m.GaugeFunc("socketqueue_journal_open", "Purchases in the journal not yet settled.", func() float64 { return float64(g.journal.Stats().Open) })
+		m.CounterFunc("socketqueue_journal_writes_total", "Records the journal wrote (each a group commit, synced unless --journalSync=os).", func() float64 { return float64(g.journal.Stats().Writes) })
+		m.CounterFunc("socketqueue_journal_write_seconds_total", "Time the journal's records took to write and sync, added up (over writes_total: the mean, which a purchase waits at least once; journal_wait_seconds is the whole wait).", func() float64 { return g.journal.Stats().WriteTime.Seconds() })
 	}
 }

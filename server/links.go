@@ -137,6 +137,15 @@ func (ls *links) wakeOn(el gnet.EventLoop) bool {
 	return false
 }
 
+func (ls *links) wakeAny() bool {
+	for _, l := range ls.all {
+		if l.wake() {
+			return true
+		}
+	}
+	return false
+}
+
 // flushOrSoon has every link on el write what el's callback queued.
 func (ls *links) flushOrSoon(el gnet.EventLoop, now int64) {
 	for _, l := range ls.all {

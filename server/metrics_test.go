@@ -95,6 +95,11 @@ func testMetrics(t *testing.T, loops int) {
 			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
 		}
 	}
+	// One record at least for each purchase, sent one after the other;
+	// settles may take more.
+	if w, secs := value("socketqueue_journal_writes_total", nil), value("socketqueue_journal_write_seconds_total", nil); w < 5 || secs <= 0 {
+		t.Errorf("journal: %v records written in %v s, want 5 or more in some time", w, secs)
+	}
 	figures := string(g.cfg.Stats.AppendJSON(nil))
 	for _, want := range []string{`"processedAmount":1171.77`, `"securedAmount":4`, `"faultStat":{"116":1}`, `"0200":5`, `"0210":5`} {
 		if !strings.Contains(figures, want) {

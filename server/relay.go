@@ -41,8 +41,10 @@ type batchingJournal interface {
 	// NotifyHere's callback, not Notify's.
 	Wake() bool
 	// Unwoken reports whether BeginLater queued what Wake has not
-	// taken.
+	// taken; CommitsOnWake whether Wake commits itself (else it wakes
+	// the writer).
 	Unwoken() bool
+	CommitsOnWake() bool
 	NotifyHere(fn func(batch []journal.Begun, err error))
 }
 
@@ -75,6 +77,9 @@ type bankLinks interface {
 	// wakeOn has a link on el run its callback after el's other ready
 	// connections, and reports false if el has no link up; on el.
 	wakeOn(el gnet.EventLoop) bool
+	// wakeAny has one link up run its callback, and reports false if
+	// none is up.
+	wakeAny() bool
 	// roundTrip records a reply's round trip on link, on its loop,
 	// whose tally m counts it.
 	roundTrip(link int32, d time.Duration, m *metrics.Tally)
@@ -86,11 +91,13 @@ type bankLinks interface {
 // the gateway's own messages all go through admit; the bank's replies
 // through reply. See doc.go for which goroutine calls what.
 type relay struct {
-	cfg     *Config
-	log     zerolog.Logger
-	table   *dispatch.Table
-	bank    bankLinks
-	journal purchaseJournal // nil: purchases are not recorded
+	cfg           *Config
+	log           zerolog.Logger
+	table         *dispatch.Table
+	bank          bankLinks
+	journal       purchaseJournal // nil: purchases are not recorded
+	commitsOnWake bool            // batching commits on Wake's caller (NoSync)
+	handed        handoff         // commits made off the loops, for a link's loop
 	// batching is journal when it can be filled by a callback before it
 	// commits (nil: every Begin commits).
 	batching batchingJournal
@@ -170,6 +177,7 @@ func newRelay(cfg *Config, bank bankLinks) *relay {
 	if rl.journal != nil {
 		rl.batching, _ = rl.journal.(batchingJournal)
 		if rl.batching != nil {
+			rl.commitsOnWake = rl.batching.CommitsOnWake()
 			rl.batching.NotifyHere(rl.journaledHere)
 		}
 		rl.journal.Notify(rl.journaledBatch)
@@ -346,18 +354,25 @@ func (rl *relay) endCallback(el gnet.EventLoop) bool {
 // (soonBelow), for el's other ready connections: a link on el is woken,
 // and its callback commits them all at once (upstreamTraffic), so that
 // 64 terminals' round costs one write to the journal, not 64. A larger
-// read, or a loop with no link, commits now.
+// read, or a loop with no link, commits now; so does a synced journal,
+// whose writer is only woken: it takes all that is queued when its
+// sync ends, and a wake-up left to the round's end could only start its
+// next commit later.
 func (rl *relay) endPOSCallback(el gnet.EventLoop, small bool) {
-	if small && rl.batching != nil && rl.batching.Unwoken() && rl.bank.wakeOn(el) {
+	if small && rl.commitsOnWake && rl.batching.Unwoken() && rl.bank.wakeOn(el) {
 		return
 	}
 	rl.endCallback(el)
 }
 
 // journaledBatch continues send for the purchases of a group commit the
-// journal's writer made, on its goroutine; their writes to the bank
-// share one wake-up of the link's loop, once all are queued.
+// journal's writer made: handed to a link's loop in one step (handoff),
+// or, when the commit failed, refused here.
 func (rl *relay) journaledBatch(batch []journal.Begun, err error) {
+	if err == nil {
+		rl.handOff(batch)
+		return
+	}
 	rl.journaledHere(batch, err)
 	rl.bank.wakeHeld()
 }
@@ -366,11 +381,22 @@ func (rl *relay) journaledBatch(batch []journal.Begun, err error) {
 // links: for the commit a loop made itself (endCallback wakes them).
 func (rl *relay) journaledHere(batch []journal.Begun, err error) {
 	now := rl.now().UnixNano()
+	rl.waited(batch, now)
+	rl.continueJournaled(batch, err, now)
+}
+
+// waited counts the purchases' waits for their records, told at now.
+func (rl *relay) waited(batch []journal.Begun, now int64) {
 	m := rl.tallies.of(nil).m
 	for _, b := range batch {
-		r := b.Tag.(*dispatch.Request)
-		m.JournalWait(time.Duration(now - r.Begun))
-		rl.journaledHeld(r, b.ID, err, now)
+		m.JournalWait(time.Duration(now - b.Tag.(*dispatch.Request).Begun))
+	}
+}
+
+// continueJournaled is journaledHeld for each of batch.
+func (rl *relay) continueJournaled(batch []journal.Begun, err error, now int64) {
+	for _, b := range batch {
+		rl.journaledHeld(b.Tag.(*dispatch.Request), b.ID, err, now)
 	}
 }
 

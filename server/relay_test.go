@@ -2,6 +2,8 @@ package server
 
 import (
 	"errors"
+	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/socketqueue/socketqueue-go/clock"
 	"github.com/socketqueue/socketqueue-go/dispatch"
 	"github.com/socketqueue/socketqueue-go/isocodec"
+	"github.com/socketqueue/socketqueue-go/journal"
 	"github.com/socketqueue/socketqueue-go/metrics"
 )
 
@@ -21,6 +24,10 @@ type memLink struct {
 	up   bool
 	err  error
 	sent [][]byte
+	// wakeable: wakeAny reports a link woken (and counts it in wakes),
+	// as a link on a loop would.
+	wakeable bool
+	wakes    int
 }
 
 func (l *memLink) Ready() bool { l.mu.Lock(); defer l.mu.Unlock(); return l.up }
@@ -46,6 +53,15 @@ func (l *memLink) sendHeld(link int32, msg []byte) error { return l.send(link, m
 func (l *memLink) wakeHeld()                             {}
 func (l *memLink) wakeHeldOff(gnet.EventLoop)            {}
 func (l *memLink) wakeOn(gnet.EventLoop) bool            { return false }
+func (l *memLink) wakeAny() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.wakeable && l.up {
+		l.wakes++
+		return true
+	}
+	return false
+}
 
 // take returns what was sent since the last call.
 func (l *memLink) take() [][]byte {
@@ -76,11 +92,14 @@ type memRig struct {
 	clock *clock.Manual
 }
 
-func newMemRig(t *testing.T) *memRig {
+func newMemRig(t *testing.T, j ...*journal.Journal) *memRig {
 	t.Helper()
 	clk := clock.NewManual(time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC))
 	cfg := Config{Dialect: sv, HostFraming: ascii4(t), POSFraming: ascii4(t), UpstreamAddr: "in memory",
 		HTTPAddr: "in memory", LockTerminal: true, QueueTimeout: 3 * time.Second, ShortTimeout: time.Second, Clock: clk}
+	if len(j) > 0 {
+		cfg.Journal = j[0]
+	}
 	if err := cfg.check(); err != nil {
 		t.Fatal(err)
 	}
@@ -252,4 +271,83 @@ func TestRelayPaths(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, newMemRig(t)) })
 	}
+}
+
+// TestHandoff: a synced commit's purchases go to the bank from the
+// callback of the link woken for them; with no link to wake, from the
+// writer; and from the detach of a link that went down after it was
+// woken, which fails them, never leaving one behind.
+func TestHandoff(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		wakeable  bool
+		downFirst bool // the link goes down before its callback runs
+	}{
+		{"the woken link's callback sends them", true, false},
+		{"no link to wake: the writer sends them", false, false},
+		{"down once woken: its detach fails them", true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			j := openJournal(t, filepath.Join(t.TempDir(), "journal"))
+			g := newMemRig(t, j)
+			g.link.mu.Lock()
+			g.link.wakeable = tc.wakeable
+			g.link.mu.Unlock()
+			c := &syncClient{}
+			if err := g.admit(purchaseFields(1, "00000001", "100"), c); err != nil {
+				t.Fatal(err)
+			}
+			if !tc.wakeable {
+				eventually(t, "the purchase sent by the writer", func() bool { return g.link.count() == 1 })
+				return
+			}
+			eventually(t, "the link woken", func() bool { g.link.mu.Lock(); defer g.link.mu.Unlock(); return g.link.wakes == 1 })
+			if n := g.link.count(); n != 0 {
+				t.Fatalf("%d sent before the link's callback", n)
+			}
+			if tc.downFirst {
+				g.link.mu.Lock()
+				g.link.up = false
+				g.link.mu.Unlock()
+			}
+			if !g.rl.runHanded(nil) || g.rl.runHanded(nil) {
+				t.Fatal("runHanded did not take the commit once")
+			}
+			if tc.downFirst {
+				if errs := c.failures(); len(errs) != 1 || !errors.Is(errs[0], ErrLinkDown) {
+					t.Fatalf("client told %v, want the link down", errs)
+				}
+				eventually(t, "the purchase settled", func() bool { return j.Stats().Open == 0 })
+				return
+			}
+			if n := g.link.count(); n != 1 {
+				t.Fatalf("%d sent, want 1", n)
+			}
+		})
+	}
+}
+
+// syncClient is recClient safe across goroutines.
+type syncClient struct {
+	mu   sync.Mutex
+	errs []error
+}
+
+func (c *syncClient) Deliver(*dispatch.Request, []byte, *isocodec.Scan) {}
+func (c *syncClient) Fail(_ *dispatch.Request, err error) {
+	c.mu.Lock()
+	c.errs = append(c.errs, err)
+	c.mu.Unlock()
+}
+func (c *syncClient) Gone() bool { return false }
+func (c *syncClient) failures() []error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.errs)
+}
+
+func (l *memLink) count() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.sent)
 }

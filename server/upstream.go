@@ -21,9 +21,10 @@ func (g *Gateway) upstreamTraffic(c gnet.Conn, u *upstreamConn) gnet.Action {
 	l := u.link
 	now := g.now().UnixNano()
 	l.st.now = now
-	if g.relay.endCallback(c.EventLoop()) {
-		// What POS callbacks left to this round (endPOSCallback),
-		// committed: their sends wait on this loop's links.
+	// What POS callbacks left to this round (endPOSCallback), committed,
+	// and commits handed over from off the loops (handoff): their sends
+	// wait on this loop's links.
+	if committed, handed := g.relay.endCallback(c.EventLoop()), g.relay.runHanded(c.EventLoop()); committed || handed {
 		g.links.flush(c.EventLoop(), now)
 	} else {
 		l.flush(now)

@@ -423,6 +423,7 @@ func (b *bench) journalRows() error {
 	defer fresh.p.stop()
 	type costKey struct{ label, journal string }
 	tps := map[costKey]float64{}
+	waits := map[costKey]journalWait{}
 	var costLabels []string
 	for _, s := range append(append([]spec{}, framedRuns...), httpRuns...) {
 		costLabels = append(costLabels, s.label)
@@ -433,9 +434,13 @@ func (b *bench) journalRows() error {
 			if cfg.Mode == loadgen.HTTP {
 				cfg.Addr = "127.0.0.1:" + strconv.Itoa(g.http)
 			}
+			before, ferr := readJournalFigures(g.admin)
 			r, err := b.run("gateway", g.p, cfg)
 			if err != nil {
 				return err
+			}
+			if after, err := readJournalFigures(g.admin); journal != "off" && ferr == nil && err == nil {
+				waits[costKey{s.label, journal}] = after.since(before)
 			}
 			tps[costKey{s.label, journal}] = r.TPS
 			b.add(s.label, journal, r)
@@ -449,6 +454,12 @@ func (b *bench) journalRows() error {
 		}
 		fmt.Printf("  %-26s synced to disk %4.0f%%   OS cache %4.0f%%\n", l,
 			100*(1-tps[costKey{l, "disk"}]/off), 100*(1-tps[costKey{l, "os"}]/off))
+	}
+	fmt.Println("\njournal wait (a purchase's, arrival to record written, against the mean write of a record, same run):")
+	for _, l := range costLabels {
+		if w, ok := waits[costKey{l, "disk"}]; ok {
+			fmt.Printf("  %-26s synced to disk: %s   OS cache: %s\n", l, w, waits[costKey{l, "os"}])
+		}
 	}
 	fmt.Println()
 	for _, g := range gws {
