@@ -12,14 +12,16 @@ import (
 // synced journal's writer, the cluster) to a bank link's loop in one
 // step: the writer appends them and wakes one link, whose callback
 // marks them sent and writes them (relay.runHanded). The writer is back
-// at its next sync at once, instead of doing the relay's work for every
-// purchase of the commit first: at 512 connections that work delayed
-// each next commit by as long as a sync.
+// at its next sync at once, instead of first doing the relay's work
+// (marking sent, framing, queuing on a link) for every purchase of the
+// commit.
 //
-// Nothing is left behind: the writer appends before it looks for a link
-// up (links.wakeAny), and a link's detach, under the same link mutex,
-// runs what is queued after it is marked down; with no link up the
-// writer runs them itself (they fail as the link down).
+// Nothing is left behind. The writer appends before it looks, under the
+// link's mutex, for a link up and its wake-up (links.wakeAny): a link
+// whose wake-up is on its way clears it (link.unwake) before its
+// callback runs what is queued, and a link's detach runs what is queued
+// after it is marked down; with no link up the writer runs them itself
+// (they fail as the link down).
 type handoff struct {
 	mu    sync.Mutex
 	q     []journal.Begun

@@ -212,6 +212,15 @@ func (l *link) wake() bool {
 	return true
 }
 
+// unwake clears the wake-up on its way, on the link's loop before its
+// callback looks for work (what the callback flushes covers what a
+// wake-up was asked for until then).
+func (l *link) unwake() {
+	l.mu.Lock()
+	l.woken = false
+	l.mu.Unlock()
+}
+
 // soonBelow: less pending than this (a request or three, as from a
 // terminal that sends one at a time) waits for the loop's other ready
 // connections; more (a pipelining client's batch) is written at once.

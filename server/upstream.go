@@ -23,7 +23,9 @@ func (g *Gateway) upstreamTraffic(c gnet.Conn, u *upstreamConn) gnet.Action {
 	l.st.now = now
 	// What POS callbacks left to this round (endPOSCallback), committed,
 	// and commits handed over from off the loops (handoff): their sends
-	// wait on this loop's links.
+	// wait on this loop's links. The wake-up is cleared first: a handoff
+	// that found it still on its way counts on this callback to run it.
+	l.unwake()
 	if committed, handed := g.relay.endCallback(c.EventLoop()), g.relay.runHanded(c.EventLoop()); committed || handed {
 		g.links.flush(c.EventLoop(), now)
 	} else {
