@@ -1,11 +1,13 @@
 package server
 
 import (
+	"context"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -291,5 +293,117 @@ func TestJournalRefusesPurchase(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 503 {
 		t.Fatalf("healthz %d with the journal refusing", resp.StatusCode)
+	}
+}
+
+// TestLinkDropsUnderLoad: a bank that closes the link after about one
+// request in ten, without its reply, while 40 terminals send purchases
+// at once. What the bank charged and the terminals were not told is
+// reversed exactly once, what they were told is not, and the journal
+// ends empty: the commits the writer hands to the link's loop (handoff)
+// and the loop's own commits live through the link going away under
+// them.
+func TestLinkDropsUnderLoad(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		noSync bool
+		loops  int
+	}{
+		{"journal synced", false, 1}, {"journal synced, 2 loops", false, 2}, {"journal os, 2 loops", true, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// Two banks in turn on one address and one ledger: the one that
+			// drops links during the load, a calm one for the reversals
+			// after (each would otherwise keep losing a try in ten).
+			ledger := bank.NewLedger(0)
+			bankOn := func(f bank.Faults, addr string) *bank.Server {
+				host, err := bank.NewHost(bank.HostConfig{Dialect: sv, Faults: f, Seed: 1, Ledger: ledger})
+				if err != nil {
+					t.Fatal(err)
+				}
+				srv, err := bank.Start(bank.Config{Addr: addr, Host: host, Framing: ascii4(t), Log: zerolog.Nop()})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { stopBank(t, srv) })
+				return srv
+			}
+			b := bankOn(bank.Faults{RealLife: true}, "127.0.0.1:0")
+			j := openJournal(t, filepath.Join(t.TempDir(), "journal"), journal.Options{NoSync: tc.noSync})
+			g := startGateway(t, b.Addr().String(), func(c *Config) {
+				c.QueueTimeout = time.Second
+				c.Journal = j
+				c.Loops = tc.loops
+			})
+			var (
+				mu     sync.Mutex
+				told   = map[string]bool{} // STANs answered approved
+				next   atomic.Int64
+				wg     sync.WaitGroup
+				linkUp = func() {
+					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+					g.WaitLink(ctx, true)
+					cancel()
+				}
+			)
+			for range 40 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for reached := 0; reached < 5; {
+						i := int(next.Add(1))
+						f := purchaseFields(i, tid(i), "000000000100")
+						msg, err := sv.Pack(f)
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						reply, _ := bareExchange(g.POSAddr().String(), msg)
+						got, err := sv.Unpack(reply)
+						switch {
+						case err == nil && got[39] == "907": // refused, the link down: not sent
+							linkUp()
+							continue
+						case err == nil && got[39] == "000":
+							mu.Lock()
+							told[got[11]] = true
+							mu.Unlock()
+						}
+						reached++
+					}
+				}()
+			}
+			wg.Wait()
+			addr := b.Addr().String()
+			stopBank(t, b)
+			b = bankOn(bank.Faults{}, addr)
+			charged := func() int64 { tot := b.Host().Ledger().Totals(); return tot.ApprovedAmount - tot.ReversedAmount }
+			deadline := time.Now().Add(20 * time.Second)
+			for !(g.Reversals().Len() == 0 && charged() == 100*int64(len(told))) {
+				if time.Now().After(deadline) {
+					for _, tx := range b.Host().Ledger().Transactions() {
+						t.Logf("tx %s told %v reversals %d muted %v", tx.STAN, told[string(tx.STAN[:])], tx.Reversals, tx.Muted)
+					}
+					t.Fatalf("charged %d, told %d; reversals %d pending %+v; ledger %+v", charged(), len(told), g.Reversals().Len(), g.Reversals().Counts(), b.Host().Ledger().Totals())
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			reversed := 0
+			for _, tx := range b.Host().Ledger().Transactions() {
+				stan := string(tx.STAN[:])
+				switch {
+				case told[stan] && tx.Reversals != 0:
+					t.Errorf("purchase %s answered and reversed", stan)
+				case !told[stan] && tx.Reversals == 0: // more: repeats (0401) of one whose answer was lost
+					t.Errorf("purchase %s charged, not answered, not reversed", stan)
+				}
+				reversed += tx.Reversals
+			}
+			eventually(t, "journal empty", func() bool { j.Flush(); return j.Stats().Open == 0 })
+			if reversed == 0 {
+				t.Fatal("no link dropped with a purchase on it: the test tested nothing")
+			}
+			t.Logf("%d purchases charged, %d answered, %d reversed; %+v", len(b.Host().Ledger().Transactions()), len(told), reversed, g.Reversals().Counts())
+		})
 	}
 }
