@@ -471,12 +471,18 @@ func (b *bench) journalRows() error {
 		}
 		// As many terminals, each sending a purchase a second.
 		label := fmt.Sprintf("framed, %d connections, 1/s each", *idle)
+		before, ferr := readJournalFigures(fresh.admin)
 		r, err := b.run("gateway", fresh.p, loadgen.Config{Mode: loadgen.Framed, Addr: "127.0.0.1:" + strconv.Itoa(fresh.pos),
 			Conns: *idle, Pace: time.Second})
 		if err != nil {
 			return err
 		}
 		b.add(label, "disk", r)
+		// Arrivals spread over the second, not in step with the commits
+		// as a closed loop's are.
+		if after, err := readJournalFigures(fresh.admin); ferr == nil && err == nil {
+			fmt.Printf("  journal wait, %s, synced to disk: %s\n", label, after.since(before))
+		}
 	}
 	return nil
 }
