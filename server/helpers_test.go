@@ -38,7 +38,15 @@ func bareFraming(t testing.TB) *isocodec.Framing {
 // startBank runs the real emulator on a random loopback port.
 func startBank(t testing.TB, f bank.Faults, addr string) *bank.Server {
 	t.Helper()
-	host, err := bank.NewHost(bank.HostConfig{Dialect: sv, Faults: f, Seed: 1})
+	return startHost(t, bank.HostConfig{Faults: f, Seed: 1}, addr)
+}
+
+// startHost starts an emulator of hc (smartVista, ascii4 framing) on
+// addr ("": a free port), stopped at the test's end.
+func startHost(t testing.TB, hc bank.HostConfig, addr string) *bank.Server {
+	t.Helper()
+	hc.Dialect = sv
+	host, err := bank.NewHost(hc)
 	if err != nil {
 		t.Fatal(err)
 	}

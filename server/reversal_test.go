@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
-
 	"github.com/socketqueue/socketqueue-go/bank"
 	"github.com/socketqueue/socketqueue-go/clock"
 	"github.com/socketqueue/socketqueue-go/journal"
@@ -205,15 +203,7 @@ func TestReverseWhenLinkDrops(t *testing.T) {
 			break
 		}
 	}
-	host, err := bank.NewHost(bank.HostConfig{Dialect: sv, Faults: bank.Faults{RealLife: true}, Seed: seed})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := bank.Start(bank.Config{Addr: "127.0.0.1:0", Host: host, Framing: ascii4(t), Log: zerolog.Nop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { stopBank(t, b) })
+	b := startHost(t, bank.HostConfig{Faults: bank.Faults{RealLife: true}, Seed: seed}, "")
 	g := startGateway(t, b.Addr().String(), func(c *Config) {
 		c.Journal = openJournal(t, filepath.Join(t.TempDir(), "journal"))
 	})
@@ -315,15 +305,7 @@ func TestLinkDropsUnderLoad(t *testing.T) {
 			// Calm after the load: the reversals would otherwise keep
 			// losing a try in ten.
 			faults := &calming{r: rand.New(rand.NewPCG(1, 2))}
-			host, err := bank.NewHost(bank.HostConfig{Dialect: sv, Faults: bank.Faults{RealLife: true}, Rand: faults})
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, err := bank.Start(bank.Config{Addr: "127.0.0.1:0", Host: host, Framing: ascii4(t), Log: zerolog.Nop()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { stopBank(t, b) })
+			b := startHost(t, bank.HostConfig{Faults: bank.Faults{RealLife: true}, Rand: faults}, "")
 			j := openJournal(t, filepath.Join(t.TempDir(), "journal"), journal.Options{NoSync: tc.noSync})
 			g := startGateway(t, b.Addr().String(), func(c *Config) {
 				c.QueueTimeout = time.Second
