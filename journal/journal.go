@@ -284,9 +284,8 @@ func (j *Journal) NotifyHere(fn func(batch []Begun, err error)) {
 }
 
 // OnState sets what is told, from the goroutine that committed (as for
-// Notify), when the
-// journal fails (err: why; Begin refuses from then on) and when it
-// writes again (nil). It must not block. Set it before the first Begin.
+// Notify), when the journal fails (err: why; Begin refuses from then
+// on) and when it writes again (nil). It must not block. Set it before the first Begin.
 func (j *Journal) OnState(fn func(err error)) {
 	j.mu.Lock()
 	j.onState = fn
@@ -303,7 +302,8 @@ func (j *Journal) Begin(msg []byte, tag any) (uint64, error) { return j.begin(ms
 // several purchases in one go (an event loop, a read's worth of
 // requests) calls Wake once after the last, so that they share a commit
 // instead of the first going alone while the rest queue behind its
-// write. Should Wake not come, they are committed within settleDelay.
+// write. Should Wake not come, they are committed within
+// Options.LazyCommit.
 func (j *Journal) BeginLater(msg []byte, tag any) (uint64, error) { return j.begin(msg, tag, true) }
 
 func (j *Journal) begin(msg []byte, tag any, later bool) (uint64, error) {
@@ -333,8 +333,9 @@ func (j *Journal) begin(msg []byte, tag any, later bool) (uint64, error) {
 // rather than handed to the writer and back (two wake-ups of other
 // threads per commit, and the purchases' requests carried between
 // cores); NotifyHere's callback (else Notify's) then runs on the
-// caller's goroutine, before Wake returns. Otherwise, or while another commit is under way, the
-// writer is woken. It reports whether it made the commit.
+// caller's goroutine, before Wake returns. Otherwise, or while another
+// commit is under way, the writer is woken. It reports whether it made
+// the commit.
 func (j *Journal) Wake() bool {
 	if !j.unwoken.Load() || !j.unwoken.Swap(false) {
 		return false

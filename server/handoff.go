@@ -17,7 +17,7 @@ import (
 // commit.
 //
 // Nothing is left behind. The writer appends before it looks, under the
-// link's mutex, for a link up and its wake-up (links.wakeAny): a link
+// link's mutex, for a link up and its wake-up (links.wake): a link
 // whose wake-up is on its way clears it (link.unwake) before its
 // callback runs what is queued, and a link's detach runs what is queued
 // after it is marked down; with no link up the writer runs them itself
@@ -37,7 +37,7 @@ func (rl *relay) handOff(batch []journal.Begun) {
 	h.mu.Lock()
 	h.q = append(h.q, batch...)
 	h.mu.Unlock()
-	if !rl.bank.wakeAny() {
+	if !rl.bank.wake(nil) {
 		rl.runHanded(nil)
 	}
 }

@@ -128,18 +128,9 @@ func (ls *links) wakeHeldOff(el gnet.EventLoop) {
 	}
 }
 
-func (ls *links) wakeOn(el gnet.EventLoop) bool {
+func (ls *links) wake(el gnet.EventLoop) bool {
 	for _, l := range ls.all {
-		if l.onLoop(el) && l.wake() {
-			return true
-		}
-	}
-	return false
-}
-
-func (ls *links) wakeAny() bool {
-	for _, l := range ls.all {
-		if l.wake() {
+		if (el == nil || l.onLoop(el)) && l.wake() {
 			return true
 		}
 	}

@@ -74,12 +74,10 @@ type bankLinks interface {
 	// wakeHeldOff is wakeHeld for the links that are not on el, whose
 	// caller writes its own links' held sends before it returns.
 	wakeHeldOff(el gnet.EventLoop)
-	// wakeOn has a link on el run its callback after el's other ready
-	// connections, and reports false if el has no link up; on el.
-	wakeOn(el gnet.EventLoop) bool
-	// wakeAny has one link up run its callback, and reports false if
-	// none is up.
-	wakeAny() bool
+	// wake has a link up on el (nil: any) run its callback, after its
+	// loop's other ready connections, and reports false if there is
+	// none.
+	wake(el gnet.EventLoop) bool
 	// roundTrip records a reply's round trip on link, on its loop,
 	// whose tally m counts it.
 	roundTrip(link int32, d time.Duration, m *metrics.Tally)
@@ -359,7 +357,7 @@ func (rl *relay) endCallback(el gnet.EventLoop) bool {
 // sync ends, and a wake-up left to the round's end could only start its
 // next commit later.
 func (rl *relay) endPOSCallback(el gnet.EventLoop, small bool) {
-	if small && rl.commitsOnWake && rl.batching.Unwoken() && rl.bank.wakeOn(el) {
+	if small && rl.commitsOnWake && rl.batching.Unwoken() && rl.bank.wake(el) {
 		return
 	}
 	rl.endCallback(el)

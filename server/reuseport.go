@@ -11,8 +11,8 @@ import (
 // gnet's shared listener is served by a reactor of its own that accepts
 // until EAGAIN and hands each connection to the loop through its task
 // queue (an eventfd write and another thread woken). Measured for the
-// original's clients (a connection a message, 64 at once): 7% less CPU a
-// message. With several loops the shared listener stays, so that
+// original's clients (a connection a message, 64 at once): 7-10% less
+// CPU a message (BENCHMARKS.md). With several loops the shared listener stays, so that
 // connections keep going to the loop with the fewest (the kernel would
 // spread them by a hash of the addresses instead).
 func reusePort(loops int) bool { return loops == 1 }

@@ -17,13 +17,6 @@ type journalFigures struct {
 	writeSum, written float64 // seconds, records
 }
 
-var journalNames = map[string]func(*journalFigures) *float64{
-	"socketqueue_journal_wait_seconds_sum":    func(f *journalFigures) *float64 { return &f.waitSum },
-	"socketqueue_journal_wait_seconds_count":  func(f *journalFigures) *float64 { return &f.waits },
-	"socketqueue_journal_write_seconds_total": func(f *journalFigures) *float64 { return &f.writeSum },
-	"socketqueue_journal_writes_total":        func(f *journalFigures) *float64 { return &f.written },
-}
-
 func readJournalFigures(admin int) (journalFigures, error) {
 	var f journalFigures
 	c := http.Client{Timeout: 5 * time.Second}
@@ -34,11 +27,22 @@ func readJournalFigures(admin int) (journalFigures, error) {
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
-		name, value, ok := strings.Cut(sc.Text(), " ")
-		if field := journalNames[name]; ok && field != nil {
-			if *field(&f), err = strconv.ParseFloat(value, 64); err != nil {
-				return f, fmt.Errorf("metrics: %s: %w", name, err)
-			}
+		name, value, _ := strings.Cut(sc.Text(), " ")
+		var field *float64
+		switch name {
+		case "socketqueue_journal_wait_seconds_sum":
+			field = &f.waitSum
+		case "socketqueue_journal_wait_seconds_count":
+			field = &f.waits
+		case "socketqueue_journal_write_seconds_total":
+			field = &f.writeSum
+		case "socketqueue_journal_writes_total":
+			field = &f.written
+		default:
+			continue
+		}
+		if *field, err = strconv.ParseFloat(value, 64); err != nil {
+			return f, fmt.Errorf("metrics: %s: %w", name, err)
 		}
 	}
 	return f, sc.Err()
