@@ -760,7 +760,7 @@ func (r *Recorder) confirm(epoch int) {
 		}
 		r.mu.Unlock()
 	}()
-	mine, err := r.cfg.Store.Mine(ctx)
+	mine, err := r.mine(ctx)
 	if err != nil {
 		r.cfg.Log.Warn().Err(err).Msg("cluster: cannot read what this instance still holds; the lapse goes on")
 		return
@@ -879,6 +879,29 @@ func (r *Recorder) takeOver(ctx context.Context) {
 	}
 }
 
+// mine reads the records in this instance's name in tries bounded as
+// the takeover scan's, until ctx ends. A lapse most often comes with the
+// loss of a stream's leader, and a read sent before the new one is
+// elected gets no answer: a try bounded only by ctx would hold the lapse
+// open for all of it (10 s) after the election (4 to 9 s) was over. A
+// read may be repeated; the rewrites that follow it may not.
+func (r *Recorder) mine(ctx context.Context) ([]Held, error) {
+	bound := scanBound(r.cfg.Store.cfg.Lease)
+	for {
+		tctx, cancel := context.WithTimeout(ctx, bound)
+		mine, err := r.cfg.Store.Mine(tctx)
+		if err == nil {
+			cancel()
+			return mine, nil
+		}
+		<-tctx.Done() // a try refused at once (no responders) is not repeated at once
+		cancel()
+		if ctx.Err() != nil {
+			return nil, err
+		}
+	}
+}
+
 // renewEvery is how often the lease is renewed: a sixth of it, at most
 // a second. After the loss of the node leading the leases, no renewal
 // lands until NATS elects a new leader (4 to 9 s, its election
@@ -887,12 +910,16 @@ func (r *Recorder) takeOver(ctx context.Context) {
 // instance takes it as lapsed.
 func renewEvery(lease time.Duration) time.Duration { return min(lease/6, time.Second) }
 
+// scanBound bounds one takeover scan: a third of the lease, so that a
+// scan whose requests went unanswered is tried again well within it.
+func scanBound(lease time.Duration) time.Duration { return max(renewEvery(lease), lease/3) }
+
 // Run renews the lease and takes over what lapsed instances left, until
 // ctx ends: two loops, so that a slow takeover scan never delays a
 // renewal.
 func (r *Recorder) Run(ctx context.Context) {
 	every := renewEvery(r.cfg.Store.cfg.Lease)
-	scanFor := max(every, r.cfg.Store.cfg.Lease/3)
+	scanFor := scanBound(r.cfg.Store.cfg.Lease)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

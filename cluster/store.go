@@ -567,6 +567,11 @@ func (s *Store) TakeOver(ctx context.Context) (taken, mine []Held, err error) {
 		}
 		taken = append(taken, Held{TID: tid, Rev: rev, From: h.Instance, Record: rec})
 	}
+	if ctx.Err() != nil {
+		// The lister closes its keys when ctx ends, with no error: the
+		// list stopped there, not at the bucket's end.
+		complete = false
+	}
 	return taken, mine, nil
 }
 
@@ -589,6 +594,9 @@ func (s *Store) Mine(ctx context.Context) ([]Held, error) {
 		if !free && h.Instance == s.cfg.Instance {
 			out = append(out, *h)
 		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("cluster: records: the list cut short: %w", err) // see TakeOver
 	}
 	return out, nil
 }
