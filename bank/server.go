@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/socketqueue/socketqueue-go/internal/boundaddr"
+	"github.com/socketqueue/socketqueue-go/internal/gnetstop"
 	"github.com/socketqueue/socketqueue-go/internal/tlsconf"
 	"github.com/socketqueue/socketqueue-go/internal/version"
 	"github.com/socketqueue/socketqueue-go/isocodec"
@@ -56,6 +57,8 @@ type Server struct {
 	boot chan error
 	done chan error
 	stop sync.Once
+	// listener: the engine's listening socket, shut to stop it.
+	listener gnetstop.Listeners
 	// timers holds delayed writes so Shutdown can cancel them.
 	timersMu sync.Mutex
 	timers   map[*time.Timer]struct{}
@@ -101,7 +104,7 @@ func Start(cfg Config) (*Server, error) {
 		gnet.WithMulticore(true),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 		gnet.WithReuseAddr(true),
-		gnet.WithLogger(logging.Gnet(cfg.Log)),
+		gnet.WithLogger(s.listener.Logger(logging.Gnet(cfg.Log))),
 	}
 	if cfg.Loops > 0 {
 		opts = append(opts, gnet.WithNumEventLoop(cfg.Loops))
@@ -113,6 +116,7 @@ func Start(cfg Config) (*Server, error) {
 	}
 	go func() {
 		err := gnet.Run(s, "tcp://"+addr, opts...)
+		s.listener.Close()
 		select {
 		case s.boot <- fmt.Errorf("bank: listen on %s: %w", addr, err):
 		default:
@@ -134,8 +138,12 @@ func Start(cfg Config) (*Server, error) {
 // OnBoot learns the bound address (the port may have been 0).
 func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
 	s.eng = eng
-	var err error
-	if s.addr, err = boundaddr.OfDup(eng.Dup()); err != nil {
+	fd, err := eng.Dup()
+	if err == nil {
+		s.listener.Add(fd)
+		s.addr, err = boundaddr.Of(fd)
+	}
+	if err != nil {
 		s.boot <- fmt.Errorf("bank: listener address: %w", err)
 		return gnet.Shutdown
 	}
@@ -334,9 +342,16 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.timers = nil
 		s.timersMu.Unlock()
 		s.stopOffLoop()
-		if err = s.eng.Stop(ctx); err != nil {
-			err = fmt.Errorf("bank: stop: %w", err)
-			return
+		// Not Engine.Stop alone: a gateway reconnecting as we stop would
+		// keep a connection nobody serves (see gnetstop).
+		if shut, serr := s.listener.Shut(); !shut {
+			if serr != nil {
+				s.cfg.Log.Warn().Err(serr).Msg("bank: stopping the engine instead")
+			}
+			if err = s.eng.Stop(ctx); err != nil {
+				err = fmt.Errorf("bank: stop: %w", err)
+				return
+			}
 		}
 		select {
 		case <-s.done:

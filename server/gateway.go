@@ -14,6 +14,7 @@ import (
 	"github.com/socketqueue/socketqueue-go/clock"
 	"github.com/socketqueue/socketqueue-go/dispatch"
 	"github.com/socketqueue/socketqueue-go/internal/boundaddr"
+	"github.com/socketqueue/socketqueue-go/internal/gnetstop"
 	"github.com/socketqueue/socketqueue-go/internal/tlsconf"
 	"github.com/socketqueue/socketqueue-go/internal/tlsloop"
 	"github.com/socketqueue/socketqueue-go/internal/version"
@@ -32,8 +33,9 @@ type Gateway struct {
 	codes failCodes
 
 	eng                   gnet.Engine
-	posListen, upListen   string // the addresses gnet was given
-	posPort, upListenPort int    // their bound ports, telling them apart in OnOpen
+	listeners             gnetstop.Listeners // the engine's, shut to stop it
+	posListen, upListen   string             // the addresses gnet was given
+	posPort, upListenPort int                // their bound ports, telling them apart in OnOpen
 	addrs                 map[int]*net.TCPAddr
 	boot                  chan error
 	ready                 chan struct{} // closed by the first OnTick: the loops run
@@ -205,7 +207,7 @@ func (g *Gateway) Start() error {
 		gnet.WithReuseAddr(true),
 		gnet.WithReusePort(reusePort(cfg.Loops)),
 		gnet.WithTicker(true),
-		gnet.WithLogger(logging.Gnet(g.log)),
+		gnet.WithLogger(g.listeners.Logger(logging.Gnet(g.log))),
 	}
 	if reusePort(cfg.Loops) {
 		if err := exclusive(addrs); err != nil {
@@ -214,6 +216,7 @@ func (g *Gateway) Start() error {
 	}
 	go func() {
 		err := gnet.Rotate(g, addrs, opts...)
+		g.listeners.Close()
 		select {
 		case g.boot <- fmt.Errorf("server: gnet: %w", err):
 		default:
@@ -327,7 +330,12 @@ func (g *Gateway) OnBoot(eng gnet.Engine) gnet.Action {
 		if l.addr == "" {
 			continue
 		}
-		a, err := boundaddr.OfDup(eng.DupListener("tcp", l.addr))
+		fd, err := eng.DupListener("tcp", l.addr)
+		var a *net.TCPAddr
+		if err == nil {
+			g.listeners.Add(fd)
+			a, err = boundaddr.Of(fd)
+		}
 		if err != nil {
 			g.boot <- fmt.Errorf("server: %s %s: %w", l.what, l.addr, err)
 			return gnet.Shutdown
@@ -576,9 +584,17 @@ func (g *Gateway) reversalsDue() bool {
 	return g.rev.Schedule().DueBy(g.now())
 }
 
+// stopEngine shuts the listeners, which stops the engine once every
+// connection accepted is served and closed (Engine.Stop alone could
+// leave one open and unserved: see gnetstop).
 func (g *Gateway) stopEngine(ctx context.Context) error {
-	if err := g.eng.Stop(ctx); err != nil {
-		return fmt.Errorf("server: stop: %w", err)
+	if shut, err := g.listeners.Shut(); !shut {
+		if err != nil {
+			g.log.Warn().Err(err).Msg("stopping the engine instead")
+		}
+		if err := g.eng.Stop(ctx); err != nil {
+			return fmt.Errorf("server: stop: %w", err)
+		}
 	}
 	select {
 	case <-g.engineDone:

@@ -1,15 +1,18 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net"
 	"os"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/socketqueue/socketqueue-go/bank"
+	"github.com/socketqueue/socketqueue-go/internal/testconns"
 	"github.com/socketqueue/socketqueue-go/isocodec"
 )
 
@@ -301,5 +304,32 @@ func TestIsTLSHello(t *testing.T) {
 		if got := isTLSHello(tc.b); got != tc.want {
 			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestShutdownEndsEveryPOSConnection: POS clients connect without a
+// pause while the gateway stops, with one loop (its own SO_REUSEPORT
+// listener) and with two (gnet's shared listener, whose reactor hands
+// connections over): once Shutdown has returned, none a client got is
+// left open with nobody serving it. With Engine.Stop alone, two loops
+// left some open.
+func TestShutdownEndsEveryPOSConnection(t *testing.T) {
+	b := startBank(t, bank.Faults{}, "")
+	for _, loops := range []int{1, 2} {
+		t.Run(strconv.Itoa(loops)+" loops", func(t *testing.T) {
+			for round := range 5 {
+				g := startGateway(t, b.Addr().String(), func(c *Config) { c.Loops = loops })
+				open, made := testconns.LeftOpen(t, g.POSAddr().String(), func() {
+					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+					defer cancel()
+					if err := g.Shutdown(ctx); err != nil {
+						t.Error(err)
+					}
+				})
+				if open > 0 {
+					t.Fatalf("round %d: %d of %d connections left open after Shutdown", round+1, open, made)
+				}
+			}
+		})
 	}
 }

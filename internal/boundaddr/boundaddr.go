@@ -24,13 +24,3 @@ func Of(fd int) (*net.TCPAddr, error) {
 	}
 	return nil, fmt.Errorf("getsockname: not a TCP address: %T", sa)
 }
-
-// OfDup is Of for a duplicate made for the purpose (gnet's Engine.Dup or
-// DupListener), which it closes.
-func OfDup(fd int, err error) (*net.TCPAddr, error) {
-	if err != nil {
-		return nil, err
-	}
-	defer syscall.Close(fd)
-	return Of(fd)
-}
