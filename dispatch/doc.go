@@ -12,10 +12,19 @@
 // Keys are hashed once per message to 64 bits (maphash of the key's
 // bytes, never more than 47), and the maps are keyed by the hash: a
 // request or terminal found under one is compared with the whole key, so
-// keys that hash alike share a chain and are still told apart. A
-// request takes its shard's lock when submitted, marked sent and
-// matched; with the default one event loop nothing else holds it then,
-// so it costs an uncontended lock, not a wait.
+// keys that hash alike share a chain and are still told apart.
+//
+// Locks, not ownership: a request takes its shard's lock when
+// submitted, marked sent and matched; with the default one event loop
+// nothing else holds it then, so it costs an uncontended lock, not a
+// wait: about 10 ns a lock and unlock (BenchmarkSubmitMatch at -cpu 1,
+// 236 ns median against 215 ns with the locks taken out), 3 a message,
+// 2% of a pipelined message's gateway CPU, and 3% of its profile.
+// Shards owned by a loop would take no lock, but HTTP handlers, the
+// ticker, the journal's writer and the other loops would each hand
+// their requests over to the owner through its task queue: an eventfd
+// write and a thread woken where the lock is ten nanoseconds. A lock-free table would still take at least one atomic
+// read-modify-write an operation, where the lock takes two.
 //
 // Invariants: a Request is in at most one place (free, waiting, in flight)
 // and the table never hands one out twice; a reply is matched to at most
