@@ -4,6 +4,8 @@
 # by the requests it counted, and the read and write system calls a
 # message. Run two builds in turn to compare them on a noisy machine.
 # Usage: bench/cpu.sh BINARY [off|os|disk] [ROUNDS] [MODE]
+#   BINARY "floor": bench/floor, the stack's floor for a relay, instead
+#   of a gateway (framed and pipelined; the journal mode is ignored).
 #   MODE: pipelined (4 x 64, the default), framed (64 connections) or
 #   bare (64 clients, a connection a message, the POS port bare).
 # Starts an emulator on 15000 unless one listens there; DUR sets the
@@ -15,7 +17,8 @@ PORT=${PORT:-12014}; ADMIN=$((PORT + 1000))
 tmp=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$tmp"' EXIT
 go build -o "$tmp/load" ./bench/load
 if ! ss -ltn | grep -q ':15000 '; then
-	"$BIN" --echoServerPort=15000 --bankHistory=65536 >/dev/null 2>&1 &
+	EMU=$BIN; [ "$BIN" = floor ] && EMU=bin/socketqueue
+	"$EMU" --echoServerPort=15000 --bankHistory=65536 >/dev/null 2>&1 &
 	sleep 1
 fi
 case $J in off) JA=(--journal=off) ;; *) JA=(--journal=on "--journalSync=$J") ;; esac
@@ -26,10 +29,19 @@ bare) LOAD=(--mode=bare --conns=64) ;;
 *) echo "mode: pipelined, framed or bare" >&2; exit 2 ;;
 esac
 FRAMING=header; [ "$MODE" = bare ] && FRAMING=bare
-"$BIN" --listenPort=$PORT --upstreamHost=127.0.0.1 --upstreamPort=15000 --listenFraming=$FRAMING \
-	--dataDir="$tmp/data" --maxQueue=100000 --adminPort=$ADMIN "${JA[@]}" >/dev/null 2>&1 &
-G=$!
-for _ in $(seq 50); do curl -sf "localhost:$ADMIN/healthz" >/dev/null && break; sleep 0.1; done
+if [ "$BIN" = floor ]; then
+	# The stack's floor (bench/floor): bytes passed through, framed modes only.
+	[ "$MODE" = bare ] && { echo "floor: framed or pipelined only" >&2; exit 2; }
+	go build -o "$tmp/floor" ./bench/floor
+	"$tmp/floor" --listen=127.0.0.1:$PORT --upstream=127.0.0.1:15000 2>"$tmp/floor.log" &
+	G=$!
+	for _ in $(seq 50); do grep -q relaying "$tmp/floor.log" && break; sleep 0.1; done
+else
+	"$BIN" --listenPort=$PORT --upstreamHost=127.0.0.1 --upstreamPort=15000 --listenFraming=$FRAMING \
+		--dataDir="$tmp/data" --maxQueue=100000 --adminPort=$ADMIN "${JA[@]}" >/dev/null 2>&1 &
+	G=$!
+	for _ in $(seq 50); do curl -sf "localhost:$ADMIN/healthz" >/dev/null && break; sleep 0.1; done
+fi
 "$tmp/load" "${LOAD[@]}" --addr=127.0.0.1:$PORT --duration=1s --warmup=0s >/dev/null 2>&1
 for _ in $(seq "$N"); do
 	read -r u0 s0 < <(awk '{print $14, $15}' /proc/$G/stat)
