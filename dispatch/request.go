@@ -88,6 +88,8 @@ type Request struct {
 	keyHash, tidHash uint64
 
 	state   State
+	onTerm  bool   // in flight in its terminal's slot, not in a chain
+	seq     uint64 // when it was put in flight, in its shard
 	timer   wheel.Timer
 	sameKey *Request // next in flight under the same key
 	queued  *Request // next waiting for the same terminal

@@ -67,13 +67,18 @@ type shard struct {
 	free     []*terminal
 	wheel    *wheel.Wheel
 	waiting  int
+	seq      uint64 // requests put in flight: orders those under one key
+	scratch  []*terminal
 	_        [64]byte // keep shards' locks on separate cache lines
 }
 
-// terminal is one TID's lock and queue.
+// terminal is one TID's lock and queue, and, when the key holds the
+// TID, its request in flight under the lock (flying): that request is
+// found through its terminal and is in no inflight chain.
 type terminal struct {
 	tid        isocodec.Key
 	busy       bool
+	flying     *Request
 	head, tail *Request
 	next       *terminal // another terminal whose id hashes alike
 }
@@ -158,13 +163,17 @@ func (t *Table) Submit(r *Request, deadline time.Time) Outcome {
 		t.held.Add(-1)
 		return Full
 	}
-	r.keyHash, r.tidHash = t.hash(&r.Key), t.hash(&r.TID)
+	r.tidHash = t.hash(&r.TID)
+	slotted := t.slotted(r)
+	if !slotted {
+		r.keyHash = t.hash(&r.Key)
+	}
 	s := t.shardOf(r.tidHash)
 	r.shard = s
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.wheel.Schedule(&r.timer, deadline)
-	if t.lock && r.TID.Len() > 0 && !r.Unlocked {
+	if t.locked(r) {
 		term := s.terminal(&r.TID, r.tidHash)
 		if term.busy {
 			r.state = Waiting
@@ -178,10 +187,22 @@ func (t *Table) Submit(r *Request, deadline time.Time) Outcome {
 			return Wait
 		}
 		term.busy = true
+		if slotted {
+			s.flyOn(term, r)
+			return Send
+		}
 	}
 	s.fly(r)
 	return Send
 }
+
+// locked: r goes one at a time behind its terminal.
+func (t *Table) locked(r *Request) bool { return t.lock && r.TID.Len() > 0 && !r.Unlocked }
+
+// slotted: r, locked, flies in its terminal's slot, where a reply is
+// found through its own field 41 with one map lookup; that needs the key
+// to hold the TID (a reply under the key then carries it).
+func (t *Table) slotted(r *Request) bool { return t.byTID && t.locked(r) }
 
 // terminal finds or makes tid's terminal; h is tid's hash.
 func (s *shard) terminal(tid *isocodec.Key, h uint64) *terminal {
@@ -231,10 +252,20 @@ func (s *shard) dropTerminal(term *terminal, h uint64) {
 	s.nterm--
 }
 
+// flyOn puts r, slotted, in flight in its terminal's slot.
+func (s *shard) flyOn(term *terminal, r *Request) {
+	r.state, r.onTerm = InFlight, true
+	s.seq++
+	r.seq = s.seq
+	term.flying = r
+}
+
 // fly puts r in flight, after any others under its key.
 func (s *shard) fly(r *Request) {
 	r.state = InFlight
 	r.sameKey = nil
+	s.seq++
+	r.seq = s.seq
 	head := s.inflight[r.keyHash]
 	if head == nil {
 		s.inflight[r.keyHash] = r
@@ -246,8 +277,19 @@ func (s *shard) fly(r *Request) {
 	head.sameKey = r
 }
 
-// unfly takes r out of flight.
-func (s *shard) unfly(r *Request) {
+// unfly takes r out of flight; term is its terminal when the caller
+// has it (nil: looked up if needed).
+func (s *shard) unfly(r *Request, term *terminal) {
+	if r.onTerm {
+		if term == nil {
+			term = s.findTerminal(&r.TID, r.tidHash)
+		}
+		if term != nil && term.flying == r {
+			term.flying = nil
+		}
+		r.onTerm = false
+		return
+	}
 	head := s.inflight[r.keyHash]
 	if head == r {
 		if r.sameKey == nil {
@@ -266,13 +308,15 @@ func (s *shard) unfly(r *Request) {
 	r.sameKey = nil
 }
 
-// release ends r's hold on its terminal and returns the next request for
-// that terminal, now in flight, or nil.
-func (t *Table) release(s *shard, r *Request) *Request {
-	if !t.lock || r.TID.Len() == 0 || r.Unlocked {
+// release ends r's hold on its terminal (term when the caller has it)
+// and returns the next request for that terminal, now in flight, or nil.
+func (t *Table) release(s *shard, r *Request, term *terminal) *Request {
+	if !t.locked(r) {
 		return nil
 	}
-	term := s.findTerminal(&r.TID, r.tidHash)
+	if term == nil {
+		term = s.findTerminal(&r.TID, r.tidHash)
+	}
 	if term == nil {
 		return nil
 	}
@@ -287,7 +331,11 @@ func (t *Table) release(s *shard, r *Request) *Request {
 	}
 	next.queued = nil
 	s.waiting--
-	s.fly(next)
+	if t.slotted(next) {
+		s.flyOn(term, next)
+	} else {
+		s.fly(next)
+	}
 	return next
 }
 
@@ -305,49 +353,62 @@ func (t *Table) done(s *shard, r *Request) {
 // the table, and the next request for its terminal to send, if any; nil
 // when nothing waits under the key (a late, duplicate or unknown reply).
 func (t *Table) Match(key, tid isocodec.Key, reply *isocodec.Scan, msg []byte) (r, next *Request) {
-	s := t.shardOf(t.hash(&tid))
+	tidHash := t.hash(&tid)
+	s := t.shardOf(tidHash)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// The candidates: the request in the slot of the reply's terminal,
+	// and those in the chain under the key.
+	var term *terminal
+	var slot, head *Request
 	n := 0
-	for c := s.inflight[t.hash(&key)]; c != nil; c = c.sameKey {
-		if c.Key == key {
-			if r == nil {
-				r = c
+	if t.byTID && t.lock && tid.Len() > 0 {
+		if term = s.findTerminal(&tid, tidHash); term != nil && term.flying != nil && term.flying.Key == key {
+			slot, r, n = term.flying, term.flying, 1
+		}
+	}
+	if len(s.inflight) > 0 {
+		head = s.inflight[t.hash(&key)]
+		for c := head; c != nil; c = c.sameKey {
+			if c.Key == key {
+				if r == nil {
+					r = c
+				}
+				n++
 			}
-			n++
 		}
 	}
 	if r == nil {
 		return nil, nil
 	}
 	if n > 1 {
-		r = t.best(r, &key, reply, msg)
+		r = t.best(slot, head, &key, reply, msg)
 	}
 	if r.MTI.Class() != reply.MTI.Class() {
 		// A late 0210 under the key of the 0400 reversing it, say: it
 		// answers nothing that waits.
 		return nil, nil
 	}
-	s.unfly(r)
+	if r != slot {
+		term = nil // r's terminal, if any, is not the one in hand
+	}
+	s.unfly(r, term)
 	t.done(s, r)
-	return r, t.release(s, r)
+	return r, t.release(s, r, term)
 }
 
-// best scores the candidates under key, from the first of them: same
-// MTI class +10; for class 2 the same amount +1; for an 0210 whose PAN
-// starts the request's track 2, +5. The earliest of the best wins.
-func (t *Table) best(head *Request, key *isocodec.Key, reply *isocodec.Scan, msg []byte) *Request {
+// best scores the candidates under key, the slot's request (if any) and
+// the chain from head: same MTI class +10; for class 2 the same amount
+// +1; for an 0210 whose PAN starts the request's track 2, +5. The
+// earliest put in flight of the best wins.
+func (t *Table) best(slot, head *Request, key *isocodec.Key, reply *isocodec.Scan, msg []byte) *Request {
 	var pan [19]byte
 	panLen := 0
 	if reply.Has(2) && reply.Units(2) <= len(pan) && t.layout != nil {
 		panLen = len(t.layout.AppendText(pan[:0], reply, msg, 2))
 	}
 	amount := reply.Raw(msg, 4)
-	best, bestScore := head, -1
-	for c := head; c != nil; c = c.sameKey {
-		if c.Key != *key {
-			continue // another key that hashes alike
-		}
+	score := func(c *Request) int {
 		score := 0
 		if c.MTI.Class() == reply.MTI.Class() {
 			score += 10
@@ -359,8 +420,19 @@ func (t *Table) best(head *Request, key *isocodec.Key, reply *isocodec.Scan, msg
 			int(c.cardLen) >= panLen && string(c.cardPAN[:panLen]) == string(pan[:panLen]) {
 			score += 5
 		}
-		if score > bestScore {
-			best, bestScore = c, score
+		return score
+	}
+	var best *Request
+	bestScore := -1
+	if slot != nil {
+		best, bestScore = slot, score(slot)
+	}
+	for c := head; c != nil; c = c.sameKey {
+		if c.Key != *key {
+			continue // another key that hashes alike
+		}
+		if sc := score(c); sc > bestScore || sc == bestScore && c.seq < best.seq {
+			best, bestScore = c, sc
 		}
 	}
 	return best
@@ -400,9 +472,9 @@ func (t *Table) Abort(r *Request) (next *Request, ok bool) {
 	defer s.mu.Unlock()
 	switch r.state {
 	case InFlight:
-		s.unfly(r)
+		s.unfly(r, nil)
 		t.done(s, r)
-		return t.release(s, r), true
+		return t.release(s, r, nil), true
 	case Waiting:
 		s.unqueue(r)
 		t.done(s, r)
@@ -446,10 +518,10 @@ func (t *Table) Expire(now time.Time, expired, ready []*Request) ([]*Request, []
 			r := tm.Value.(*Request)
 			switch r.state {
 			case InFlight:
-				s.unfly(r)
+				s.unfly(r, nil)
 				r.state = Free
 				t.held.Add(-1)
-				if next := t.release(s, r); next != nil {
+				if next := t.release(s, r, nil); next != nil {
 					ready = append(ready, next)
 				}
 			case Waiting:
@@ -482,6 +554,11 @@ func (t *Table) FailAll(out []*Request) []*Request {
 		}
 		for k, chain := range s.tids {
 			for term := chain; term != nil; {
+				if r := term.flying; r != nil {
+					r.onTerm = false
+					t.done(s, r)
+					out = append(out, r)
+				}
 				for r := term.head; r != nil; {
 					next := r.queued
 					r.queued = nil
@@ -515,16 +592,35 @@ func (t *Table) FailLink(link int32, out, ready []*Request) ([]*Request, []*Requ
 			for r := head; r != nil; {
 				next := r.sameKey
 				if r.Sent != 0 && r.Link == link {
-					s.unfly(r)
+					s.unfly(r, nil)
 					t.done(s, r)
 					out = append(out, r)
-					if n := t.release(s, r); n != nil {
+					if n := t.release(s, r, nil); n != nil {
 						ready = append(ready, n)
 					}
 				}
 				r = next
 			}
 		}
+		// Terminals are gathered first: a release may drop one from the map.
+		s.scratch = s.scratch[:0]
+		for _, chain := range s.tids {
+			for term := chain; term != nil; term = term.next {
+				if r := term.flying; r != nil && r.Sent != 0 && r.Link == link {
+					s.scratch = append(s.scratch, term)
+				}
+			}
+		}
+		for _, term := range s.scratch {
+			r := term.flying
+			s.unfly(r, term)
+			t.done(s, r)
+			out = append(out, r)
+			if n := t.release(s, r, term); n != nil {
+				ready = append(ready, n)
+			}
+		}
+		clear(s.scratch)
 		s.mu.Unlock()
 	}
 	return out, ready
@@ -537,10 +633,20 @@ func (t *Table) SentByLink(counts []int) {
 	for i := range t.shards {
 		s := &t.shards[i]
 		s.mu.Lock()
+		count := func(r *Request) {
+			if r.Sent != 0 && int(r.Link) < len(counts) && r.Link >= 0 {
+				counts[r.Link]++
+			}
+		}
 		for _, head := range s.inflight {
 			for r := head; r != nil; r = r.sameKey {
-				if r.Sent != 0 && int(r.Link) < len(counts) && r.Link >= 0 {
-					counts[r.Link]++
+				count(r)
+			}
+		}
+		for _, chain := range s.tids {
+			for term := chain; term != nil; term = term.next {
+				if term.flying != nil {
+					count(term.flying)
 				}
 			}
 		}

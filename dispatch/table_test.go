@@ -88,7 +88,7 @@ func TestKeysThatHashAlike(t *testing.T) {
 		"MaxQueue": TestMaxQueue, "Expire": TestExpire, "AbortAndFailAll": TestAbortAndFailAll,
 		"FailLink": TestFailLink, "Unlocked": TestUnlocked, "ConflictScoring": TestConflictScoring,
 		"ReplyOfAnotherClass": TestReplyOfAnotherClass, "KeySTANOnly": TestKeySTANOnly,
-		"Concurrent": TestConcurrent, "TryTimedFromWrite": TestTryTimedFromWrite,
+		"Concurrent": TestConcurrent, "TryTimedFromWrite": TestTryTimedFromWrite, "SlotBesideChain": TestSlotBesideChain,
 	} {
 		t.Run(name, test)
 	}
@@ -267,6 +267,17 @@ func TestFailLink(t *testing.T) {
 			t.Fatal("mark sent")
 		}
 	}
+	own := g.tab.Get() // the gateway's own, unlocked: in a chain, not a terminal's slot
+	ownMsg := purchase(t, 5, "00000003", "000000001000")
+	own.Fill(isocodec.SmartVista, ownMsg.b, &ownMsg.s, g.keys)
+	own.Client, own.Unlocked = &testClient{}, true
+	g.tab.Submit(own, t0.Add(time.Minute))
+	g.tab.MarkSent(own, 0, t0.UnixNano(), 1)
+	counts := make([]int, 3)
+	g.tab.SentByLink(counts)
+	if counts[0] != 1 || counts[1] != 2 || counts[2] != 0 {
+		t.Fatalf("written by link: %v, want [1 2 0]", counts)
+	}
 	out, ready := g.tab.FailLink(0, nil, nil)
 	if len(out) != 1 || out[0] != onA || len(ready) != 1 || ready[0] != behindA {
 		t.Fatalf("fail link 0: out %v, ready %v", out, ready)
@@ -274,8 +285,8 @@ func TestFailLink(t *testing.T) {
 	if onB.State() != InFlight || unsent.State() != InFlight || behindA.State() != InFlight {
 		t.Fatal("requests not written on link 0 were taken out")
 	}
-	if g.tab.Held() != 3 {
-		t.Fatalf("held %d, want 3", g.tab.Held())
+	if g.tab.Held() != 4 {
+		t.Fatalf("held %d, want 4", g.tab.Held())
 	}
 	if r, _ := g.match(reply(t, fields(purchase(t, 3, "00000002", "000000001000")))); r != onB {
 		t.Fatal("the reply of a request on the other link no longer matches")
@@ -343,6 +354,66 @@ func TestConflictScoring(t *testing.T) {
 			other := tc.reqs[1-tc.wanted]
 			if got, _ = g.match(reply(t, other)); got != reqs[1-tc.wanted] {
 				t.Fatal("the other request is lost")
+			}
+		})
+	}
+}
+
+// TestSlotBesideChain: with the lock on, a terminal's request in flight
+// is in its terminal's slot, and an unlocked one under the same key in
+// the key's chain; a reply chooses between the two as between two in a
+// chain (class, then the earliest sent), and the other stays matchable.
+func TestSlotBesideChain(t *testing.T) {
+	buy := isocodec.Fields{0: "0200", 3: "000000", 4: "000000001000", 11: "000001", 35: "4850781234567891=19", 41: "00000001"}
+	echo := isocodec.Fields{0: "0800", 3: "990000", 11: "000001", 41: "00000001"}
+	tests := []struct {
+		name        string
+		unlockFirst bool // the unlocked request goes in flight first
+		second      isocodec.Fields
+		reply       isocodec.Fields
+		wantLocked  bool
+	}{
+		{"class picks the slot", false, echo, isocodec.Fields{0: "0210", 4: "000000001000", 11: "000001", 41: "00000001", 39: "000"}, true},
+		{"class picks the chain", false, echo, isocodec.Fields{0: "0810", 11: "000001", 41: "00000001", 39: "000"}, false},
+		{"tie: the slot was first", false, buy, isocodec.Fields{0: "0210", 4: "000000001000", 11: "000001", 41: "00000001", 39: "000"}, true},
+		{"tie: the chain was first", true, buy, isocodec.Fields{0: "0210", 4: "000000001000", 11: "000001", 41: "00000001", 39: "000"}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			g := newRig(t, Config{LockTerminal: true})
+			unlocked := func() *Request {
+				m := pack(t, tc.second)
+				r := g.tab.Get()
+				r.Fill(isocodec.SmartVista, m.b, &m.s, g.keys)
+				r.Client, r.Unlocked = &testClient{}, true
+				if out := g.tab.Submit(r, t0.Add(time.Minute)); out != Send {
+					t.Fatalf("unlocked: %v", out)
+				}
+				return r
+			}
+			var locked, other *Request
+			if tc.unlockFirst {
+				other = unlocked()
+			}
+			locked, out := g.submit(pack(t, buy), time.Minute)
+			if out != Send {
+				t.Fatalf("locked: %v", out)
+			}
+			if !tc.unlockFirst {
+				other = unlocked()
+			}
+			want, rest := other, locked
+			if tc.wantLocked {
+				want, rest = locked, other
+			}
+			if got, _ := g.match(pack(t, tc.reply)); got != want {
+				t.Fatalf("matched %p, want %p (locked %p)", got, want, locked)
+			}
+			if got, _ := g.match(reply(t, map[bool]isocodec.Fields{true: buy, false: tc.second}[rest == locked])); got != rest {
+				t.Fatalf("the other request is lost: %p", got)
+			}
+			if g.tab.Held() != 0 || g.tab.Counts() != (Counts{}) {
+				t.Fatalf("held %d, %+v", g.tab.Held(), g.tab.Counts())
 			}
 		})
 	}
