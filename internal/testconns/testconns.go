@@ -47,10 +47,14 @@ func LeftOpen(t testing.TB, addr string, stop func()) (open, made int) {
 	for c := range conns {
 		got = append(got, c)
 	}
-	buf := make([]byte, 1)
+	// One deadline for all: a bound on a failure, not a wait.
+	deadline := time.Now().Add(2 * time.Second)
 	for _, c := range got {
 		_, _ = c.Write([]byte("x"))
-		_ = c.SetReadDeadline(time.Now().Add(2 * time.Second)) // a bound on a failure, not a wait
+		_ = c.SetReadDeadline(deadline)
+	}
+	buf := make([]byte, 1)
+	for _, c := range got {
 		if _, err := c.Read(buf); errors.Is(err, os.ErrDeadlineExceeded) {
 			open++
 		}
